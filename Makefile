@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both create
+# the virtualenv on first use and reinstall when setup.py's pins change.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# Quiet TensorFlow's C++ start-up logging; errors still show.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): setup.py $(BIN)/python
+	$(BIN)/python -m pip install --quiet --editable '.[dev]'
+	touch $@
+
+demo: $(INSTALLED)
+	$(BIN)/mmkeras demo
+
+test: $(INSTALLED) lint
+	$(BIN)/python -m pytest -n 2 --durations=15
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/attention.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,22 @@
+"""mmkeras: multimodal (image + text) models for TensorFlow / Keras 3."""
+
+import os
+
+# Keras 3 reads the backend once, at its first import; mmkeras needs the
+# TensorFlow backend (tf.data, tf-text, SavedModel export, tf.distribute).
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+
+if keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        "mmkeras needs the TensorFlow backend of Keras, but Keras was "
+        f"already loaded with backend '{keras.backend.backend()}'. Import "
+        "mmkeras before keras, or set KERAS_BACKEND=tensorflow."
+    )
+
+from mmkeras import layers  # noqa: E402
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["layers", "__version__"]

@@ -1,0 +1,64 @@
+"""The attention core: scaled scores, masked float32 softmax, dropout, sum.
+
+`attention` is the plain path; `compiled_attention` is the same function
+compiled with XLA. This is the one TensorFlow-specific spot in
+`mmkeras.layers`: Keras has no public API to compile a sub-function, and
+compiling only the core (not the whole train step) is what works under
+`tf.distribute.MirroredStrategy` and what a consumer without XLA can skip.
+"""
+
+import tensorflow as tf
+
+# Large but finite, so a fully masked row softmaxes to uniform, not NaN.
+_MASKED_SCORE = -1e9
+
+
+def attention(
+    query,
+    key,
+    value,
+    mask=None,
+    dropout_rate=0.0,
+    seed=None,
+    return_probs=False,
+):
+    """Multi-head scaled dot-product attention.
+
+    Args:
+        query: `(batch, query_len, heads, key_dim)`.
+        key: `(batch, key_len, heads, key_dim)`.
+        value: `(batch, key_len, heads, value_dim)`.
+        mask: optional boolean, broadcastable to `(batch, query_len,
+            key_len)`; `True` marks the keys a query may attend to.
+        dropout_rate: dropout on the attention probabilities.
+        seed: `(2,)` integer seed for the stateless dropout; required when
+            `dropout_rate > 0`.
+        return_probs: also return the float32 attention probabilities.
+
+    Returns:
+        `(batch, query_len, heads, value_dim)`, and with `return_probs` the
+        probabilities `(batch, heads, query_len, key_len)`.
+    """
+    scale = tf.math.rsqrt(tf.cast(tf.shape(query)[-1], query.dtype))
+    scores = tf.einsum("bqhd,bkhd->bhqk", query * scale, key)
+    # Softmax in float32 keeps mixed-precision training stable.
+    scores = tf.cast(scores, tf.float32)
+    if mask is not None:
+        scores = tf.where(mask[:, None, :, :], scores, _MASKED_SCORE)
+    probs = tf.nn.softmax(scores, axis=-1)
+    weights = probs
+    if dropout_rate > 0.0:
+        weights = tf.nn.experimental.stateless_dropout(
+            weights, rate=dropout_rate, seed=tf.cast(seed, tf.int64)
+        )
+    output = tf.einsum("bhqk,bkhd->bqhd", tf.cast(weights, value.dtype), value)
+    if return_probs:
+        return output, probs
+    return output
+
+
+# Layers of many shapes share this function; relaxed shapes keep it to a few
+# traces, and XLA still compiles one kernel per concrete shape it meets.
+compiled_attention = tf.function(
+    attention, jit_compile=True, reduce_retracing=True
+)

@@ -1,0 +1,251 @@
+import keras
+from keras import ops
+
+from mmkeras.layers import _checks
+from mmkeras.layers.attention import _core
+
+
+@keras.saving.register_keras_serializable(package="mmkeras")
+class MultiHeadAttention(keras.layers.Layer):
+    """Multi-head attention with an XLA-compiled core and a key/value cache.
+
+    The projections are ordinary Keras layers; the core (scores, masked
+    float32 softmax, dropout, weighted sum) runs under XLA when `xla=True`
+    and as the same math in the plain graph when `xla=False`. Export to
+    consumers that cannot run XLA (ONNX, TF Serving on GPU) uses the plain
+    path; the two agree to float32 round-off.
+
+    Masks combine: `value_mask` marks real (non-padded) keys, `attention_mask`
+    is a full `(batch, query_len, key_len)` mask and `use_causal_mask` hides
+    future keys. With a cache, `cache` is `(batch, 2, max_len, heads,
+    key_dim)` holding keys and values: pass `cache_update_index` to write the
+    new keys at that position and attend causally over the cache
+    (self-attention decoding), or leave it `None` to attend over a
+    precomputed cache (cross-attention, see `compute_kv_cache`).
+
+    Args:
+        num_heads: number of attention heads.
+        key_dim: size of each head for query and key.
+        value_dim: size of each head for value; defaults to `key_dim`.
+        output_dim: size of the output; defaults to the query's last axis.
+        dropout: dropout rate on the attention probabilities.
+        use_bias: whether the projections have biases.
+        xla: run the attention core under XLA (`jit_compile`).
+        kernel_initializer: initializer for the projection kernels.
+        bias_initializer: initializer for the projection biases.
+        seed: seed for the attention dropout.
+
+    Example:
+
+    >>> layer = mmkeras.layers.MultiHeadAttention(num_heads=2, key_dim=8)
+    >>> x = np.ones((2, 5, 16), "float32")
+    >>> layer(x, x, use_causal_mask=True).shape
+    TensorShape([2, 5, 16])
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        value_dim=None,
+        output_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        xla=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _checks.positive_int("num_heads", num_heads)
+        _checks.positive_int("key_dim", key_dim)
+        _checks.optional_positive_int("value_dim", value_dim)
+        _checks.optional_positive_int("output_dim", output_dim)
+        _checks.rate("dropout", dropout)
+        self.num_heads = num_heads
+        self.key_dim = key_dim
+        self.value_dim = value_dim
+        self.output_dim = output_dim
+        self.dropout = dropout
+        self.use_bias = use_bias
+        self.xla = xla
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        _checks.rank("query", query_shape, 3)
+        _checks.rank("value", value_shape, 3)
+        key_shape = value_shape if key_shape is None else key_shape
+        _checks.rank("key", key_shape, 3)
+        value_dim = self.value_dim or self.key_dim
+        output_dim = self.output_dim or query_shape[-1]
+        self.query_dense = self._projection(
+            "query", (self.num_heads, self.key_dim), query_shape
+        )
+        self.key_dense = self._projection(
+            "key", (self.num_heads, self.key_dim), key_shape
+        )
+        self.value_dense = self._projection(
+            "value", (self.num_heads, value_dim), value_shape
+        )
+        self.output_dense = keras.layers.EinsumDense(
+            "bqhd,hde->bqe",
+            output_shape=(None, output_dim),
+            bias_axes="e" if self.use_bias else None,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name="output",
+        )
+        self.output_dense.build(
+            tuple(query_shape[:-1]) + (self.num_heads, value_dim)
+        )
+
+    def _projection(self, name, heads_shape, input_shape):
+        dense = keras.layers.EinsumDense(
+            "btc,chd->bthd",
+            output_shape=(None,) + heads_shape,
+            bias_axes="hd" if self.use_bias else None,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        dense.build(input_shape)
+        return dense
+
+    def call(
+        self,
+        query,
+        value,
+        key=None,
+        value_mask=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        cache=None,
+        cache_update_index=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        _checks.rank("query", query.shape, 3)
+        query_heads = self.query_dense(query)
+        if cache is not None and cache_update_index is None:
+            key_heads, value_heads = cache[:, 0], cache[:, 1]
+        else:
+            _checks.rank("value", value.shape, 3)
+            key_heads = self.key_dense(value if key is None else key)
+            value_heads = self.value_dense(value)
+        query_start = 0
+        if cache is not None and cache_update_index is not None:
+            self._check_cacheable()
+            start = [0, cache_update_index, 0, 0]
+            key_heads = ops.slice_update(cache[:, 0], start, key_heads)
+            value_heads = ops.slice_update(cache[:, 1], start, value_heads)
+            cache = ops.stack([key_heads, value_heads], axis=1)
+            query_start = cache_update_index
+            # Cache slots after the current step hold no keys yet.
+            use_causal_mask = True
+        mask = _combine_masks(
+            query_heads,
+            key_heads,
+            value_mask,
+            attention_mask,
+            use_causal_mask,
+            query_start,
+        )
+        dropout_rate = self.dropout if training else 0.0
+        seed = self.seed_generator.next() if dropout_rate > 0.0 else None
+        core = _core.compiled_attention if self.xla else _core.attention
+        attended = core(
+            query_heads,
+            key_heads,
+            value_heads,
+            mask=mask,
+            dropout_rate=dropout_rate,
+            seed=seed,
+            return_probs=return_attention_scores,
+        )
+        results = ()
+        if return_attention_scores:
+            attended, scores = attended
+            results = (scores,)
+        results = (self.output_dense(attended),) + results
+        if cache is not None:
+            results += (cache,)
+        return results[0] if len(results) == 1 else results
+
+    def compute_kv_cache(self, value, key=None):
+        """Projects `value` (and `key`) once into a cache for cross-attention.
+
+        Args:
+            value: `(batch, key_len, value_features)`.
+            key: optional `(batch, key_len, key_features)`; defaults to
+                `value`.
+
+        Returns:
+            `(batch, 2, key_len, num_heads, key_dim)`: keys then values.
+        """
+        self._check_cacheable()
+        key_heads = self.key_dense(value if key is None else key)
+        return ops.stack([key_heads, self.value_dense(value)], axis=1)
+
+    def empty_cache(self, batch_size, max_length):
+        """A zero self-attention cache for `max_length` decoding steps."""
+        self._check_cacheable()
+        shape = (batch_size, 2, max_length, self.num_heads, self.key_dim)
+        return ops.zeros(shape, dtype=self.compute_dtype)
+
+    def _check_cacheable(self):
+        if self.value_dim not in (None, self.key_dim):
+            raise ValueError(
+                "A key/value cache needs value_dim == key_dim. Received: "
+                f"key_dim={self.key_dim}, value_dim={self.value_dim}"
+            )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "value_dim": self.value_dim,
+                "output_dim": self.output_dim,
+                "dropout": self.dropout,
+                "use_bias": self.use_bias,
+                "xla": self.xla,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+def _combine_masks(
+    query_heads, key_heads, value_mask, attention_mask, causal, query_start
+):
+    """ANDs the given masks into one `(batch or 1, query_len, key_len)`."""
+    query_len = ops.shape(query_heads)[1]
+    key_len = ops.shape(key_heads)[1]
+    mask = None
+    if value_mask is not None:
+        _checks.rank("value_mask", value_mask.shape, 2)
+        mask = ops.cast(value_mask, "bool")[:, None, :]
+    if attention_mask is not None:
+        _checks.rank("attention_mask", attention_mask.shape, 3)
+        attention_mask = ops.cast(attention_mask, "bool")
+        mask = attention_mask if mask is None else mask & attention_mask
+    if causal:
+        query_positions = ops.arange(query_len) + query_start
+        causal_mask = (
+            ops.arange(key_len)[None, :] <= query_positions[:, None]
+        )[None]
+        mask = causal_mask if mask is None else mask & causal_mask
+    return mask

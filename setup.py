@@ -1,0 +1,50 @@
+"""mmkeras: a TensorFlow / Keras 3 model zoo for image + text deep learning.
+
+This file is the one place where dependencies are pinned. The pins are a set
+that installs together on Python 3.11 (checked with a fresh virtualenv by
+`make test`).
+"""
+
+from setuptools import find_packages
+from setuptools import setup
+
+INSTALL_REQUIRES = [
+    "tensorflow==2.21.0",
+    "keras==3.15.1",
+    "tensorflow-text==2.21.1",
+    "tensorflow-hub==0.16.1",
+    "tf2onnx==1.17.0",
+    "onnx==1.23.2",
+    "onnxruntime==1.32.0",
+    "numpy==2.4.6",
+    "pillow==13.0.0",
+    "click==8.5.1",
+    "rich==15.0.0",
+]
+
+EXTRAS_REQUIRE = {
+    "dev": [
+        "pytest==9.2.0",
+        "pytest-xdist==3.8.0",
+        "hypothesis==6.170.15",
+        "ruff==0.17.6",
+    ],
+}
+
+setup(
+    name="mmkeras",
+    version="0.1.0.dev0",
+    description="Multimodal (image + text) model zoo for TensorFlow / Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["mmkeras", "mmkeras.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["mmkeras=mmkeras.cli.main:cli"]},
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

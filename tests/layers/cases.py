@@ -1,0 +1,61 @@
+"""One example per public layer: constructor and call arguments.
+
+`test_public_layers.py` walks `mmkeras.layers` and requires a case here for
+every public layer it finds, so a new layer cannot ship untested.
+"""
+
+import numpy as np
+
+_rng = np.random.default_rng(0)
+
+
+def _floats(*shape):
+    return _rng.standard_normal(shape).astype("float32")
+
+
+def _padding_mask(batch, length, real_lengths):
+    return np.arange(length)[None, :] < np.array(real_lengths)[:, None]
+
+
+_TOKENS = _floats(2, 5, 16)
+_IMAGE_TOKENS = _floats(2, 9, 24)
+_TOKEN_MASK = _padding_mask(2, 5, [5, 3])
+
+CASES = {
+    "MultiHeadAttention": dict(
+        init_kwargs=dict(num_heads=2, key_dim=8, dropout=0.1),
+        args=(_TOKENS, _IMAGE_TOKENS),
+        kwargs=dict(value_mask=_padding_mask(2, 9, [9, 4])),
+        expected_output_shape=(2, 5, 16),
+        expected_num_trainable_weights=8,
+    ),
+    "FeedForward": dict(
+        init_kwargs=dict(intermediate_dim=32, dropout=0.1),
+        args=(_TOKENS,),
+        expected_output_shape=(2, 5, 16),
+        expected_num_trainable_weights=4,
+    ),
+    "TransformerEncoderBlock": dict(
+        init_kwargs=dict(num_heads=2, intermediate_dim=32, dropout=0.1),
+        args=(_TOKENS,),
+        kwargs=dict(padding_mask=_TOKEN_MASK),
+        expected_output_shape=(2, 5, 16),
+        expected_num_trainable_weights=16,
+    ),
+    "TransformerDecoderBlock": dict(
+        init_kwargs=dict(num_heads=2, intermediate_dim=32, dropout=0.1),
+        args=(_TOKENS, _IMAGE_TOKENS),
+        kwargs=dict(decoder_padding_mask=_TOKEN_MASK),
+        expected_output_shape=(2, 5, 16),
+        expected_num_trainable_weights=26,
+    ),
+    "CoAttention": dict(
+        init_kwargs=dict(
+            num_heads=2, intermediate_dim=32, self_attention=True
+        ),
+        args=(_IMAGE_TOKENS, _TOKENS),
+        kwargs=dict(y_mask=_TOKEN_MASK),
+        expected_output_shape=((2, 9, 24), (2, 5, 16)),
+        expected_num_trainable_weights=52,
+    ),
+}
