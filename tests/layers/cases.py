@@ -6,6 +6,10 @@ every public layer it finds, so a new layer cannot ship untested.
 
 import numpy as np
 
+from tests.layers.fusion.cases import FUSION_CASES
+from tests.layers.text.cases import TEXT_CASES
+from tests.layers.vision.cases import VISION_CASES
+
 _rng = np.random.default_rng(0)
 
 
@@ -22,6 +26,9 @@ _IMAGE_TOKENS = _floats(2, 9, 24)
 _TOKEN_MASK = _padding_mask(2, 5, [5, 3])
 
 CASES = {
+    **FUSION_CASES,
+    **VISION_CASES,
+    **TEXT_CASES,
     "MultiHeadAttention": dict(
         init_kwargs=dict(num_heads=2, key_dim=8, dropout=0.1),
         args=(_TOKENS, _IMAGE_TOKENS),

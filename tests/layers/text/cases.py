@@ -1,0 +1,3 @@
+"""Examples for the public layers in mmkeras.layers.text."""
+
+TEXT_CASES = {}
