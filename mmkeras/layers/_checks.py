@@ -42,3 +42,96 @@ def divisible(name, value, divisor_name, divisor):
             f"{name} must be divisible by {divisor_name}. Received: "
             f"{name}={value}, {divisor_name}={divisor}"
         )
+
+
+def optional_one_of(name, value, allowed):
+    if value is not None and value not in allowed:
+        raise ValueError(
+            f"{name} must be one of {sorted(allowed)} or None. "
+            f"Received: {name}={value!r}"
+        )
+
+
+def positive_ints(name, values):
+    if (
+        not isinstance(values, (list, tuple))
+        or not values
+        or any(
+            isinstance(v, bool) or not isinstance(v, int) or v <= 0
+            for v in values
+        )
+    ):
+        raise ValueError(
+            f"{name} must be a non-empty list of positive integers. "
+            f"Received: {name}={values!r}"
+        )
+
+
+def tensor_list(name, shapes, minimum, maximum=None):
+    """Checks `shapes` holds the shapes of `minimum`..`maximum` tensors."""
+    is_list = isinstance(shapes, (list, tuple)) and all(
+        isinstance(s, (list, tuple)) for s in shapes
+    )
+    count = len(shapes) if is_list else 1
+    if is_list and minimum <= count <= (maximum or count):
+        return
+    if maximum == minimum:
+        expected = f"exactly {minimum}"
+    elif maximum is None:
+        expected = f"at least {minimum}"
+    else:
+        expected = f"{minimum} to {maximum}"
+    received = (
+        f"{count} tensors with shapes {_shapes(shapes)}"
+        if is_list
+        else f"a single tensor of shape {tuple(shapes)}"
+    )
+    raise ValueError(
+        f"{name} must be a list of {expected} tensors. Received: {received}"
+    )
+
+
+def ranks(name, shapes, allowed):
+    """Checks every shape in `shapes` has one of the `allowed` ranks."""
+    if any(len(shape) not in allowed for shape in shapes):
+        expected = " or ".join(str(r) for r in sorted(allowed))
+        raise ValueError(
+            f"Each of {name} must have rank {expected}. Received: {name} "
+            f"with shapes {_shapes(shapes)}"
+        )
+
+
+def same_shapes(name, shapes, ignore_last_axis=False):
+    """Checks the shapes agree wherever both dimensions are known."""
+    trimmed = [tuple(s)[:-1] if ignore_last_axis else tuple(s) for s in shapes]
+    compatible = all(len(s) == len(trimmed[0]) for s in trimmed) and all(
+        len({d for d in dims if d is not None}) <= 1 for dims in zip(*trimmed)
+    )
+    if not compatible:
+        which = " except the last axis" if ignore_last_axis else ""
+        raise ValueError(
+            f"{name} must all have the same shape{which}. Received: {name} "
+            f"with shapes {_shapes(shapes)}"
+        )
+
+
+def non_negative_numbers(name, values):
+    """Checks `values` is a non-empty list of numbers >= 0 with sum > 0."""
+    valid = (
+        isinstance(values, (list, tuple))
+        and len(values) > 0
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+            for v in values
+        )
+        and sum(values) > 0
+    )
+    if not valid:
+        raise ValueError(
+            f"{name} must be a list of non-negative numbers with a positive "
+            f"sum. Received: {name}={values!r}"
+        )
+
+
+def _shapes(shapes):
+    return [tuple(shape) for shape in shapes]

@@ -39,10 +39,13 @@ def attention(
         `(batch, query_len, heads, value_dim)`, and with `return_probs` the
         probabilities `(batch, heads, query_len, key_len)`.
     """
-    scale = tf.math.rsqrt(tf.cast(tf.shape(query)[-1], query.dtype))
-    scores = tf.einsum("bqhd,bkhd->bhqk", query * scale, key)
-    # Softmax in float32 keeps mixed-precision training stable.
-    scores = tf.cast(scores, tf.float32)
+    # Scores and softmax in float32: float16 scores overflow (inf - inf =
+    # NaN) long before float16 activations do.
+    query = tf.cast(query, tf.float32)
+    scale = tf.math.rsqrt(tf.cast(tf.shape(query)[-1], tf.float32))
+    scores = tf.einsum(
+        "bqhd,bkhd->bhqk", query * scale, tf.cast(key, tf.float32)
+    )
     if mask is not None:
         scores = tf.where(mask[:, None, :, :], scores, _MASKED_SCORE)
     probs = tf.nn.softmax(scores, axis=-1)

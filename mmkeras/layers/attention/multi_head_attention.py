@@ -130,12 +130,14 @@ class MultiHeadAttention(keras.layers.Layer):
         return_attention_scores=False,
         training=None,
     ):
-        _checks.rank("query", query.shape, 3)
+        self._check_features("query", query, self.query_dense)
         query_heads = self.query_dense(query)
         if cache is not None and cache_update_index is None:
             key_heads, value_heads = cache[:, 0], cache[:, 1]
         else:
-            _checks.rank("value", value.shape, 3)
+            self._check_features("value", value, self.value_dense)
+            if key is not None:
+                self._check_features("key", key, self.key_dense)
             key_heads = self.key_dense(value if key is None else key)
             value_heads = self.value_dense(value)
         query_start = 0
@@ -176,6 +178,15 @@ class MultiHeadAttention(keras.layers.Layer):
         if cache is not None:
             results += (cache,)
         return results[0] if len(results) == 1 else results
+
+    def _check_features(self, name, tensor, projection):
+        _checks.rank(name, tensor.shape, 3)
+        expected = projection.kernel.shape[0]
+        if tensor.shape[-1] != expected:
+            raise ValueError(
+                f"{name} must have {expected} features (the size this layer "
+                f"was built with), but has shape {tuple(tensor.shape)}."
+            )
 
     def compute_kv_cache(self, value, key=None):
         """Projects `value` (and `key`) once into a cache for cross-attention.

@@ -1,0 +1,279 @@
+"""Training-step throughput of an attention-heavy model: XLA core vs plain.
+
+The model is a stack of two `mmkeras.layers.TransformerEncoderBlock`s (width
+256, 4 heads, MLP 1024) on float inputs `(batch, seq_len, 256)`, mean pooled
+into `Dense(10)`, trained with plain `model.fit` (Adam, sparse categorical
+cross-entropy) on one random batch repeated. Each sequence length gets three
+rows:
+
+- `core XLA`: `TransformerEncoderBlock(xla=True)`, the attention core is
+  compiled with XLA, the rest of the step runs in the plain graph.
+- `plain`: `xla=False`, the same math with no XLA anywhere.
+- `whole-step XLA`: `xla=False` blocks and `model.compile(jit_compile=True)`,
+  the whole train step is one XLA cluster (single device only; the core-only
+  path is what works under `tf.distribute.MirroredStrategy`).
+
+Each row is traced (and compiled) by a warm-up `fit`, then a second `fit`
+times every step; the table shows the median step. `vs plain` is the speed-up
+over the `plain` row of the same sequence length in the same run.
+
+FLOPs are counted analytically. Per block forward, with batch B, length T,
+width d and MLP width m (= 4d here):
+
+    projections (q, k, v, out)   4 * 2*B*T*d*d
+    scores q.k + weighted sum    2 * 2*B*T*T*d
+    MLP (two matmuls)            2 * 2*B*T*d*m
+
+and a training step counts as 3x the forward (the backward pass does two
+matmuls per forward matmul). Layer norms, softmax, GELU, the pooled head and
+the optimizer update are left out, so the achieved FLOP/s slightly
+understates the work done. The peak is the best of several timed float32
+`tf.matmul`s of two n x n matrices (2*n^3 FLOPs) after a warm-up.
+
+Run from the repository root (about 3 minutes on 2 CPU cores):
+
+    .venv/bin/python benchmarks/attention.py
+    .venv/bin/python benchmarks/attention.py --steps 10 --seq-lens 128
+"""
+
+import datetime
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Benchmark this checkout's mmkeras, installed or not.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import click  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import rich.console  # noqa: E402
+import rich.table  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import mmkeras  # noqa: E402
+
+WIDTH = 256
+NUM_HEADS = 4
+INTERMEDIATE_DIM = 1024
+NUM_BLOCKS = 2
+NUM_CLASSES = 10
+# name -> (TransformerEncoderBlock xla, model.compile jit_compile)
+MODES = {
+    "core XLA": (True, False),
+    "plain": (False, False),
+    "whole-step XLA": (False, True),
+}
+
+
+def build_model(seq_len, xla, jit_compile):
+    """The benchmarked classifier, compiled for training."""
+    inputs = keras.Input((seq_len, WIDTH))
+    x = inputs
+    for _ in range(NUM_BLOCKS):
+        x = mmkeras.layers.TransformerEncoderBlock(
+            NUM_HEADS, INTERMEDIATE_DIM, xla=xla
+        )(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(NUM_CLASSES)(x))
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def random_batches(batch_size, seq_len):
+    """One random batch, repeated forever (no input pipeline cost)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch_size, seq_len, WIDTH), dtype="float32")
+    y = rng.integers(0, NUM_CLASSES, size=(batch_size,))
+    return tf.data.Dataset.from_tensors((x, y)).repeat()
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Records the wall time of every training step."""
+
+    def on_train_begin(self, logs=None):
+        self.step_seconds = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step_seconds.append(time.perf_counter() - self._start)
+
+
+def time_train_step(model, data, steps, warmup_steps):
+    """Median seconds per `fit` step, after `warmup_steps` untimed steps."""
+    model.fit(data, epochs=1, steps_per_epoch=warmup_steps, verbose=0)
+    timer = StepTimer()
+    model.fit(
+        data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer]
+    )
+    return statistics.median(timer.step_seconds)
+
+
+def train_step_flops(batch_size, seq_len):
+    """Analytic FLOPs of one training step (see the module docstring)."""
+    b, t, d, m = batch_size, seq_len, WIDTH, INTERMEDIATE_DIM
+    projections = 4 * 2 * b * t * d * d
+    attention = 2 * 2 * b * t * t * d
+    mlp = 2 * 2 * b * t * d * m
+    return 3 * NUM_BLOCKS * (projections + attention + mlp)
+
+
+def matmul_peak_flops(size, reps=10, warmup=3):
+    """Best float32 FLOP/s of a `size` x `size` `tf.matmul` on this machine."""
+    a = tf.random.normal((size, size))
+    b = tf.random.normal((size, size))
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    seconds = []
+    for i in range(warmup + reps):
+        start = time.perf_counter()
+        matmul().numpy()
+        if i >= warmup:
+            seconds.append(time.perf_counter() - start)
+    return 2 * size**3 / min(seconds)
+
+
+def run_row(mode, batch_size, seq_len, steps, warmup_steps):
+    """Seconds per step of one mode, or the exception it raised."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    xla, jit_compile = MODES[mode]
+    try:
+        model = build_model(seq_len, xla, jit_compile)
+        data = random_batches(batch_size, seq_len)
+        return time_train_step(model, data, steps, warmup_steps)
+    except Exception as error:  # noqa: BLE001 - reported in the table
+        return error
+
+
+def machine_facts():
+    """One line: CPUs, CPU model, TensorFlow / Keras versions, date."""
+    usable = len(os.sched_getaffinity(0))
+    return (
+        f"{usable} usable CPUs ({os.cpu_count()} online), "
+        f"{_cpu_model()}, TF {tf.__version__}, Keras {keras.__version__}, "
+        f"Python {platform.python_version()}, "
+        f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
+    )
+
+
+def make_table(title, caption):
+    table = rich.table.Table(title=title, caption=caption)
+    table.add_column("seq len", justify="right")
+    table.add_column("mode")
+    table.add_column("batch", justify="right")
+    table.add_column("ms/step", justify="right")
+    table.add_column("samples/s", justify="right")
+    table.add_column("GFLOP/s", justify="right")
+    table.add_column("% of peak", justify="right")
+    table.add_column("vs plain", justify="right")
+    return table
+
+
+def add_rows(table, results, batch_size, seq_len, peak):
+    """Adds one sequence length's rows; speed-ups are against `plain`."""
+    plain = results["plain"]
+    for mode, seconds in results.items():
+        if isinstance(seconds, Exception):
+            message = f"failed: {type(seconds).__name__}"
+            table.add_row(str(seq_len), mode, str(batch_size), message)
+            continue
+        flops = train_step_flops(batch_size, seq_len) / seconds
+        speedup = "-"
+        if not isinstance(plain, Exception):
+            speedup = f"{plain / seconds:.2f}x"
+        table.add_row(
+            str(seq_len),
+            mode,
+            str(batch_size),
+            f"{1e3 * seconds:.1f}",
+            f"{batch_size / seconds:.1f}",
+            f"{flops / 1e9:.1f}",
+            f"{100 * flops / peak:.1f}%",
+            speedup,
+        )
+    table.add_section()
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _parse_seq_lens(ctx, param, value):
+    try:
+        seq_lens = [int(part) for part in value.split(",")]
+    except ValueError:
+        seq_lens = []
+    if not seq_lens or min(seq_lens) < 1:
+        raise click.BadParameter(
+            "expected comma-separated positive integers such as '64,256'. "
+            f"Received: {value!r}"
+        )
+    return seq_lens
+
+
+@click.command()
+@click.option("--steps", default=20, show_default=True, type=click.IntRange(2))
+@click.option(
+    "--warmup-steps", default=3, show_default=True, type=click.IntRange(1)
+)
+@click.option(
+    "--batch-size", default=8, show_default=True, type=click.IntRange(1)
+)
+@click.option(
+    "--seq-lens",
+    default="64,256",
+    show_default=True,
+    callback=_parse_seq_lens,
+    help="Comma-separated sequence lengths.",
+)
+@click.option(
+    "--matmul-size",
+    default=2048,
+    show_default=True,
+    type=click.IntRange(1),
+    help="n of the n x n float32 matmul that measures the peak.",
+)
+def main(steps, warmup_steps, batch_size, seq_lens, matmul_size):
+    """Times training steps with and without XLA; prints one table."""
+    started = time.perf_counter()
+    peak = matmul_peak_flops(matmul_size)
+    title = (
+        f"Train step, {NUM_BLOCKS} x TransformerEncoderBlock(width {WIDTH}, "
+        f"{NUM_HEADS} heads, MLP {INTERMEDIATE_DIM}), median of {steps} steps"
+    )
+    caption = (
+        f"peak: {matmul_size}x{matmul_size} float32 tf.matmul = "
+        f"{peak / 1e9:.1f} GFLOP/s | {machine_facts()}"
+    )
+    table = make_table(title, caption)
+    for seq_len in seq_lens:
+        results = {
+            mode: run_row(mode, batch_size, seq_len, steps, warmup_steps)
+            for mode in MODES
+        }
+        add_rows(table, results, batch_size, seq_len, peak)
+        for mode, error in results.items():
+            if isinstance(error, Exception):
+                print(f"{mode} (seq {seq_len}): {error!r}", file=sys.stderr)
+    table.caption += f" | wall time {time.perf_counter() - started:.0f} s"
+    rich.console.Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,4 @@
+from mmkeras.layers.vision.conv_stem import ConvStem
+from mmkeras.layers.vision.patch_embedding import PatchEmbedding
+
+__all__ = ["ConvStem", "PatchEmbedding"]

@@ -1,0 +1,179 @@
+import numpy as np
+import pytest
+
+from mmkeras.layers import MultiHeadAttention
+from mmkeras.testing import run_layer_test
+from tests.layers.cases import CASES
+
+rng = np.random.default_rng(1)
+
+
+def _floats(*shape):
+    return rng.standard_normal(shape).astype("float32")
+
+
+def _pair(value_features=24):
+    """Two attention layers, XLA and plain, sharing weights."""
+    xla = MultiHeadAttention(num_heads=4, key_dim=8, xla=True)
+    plain = MultiHeadAttention(num_heads=4, key_dim=8, xla=False)
+    query, value = _floats(3, 7, 32), _floats(3, 11, value_features)
+    xla(query, value)
+    plain(query, value)
+    plain.set_weights(xla.get_weights())
+    return xla, plain, query, value
+
+
+def test_basics():
+    run_layer_test(MultiHeadAttention, **CASES["MultiHeadAttention"])
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_xla_and_plain_paths_agree(masked):
+    xla, plain, query, value = _pair()
+    kwargs = {}
+    if masked:
+        kwargs = dict(
+            value_mask=np.arange(11)[None] < np.array([[11], [6], [1]]),
+            attention_mask=rng.random((3, 7, 11)) > 0.3,
+        )
+    expected, expected_scores = plain(
+        query, value, return_attention_scores=True, **kwargs
+    )
+    actual, scores = xla(query, value, return_attention_scores=True, **kwargs)
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+    np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
+
+
+def test_xla_and_plain_paths_agree_on_causal_self_attention():
+    xla, plain, query, _ = _pair(value_features=32)
+    np.testing.assert_allclose(
+        xla(query, query, use_causal_mask=True),
+        plain(query, query, use_causal_mask=True),
+        atol=1e-5,
+    )
+
+
+def test_matches_numpy_reference():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, use_bias=False)
+    query, value = _floats(1, 3, 6), _floats(1, 5, 6)
+    mask = np.array([[True, True, False, True, False]])
+    actual = layer(query, value, value_mask=mask)
+    wq, wk, wv, wo = (w.numpy() for w in layer.weights)
+    q = np.einsum("btc,chd->bthd", query, wq) / 2.0
+    k = np.einsum("btc,chd->bthd", value, wk)
+    v = np.einsum("btc,chd->bthd", value, wv)
+    scores = np.einsum("bqhd,bkhd->bhqk", q, k)
+    scores = np.where(mask[:, None, None, :], scores, -np.inf)
+    probs = np.exp(scores - scores.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    expected = np.einsum(
+        "bqhd,hde->bqe", np.einsum("bhqk,bkhd->bqhd", probs, v), wo
+    )
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_padded_keys_never_change_real_outputs():
+    layer = MultiHeadAttention(num_heads=2, key_dim=8)
+    query, value = _floats(2, 4, 16), _floats(2, 6, 16)
+    mask = np.arange(6)[None] < np.array([[6], [3]])
+    before = layer(query, value, value_mask=mask).numpy()
+    noisy = np.where(mask[..., None], value, 100.0 * _floats(2, 6, 16))
+    after = layer(query, noisy, value_mask=mask).numpy()
+    np.testing.assert_allclose(after, before, atol=1e-6)
+
+
+def test_causal_mask_hides_the_future():
+    layer = MultiHeadAttention(num_heads=2, key_dim=8)
+    tokens = _floats(1, 6, 16)
+    before = layer(tokens, tokens, use_causal_mask=True).numpy()
+    changed = tokens.copy()
+    changed[:, 4:] = _floats(1, 2, 16)
+    after = layer(changed, changed, use_causal_mask=True).numpy()
+    np.testing.assert_allclose(after[:, :4], before[:, :4], atol=1e-6)
+    assert not np.allclose(after[:, 4:], before[:, 4:])
+
+
+@pytest.mark.parametrize("xla", [True, False])
+def test_cached_decoding_equals_full_causal_pass(xla):
+    layer = MultiHeadAttention(num_heads=2, key_dim=8, xla=xla)
+    tokens = _floats(2, 6, 16)
+    full = layer(tokens, tokens, use_causal_mask=True).numpy()
+    cache = layer.empty_cache(batch_size=2, max_length=8)
+    steps = []
+    for index in range(6):
+        step = tokens[:, index : index + 1]
+        output, cache = layer(
+            step, step, cache=cache, cache_update_index=index
+        )
+        steps.append(output.numpy())
+    np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
+
+
+def test_precomputed_cross_attention_cache_equals_direct_call():
+    layer = MultiHeadAttention(num_heads=2, key_dim=8)
+    query, value = _floats(2, 3, 16), _floats(2, 5, 12)
+    direct = layer(query, value).numpy()
+    cache = layer.compute_kv_cache(value)
+    assert tuple(cache.shape) == (2, 2, 5, 2, 8)
+    cached, returned = layer(query, None, cache=cache)
+    np.testing.assert_allclose(cached, direct, atol=1e-6)
+    np.testing.assert_array_equal(returned, cache)
+
+
+def test_fully_masked_rows_stay_finite():
+    layer = MultiHeadAttention(num_heads=2, key_dim=8)
+    query = _floats(1, 2, 16)
+    outputs = layer(query, query, value_mask=np.zeros((1, 2), bool))
+    assert np.all(np.isfinite(outputs))
+
+
+def test_dropout_is_active_only_in_training():
+    layer = MultiHeadAttention(num_heads=2, key_dim=8, dropout=0.5, seed=3)
+    query = _floats(2, 5, 16)
+    inference = layer(query, query).numpy()
+    np.testing.assert_array_equal(layer(query, query).numpy(), inference)
+    trained = layer(query, query, training=True).numpy()
+    assert not np.allclose(trained, inference)
+
+
+def test_mixed_precision_softmax_is_float32():
+    layer = MultiHeadAttention(num_heads=2, key_dim=8, dtype="mixed_float16")
+    query = _floats(2, 5, 16) * 300.0
+    outputs, scores = layer(query, query, return_attention_scores=True)
+    assert outputs.dtype == "float16"
+    assert scores.dtype == "float32"
+    np.testing.assert_allclose(np.sum(scores, -1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(num_heads=0, key_dim=8), "num_heads.*Received: num_heads=0"),
+        (dict(num_heads=2, key_dim=-1), "key_dim.*Received: key_dim=-1"),
+        (dict(num_heads=2, key_dim=8, dropout=1.5), "dropout=1.5"),
+        (dict(num_heads=2, key_dim=8, value_dim=0), "value_dim=0"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MultiHeadAttention(**kwargs)
+
+
+def test_bad_input_rank():
+    layer = MultiHeadAttention(num_heads=2, key_dim=8)
+    with pytest.raises(ValueError, match=r"query must have rank 3.*\(2, 16\)"):
+        layer(_floats(2, 16), _floats(2, 5, 16))
+
+
+def test_wrong_feature_size_is_named():
+    layer = MultiHeadAttention(num_heads=2, key_dim=8)
+    layer(_floats(1, 2, 16), _floats(1, 3, 12))
+    with pytest.raises(ValueError, match=r"value must have 12 features"):
+        layer(_floats(1, 2, 16), _floats(1, 3, 16))
+
+
+def test_cache_needs_equal_key_and_value_dims():
+    layer = MultiHeadAttention(num_heads=2, key_dim=8, value_dim=4)
+    layer(_floats(1, 2, 16), _floats(1, 2, 16))
+    with pytest.raises(ValueError, match="key_dim=8, value_dim=4"):
+        layer.empty_cache(1, 4)

@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+from mmkeras.layers import FeedForward
+from mmkeras.testing import run_layer_test
+from tests.layers.cases import CASES
+
+
+def test_basics():
+    run_layer_test(FeedForward, **CASES["FeedForward"])
+
+
+def test_matches_numpy_reference():
+    layer = FeedForward(intermediate_dim=8, activation="relu")
+    inputs = np.random.default_rng(0).standard_normal((2, 3, 4), "float32")
+    actual = layer(inputs)
+    w1, b1, w2, b2 = (w.numpy() for w in layer.weights)
+    expected = np.maximum(inputs @ w1 + b1, 0.0) @ w2 + b2
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="intermediate_dim=0"):
+        FeedForward(intermediate_dim=0)
+    with pytest.raises(ValueError, match="dropout=-0.1"):
+        FeedForward(intermediate_dim=4, dropout=-0.1)

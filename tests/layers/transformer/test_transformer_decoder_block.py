@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from mmkeras.layers import TransformerDecoderBlock
+from mmkeras.testing import run_layer_test
+from tests.layers.cases import CASES
+
+rng = np.random.default_rng(3)
+
+
+def _floats(*shape):
+    return rng.standard_normal(shape).astype("float32")
+
+
+def test_basics():
+    run_layer_test(TransformerDecoderBlock, **CASES["TransformerDecoderBlock"])
+
+
+def test_decoder_only_block():
+    run_layer_test(
+        TransformerDecoderBlock,
+        init_kwargs=dict(num_heads=2, intermediate_dim=16),
+        args=(_floats(2, 4, 8),),
+        expected_output_shape=(2, 4, 8),
+        expected_num_trainable_weights=16,
+        run_mixed_precision=False,
+    )
+
+
+@pytest.mark.parametrize("xla", [True, False])
+def test_cached_decoding_equals_full_pass(xla):
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32, xla=xla)
+    tokens, image = _floats(2, 5, 16), _floats(2, 9, 24)
+    image_mask = np.arange(9)[None] < np.array([[9], [5]])
+    full = block(tokens, image, encoder_padding_mask=image_mask).numpy()
+
+    self_cache = block.empty_cache(batch_size=2, max_length=5)
+    cross_cache = block.compute_cross_attention_cache(image)
+    steps = []
+    for index in range(5):
+        output, self_cache = block(
+            tokens[:, index : index + 1],
+            encoder_padding_mask=image_mask,
+            self_attention_cache=self_cache,
+            self_attention_cache_update_index=index,
+            cross_attention_cache=cross_cache,
+        )
+        steps.append(output.numpy())
+    np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
+
+
+def test_future_tokens_do_not_leak():
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32)
+    tokens, image = _floats(1, 5, 16), _floats(1, 3, 16)
+    before = block(tokens, image).numpy()
+    changed = tokens.copy()
+    changed[:, 3:] = 0.0
+    after = block(changed, image).numpy()
+    np.testing.assert_allclose(after[:, :3], before[:, :3], atol=1e-6)
+
+
+def test_cross_attention_without_encoder_sequence_is_explained():
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=8)
+    tokens = _floats(1, 3, 8)
+    block(tokens)
+    with pytest.raises(ValueError, match="built without an encoder_sequence"):
+        block(tokens, _floats(1, 2, 8))

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from mmkeras.layers import TransformerEncoderBlock
+from mmkeras.testing import run_layer_test
+from tests.layers.cases import CASES
+
+rng = np.random.default_rng(2)
+
+
+def test_basics():
+    run_layer_test(TransformerEncoderBlock, **CASES["TransformerEncoderBlock"])
+
+
+def test_post_layer_norm_variant():
+    run_layer_test(
+        TransformerEncoderBlock,
+        init_kwargs=dict(num_heads=2, intermediate_dim=16, norm_first=False),
+        args=(rng.standard_normal((2, 4, 8)).astype("float32"),),
+        expected_output_shape=(2, 4, 8),
+        run_mixed_precision=False,
+    )
+
+
+def test_padding_never_changes_real_positions():
+    block = TransformerEncoderBlock(num_heads=2, intermediate_dim=32)
+    tokens = rng.standard_normal((2, 6, 16)).astype("float32")
+    mask = np.arange(6)[None] < np.array([[6], [4]])
+    before = block(tokens, padding_mask=mask).numpy()
+    noisy = np.where(mask[..., None], tokens, 50.0)
+    after = block(noisy, padding_mask=mask).numpy()
+    np.testing.assert_allclose(after[1, :4], before[1, :4], atol=1e-5)
+    np.testing.assert_allclose(after[0], before[0], atol=1e-6)
+
+
+def test_xla_and_plain_blocks_agree():
+    tokens = rng.standard_normal((2, 6, 16)).astype("float32")
+    mask = np.arange(6)[None] < np.array([[6], [2]])
+    xla = TransformerEncoderBlock(2, intermediate_dim=32, xla=True)
+    plain = TransformerEncoderBlock(2, intermediate_dim=32, xla=False)
+    expected = xla(tokens, padding_mask=mask)
+    plain(tokens)
+    plain.set_weights(xla.get_weights())
+    actual = plain(tokens, padding_mask=mask)
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_heads_must_divide_features():
+    block = TransformerEncoderBlock(num_heads=3, intermediate_dim=8)
+    with pytest.raises(ValueError, match="features=16, num_heads=3"):
+        block(np.zeros((1, 2, 16), "float32"))
+
+
+def test_bad_input_rank():
+    block = TransformerEncoderBlock(num_heads=2, intermediate_dim=8)
+    with pytest.raises(ValueError, match=r"inputs must have rank 3.*\(2, 16\)"):
+        block(np.zeros((2, 16), "float32"))

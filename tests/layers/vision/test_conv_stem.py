@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+
+from mmkeras.layers.vision import ConvStem
+from mmkeras.testing import run_layer_test
+from tests.layers.vision.cases import VISION_CASES
+
+_IMAGES = VISION_CASES["ConvStem"]["args"][0]
+
+
+def test_basics():
+    run_layer_test(ConvStem, **VISION_CASES["ConvStem"])
+
+
+def test_layer_normalization_variant():
+    run_layer_test(
+        ConvStem,
+        init_kwargs=dict(filters=(4, 8), normalization="layer"),
+        args=(_IMAGES,),
+        expected_output_shape=(2, 16, 8),
+        expected_num_trainable_weights=7,
+        run_mixed_precision=False,
+    )
+    layer = ConvStem(filters=(4, 8), normalization="layer")
+    layer(_IMAGES)
+    # No moving statistics, hence nothing that differs between replicas.
+    assert layer.non_trainable_weights == []
+
+
+def test_two_blocks_give_a_4x4_grid_of_tokens():
+    layer = ConvStem(filters=(4, 8))
+    assert layer(_IMAGES).shape == (2, 16, 8)
+    assert layer.position_embedding.shape == (16, 8)
+
+
+def test_odd_image_size_rounds_up():
+    layer = ConvStem(filters=(4, 8), hidden_dim=6)
+    images = np.zeros((2, 15, 13, 3), "float32")
+    # 15x13 -> 8x7 -> 4x4.
+    assert layer(images).shape == (2, 16, 6)
+    assert layer.compute_output_shape(images.shape) == (2, 16, 6)
+
+
+def test_one_block_matches_numpy_reference():
+    # A 1x1 stride-2 conv without normalization samples every other pixel.
+    layer = ConvStem(
+        filters=(5,),
+        kernel_size=1,
+        activation=None,
+        normalization=None,
+        use_position_embedding=False,
+    )
+    outputs = np.asarray(layer(_IMAGES))
+    kernel, bias = (w.numpy() for w in layer.convs[0].weights)
+    expected = _IMAGES[:, ::2, ::2] @ kernel[0, 0] + bias
+    np.testing.assert_allclose(outputs, expected.reshape(2, 64, 5), atol=1e-5)
+
+
+def test_position_embedding_is_added_per_token():
+    layer = ConvStem(filters=(4, 8), normalization="layer")
+    before = np.asarray(layer(_IMAGES))
+    offset = np.arange(16 * 8, dtype="float32").reshape(16, 8)
+    layer.position_embedding.assign(layer.position_embedding + offset)
+    after = np.asarray(layer(_IMAGES))
+    np.testing.assert_allclose(after - before, np.stack([offset] * 2), 1e-5)
+
+
+def test_batch_normalization_uses_batch_statistics_in_training():
+    layer = ConvStem(
+        filters=(4,), activation=None, use_position_embedding=False
+    )
+    outputs = np.asarray(layer(_IMAGES, training=True))
+    np.testing.assert_allclose(outputs.mean(axis=(0, 1)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(outputs.var(axis=(0, 1)), 1.0, atol=1e-2)
+    inference = np.asarray(layer(_IMAGES, training=False))
+    assert not np.allclose(outputs, inference, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(filters=()), r"filters=\(\)"),
+        (dict(filters=(4, 0)), r"filters=\(4, 0\)"),
+        (dict(filters=8), "filters=8"),
+        (dict(kernel_size=0), "kernel_size=0"),
+        (dict(hidden_dim=0), "hidden_dim=0"),
+        (dict(normalization="group"), "normalization='group'"),
+    ],
+)
+def test_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ConvStem(**kwargs)
+
+
+def test_rejects_bad_rank():
+    layer = ConvStem(filters=(4,))
+    with pytest.raises(ValueError, match=r"rank 4.*\(2, 16, 16\)"):
+        layer(np.zeros((2, 16, 16), "float32"))
+
+
+def test_rejects_dynamic_image_size_with_position_embedding():
+    layer = ConvStem(filters=(4,))
+    with pytest.raises(ValueError, match=r"\(None, None, None, 3\)"):
+        layer.build((None, None, None, 3))
+
+
+def test_dynamic_image_size_without_position_embedding():
+    layer = ConvStem(filters=(4,), use_position_embedding=False)
+    layer.build((None, None, None, 3))
+    assert layer(_IMAGES).shape == (2, 64, 4)
+    shape = layer.compute_output_shape((None, None, 16, 3))
+    assert shape == (None, None, 4)
+
+
+def test_rejects_a_different_image_size_after_build():
+    layer = ConvStem(filters=(4, 8))
+    layer(_IMAGES)
+    with pytest.raises(ValueError, match=r"16 tokens.*\(2, 32, 32, 3\)"):
+        layer(np.zeros((2, 32, 32, 3), "float32"))
