@@ -104,10 +104,11 @@ def ranks(name, shapes, allowed):
 def same_shapes(name, shapes, ignore_last_axis=False):
     """Checks the shapes agree wherever both dimensions are known."""
     trimmed = [tuple(s)[:-1] if ignore_last_axis else tuple(s) for s in shapes]
-    compatible = all(len(s) == len(trimmed[0]) for s in trimmed) and all(
-        len({d for d in dims if d is not None}) <= 1 for dims in zip(*trimmed)
-    )
-    if not compatible:
+    same_rank = len({len(s) for s in trimmed}) <= 1
+    # Unknown (None) dimensions match anything; zip stops at the lowest rank.
+    axes = zip(*trimmed, strict=False)
+    known = [{d for d in dims if d is not None} for dims in axes]
+    if not same_rank or any(len(dims) > 1 for dims in known):
         which = " except the last axis" if ignore_last_axis else ""
         raise ValueError(
             f"{name} must all have the same shape{which}. Received: {name} "

@@ -102,7 +102,9 @@ class AttentionFusion(keras.layers.Layer):
         embeddings = ops.cast(self.modality_embeddings, self.compute_dtype)
         tokens = [
             dense(x if len(x.shape) == 3 else x[:, None, :]) + embeddings[i]
-            for i, (dense, x) in enumerate(zip(self.projections, inputs))
+            for i, (dense, x) in enumerate(
+                zip(self.projections, inputs, strict=True)
+            )
         ]
         tokens = ops.concatenate(tokens, axis=1)
         query = ops.broadcast_to(
@@ -165,14 +167,22 @@ def _token_mask(inputs, masks):
             f"{len(masks)} masks for {len(inputs)} inputs"
         )
     token_masks = []
-    for x, mask in zip(inputs, masks):
+    for x, mask in zip(inputs, masks, strict=True):
         if mask is None:
             mask = ops.ones(ops.shape(x)[:-1], dtype="bool")
-        elif tuple(mask.shape) != tuple(x.shape[:-1]):
+        elif not _compatible(mask.shape, x.shape[:-1]):
             raise ValueError(
                 "Each mask must have its input's shape without the last "
                 f"axis. Received: mask shape {tuple(mask.shape)} for input "
                 f"shape {tuple(x.shape)}"
             )
-        token_masks.append(ops.reshape(ops.cast(mask, "bool"), (-1, 1)))
+        mask = ops.cast(mask, "bool")
+        token_masks.append(mask if len(x.shape) == 3 else mask[:, None])
     return ops.concatenate(token_masks, axis=1)
+
+
+def _compatible(shape, expected):
+    return len(shape) == len(expected) and all(
+        a is None or b is None or a == b
+        for a, b in zip(shape, expected, strict=True)
+    )

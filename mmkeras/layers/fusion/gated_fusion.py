@@ -87,7 +87,10 @@ class GatedFusion(keras.layers.Layer):
 
     def call(self, inputs, return_gates=False, training=None):
         hidden = ops.stack(
-            [ops.tanh(dense(x)) for dense, x in zip(self.projections, inputs)],
+            [
+                ops.tanh(dense(x))
+                for dense, x in zip(self.projections, inputs, strict=True)
+            ],
             axis=1,
         )
         gates = self._gates(inputs)

@@ -85,9 +85,7 @@ class PatchEmbedding(keras.layers.Layer):
                 f"patch_size={self.patch_size}."
             )
         patches = self.projection(inputs)
-        tokens = ops.reshape(
-            patches, (-1, self.num_patches, self.hidden_dim)
-        )
+        tokens = ops.reshape(patches, (-1, self.num_patches, self.hidden_dim))
         if self.class_token is not None:
             class_token = ops.cast(self.class_token, self.compute_dtype)
             class_tokens = ops.broadcast_to(

@@ -71,7 +71,9 @@ def test_batch_normalization_uses_batch_statistics_in_training():
     )
     outputs = np.asarray(layer(_IMAGES, training=True))
     np.testing.assert_allclose(outputs.mean(axis=(0, 1)), 0.0, atol=1e-5)
-    np.testing.assert_allclose(outputs.var(axis=(0, 1)), 1.0, atol=1e-2)
+    # Not exactly 1: BatchNormalization's epsilon (1e-3) is not negligible
+    # next to the small variance of the conv outputs.
+    np.testing.assert_allclose(outputs.var(axis=(0, 1)), 1.0, atol=5e-2)
     inference = np.asarray(layer(_IMAGES, training=False))
     assert not np.allclose(outputs, inference, atol=1e-2)
 
