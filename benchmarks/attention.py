@@ -67,6 +67,8 @@ MODES = {
     "plain": (False, False),
     "whole-step XLA": (False, True),
 }
+# The timed steps of each mode are split into this many interleaved rounds.
+ROUNDS = 3
 
 
 def build_model(seq_len, xla, jit_compile):
@@ -98,7 +100,8 @@ def random_batches(batch_size, seq_len):
 class StepTimer(keras.callbacks.Callback):
     """Records the wall time of every training step."""
 
-    def on_train_begin(self, logs=None):
+    def __init__(self):
+        super().__init__()
         self.step_seconds = []
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -108,14 +111,42 @@ class StepTimer(keras.callbacks.Callback):
         self.step_seconds.append(time.perf_counter() - self._start)
 
 
-def time_train_step(model, data, steps, warmup_steps):
-    """Median seconds per `fit` step, after `warmup_steps` untimed steps."""
-    model.fit(data, epochs=1, steps_per_epoch=warmup_steps, verbose=0)
-    timer = StepTimer()
+def fit_steps(model, data, steps, callbacks=()):
     model.fit(
-        data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer]
+        data,
+        epochs=1,
+        steps_per_epoch=steps,
+        shuffle=False,
+        verbose=0,
+        callbacks=list(callbacks),
     )
-    return statistics.median(timer.step_seconds)
+
+
+def time_modes(batch_size, seq_len, steps, warmup_steps):
+    """Per-step seconds of every mode (or the exception it raised).
+
+    Modes are timed in interleaved rounds, so load from other processes on
+    the machine falls on all of them alike.
+    """
+    keras.backend.clear_session()
+    # Seeded once: setting the seed again would retrace the functions
+    # already warmed up.
+    keras.utils.set_random_seed(0)
+    data = random_batches(batch_size, seq_len)
+    models, results = {}, {}
+    for mode, (xla, jit_compile) in MODES.items():
+        try:
+            models[mode] = build_model(seq_len, xla, jit_compile)
+            fit_steps(models[mode], data, warmup_steps)
+        except Exception as error:  # noqa: BLE001 - reported in the table
+            models.pop(mode, None)
+            results[mode] = error
+    timers = {mode: StepTimer() for mode in models}
+    for _ in range(ROUNDS):
+        for mode, model in models.items():
+            fit_steps(model, data, -(-steps // ROUNDS), [timers[mode]])
+    results.update({mode: timer.step_seconds for mode, timer in timers.items()})
+    return {mode: results[mode] for mode in MODES}
 
 
 def train_step_flops(batch_size, seq_len):
@@ -141,36 +172,24 @@ def matmul_peak_flops(size, reps=10, warmup=3):
     return 2 * size**3 / min(seconds)
 
 
-def run_row(mode, batch_size, seq_len, steps, warmup_steps):
-    """Seconds per step of one mode, or the exception it raised."""
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(0)
-    xla, jit_compile = MODES[mode]
-    try:
-        model = build_model(seq_len, xla, jit_compile)
-        data = random_batches(batch_size, seq_len)
-        return time_train_step(model, data, steps, warmup_steps)
-    except Exception as error:  # noqa: BLE001 - reported in the table
-        return error
-
-
 def machine_facts():
-    """One line: CPUs, CPU model, TensorFlow / Keras versions, date."""
-    usable = len(os.sched_getaffinity(0))
+    """One line: CPUs, CPU model, load, library versions, date."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
-        f"{usable} usable CPUs ({os.cpu_count()} online), "
-        f"{_cpu_model()}, TF {tf.__version__}, Keras {keras.__version__}, "
+        f"{len(os.sched_getaffinity(0))} usable CPUs "
+        f"({os.cpu_count()} online), {_cpu_model()}, load avg {load}, "
+        f"TF {tf.__version__}, Keras {keras.__version__}, "
         f"Python {platform.python_version()}, "
         f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
     )
 
 
-def make_table(title, caption):
-    table = rich.table.Table(title=title, caption=caption)
+def make_table(title):
+    table = rich.table.Table(title=title)
     table.add_column("seq len", justify="right")
     table.add_column("mode")
     table.add_column("batch", justify="right")
-    table.add_column("ms/step", justify="right")
+    table.add_column("ms/step (± IQR/2)", justify="right")
     table.add_column("samples/s", justify="right")
     table.add_column("GFLOP/s", justify="right")
     table.add_column("% of peak", justify="right")
@@ -182,22 +201,22 @@ def add_rows(table, results, batch_size, seq_len, peak):
     """Adds one sequence length's rows; speed-ups are against `plain`."""
     plain = results["plain"]
     for mode, seconds in results.items():
+        row = [str(seq_len), mode, str(batch_size)]
         if isinstance(seconds, Exception):
-            message = f"failed: {type(seconds).__name__}"
-            table.add_row(str(seq_len), mode, str(batch_size), message)
+            table.add_row(*row, f"failed: {type(seconds).__name__}")
             continue
-        flops = train_step_flops(batch_size, seq_len) / seconds
+        median = statistics.median(seconds)
+        low, _, high = statistics.quantiles(seconds, n=4)
+        flops = train_step_flops(batch_size, seq_len) / median
         speedup = "-"
         if not isinstance(plain, Exception):
-            speedup = f"{plain / seconds:.2f}x"
+            speedup = f"{statistics.median(plain) / median:.2f}x"
         table.add_row(
-            str(seq_len),
-            mode,
-            str(batch_size),
-            f"{1e3 * seconds:.1f}",
-            f"{batch_size / seconds:.1f}",
+            *row,
+            f"{1e3 * median:.1f} ± {1e3 * (high - low) / 2:.1f}",
+            f"{batch_size / median:.1f}",
             f"{flops / 1e9:.1f}",
-            f"{100 * flops / peak:.1f}%",
+            f"{100 * flops / peak:.0f}%",
             speedup,
         )
     table.add_section()
@@ -228,9 +247,19 @@ def _parse_seq_lens(ctx, param, value):
 
 
 @click.command()
-@click.option("--steps", default=20, show_default=True, type=click.IntRange(2))
 @click.option(
-    "--warmup-steps", default=3, show_default=True, type=click.IntRange(1)
+    "--steps",
+    default=30,
+    show_default=True,
+    type=click.IntRange(ROUNDS),
+    help=f"Timed steps per row, in {ROUNDS} interleaved rounds.",
+)
+@click.option(
+    "--warmup-steps",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Untimed steps per row (tracing and XLA compilation).",
 )
 @click.option(
     "--batch-size", default=8, show_default=True, type=click.IntRange(1)
@@ -252,27 +281,32 @@ def _parse_seq_lens(ctx, param, value):
 def main(steps, warmup_steps, batch_size, seq_lens, matmul_size):
     """Times training steps with and without XLA; prints one table."""
     started = time.perf_counter()
+    facts = machine_facts()
     peak = matmul_peak_flops(matmul_size)
-    title = (
-        f"Train step, {NUM_BLOCKS} x TransformerEncoderBlock(width {WIDTH}, "
-        f"{NUM_HEADS} heads, MLP {INTERMEDIATE_DIM}), median of {steps} steps"
-    )
-    caption = (
-        f"peak: {matmul_size}x{matmul_size} float32 tf.matmul = "
-        f"{peak / 1e9:.1f} GFLOP/s | {machine_facts()}"
-    )
-    table = make_table(title, caption)
+    results = {}
     for seq_len in seq_lens:
-        results = {
-            mode: run_row(mode, batch_size, seq_len, steps, warmup_steps)
-            for mode in MODES
-        }
-        add_rows(table, results, batch_size, seq_len, peak)
-        for mode, error in results.items():
+        results[seq_len] = time_modes(batch_size, seq_len, steps, warmup_steps)
+    # Measured again: other processes may have slowed the first measurement.
+    peak = max(peak, matmul_peak_flops(matmul_size))
+    table = make_table(
+        f"Train step of {NUM_BLOCKS} x TransformerEncoderBlock(width {WIDTH},"
+        f" {NUM_HEADS} heads, MLP {INTERMEDIATE_DIM}), median of "
+        f"{-(-steps // ROUNDS) * ROUNDS} steps\n{facts}"
+    )
+    table.caption = (
+        f"peak = best {matmul_size}x{matmul_size} float32 tf.matmul: "
+        f"{peak / 1e9:.1f} GFLOP/s; wall time "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    for seq_len, modes in results.items():
+        add_rows(table, modes, batch_size, seq_len, peak)
+        for mode, error in modes.items():
             if isinstance(error, Exception):
                 print(f"{mode} (seq {seq_len}): {error!r}", file=sys.stderr)
-    table.caption += f" | wall time {time.perf_counter() - started:.0f} s"
-    rich.console.Console().print(table)
+    console = rich.console.Console()
+    if not console.is_terminal:
+        console = rich.console.Console(width=120)
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,30 @@ embeddings, and fusion of modalities. Nothing here imports `mmkeras.models`.
 
 from mmkeras.layers.attention import CoAttention
 from mmkeras.layers.attention import MultiHeadAttention
+from mmkeras.layers.fusion import AttentionFusion
+from mmkeras.layers.fusion import BilinearFusion
+from mmkeras.layers.fusion import ConcatFusion
+from mmkeras.layers.fusion import GatedFusion
+from mmkeras.layers.fusion import LateFusion
+from mmkeras.layers.text import TokenAndPositionEmbedding
 from mmkeras.layers.transformer import FeedForward
 from mmkeras.layers.transformer import TransformerDecoderBlock
 from mmkeras.layers.transformer import TransformerEncoderBlock
+from mmkeras.layers.vision import ConvStem
+from mmkeras.layers.vision import PatchEmbedding
 
 __all__ = [
+    "AttentionFusion",
+    "BilinearFusion",
     "CoAttention",
+    "ConcatFusion",
+    "ConvStem",
     "FeedForward",
+    "GatedFusion",
+    "LateFusion",
     "MultiHeadAttention",
+    "PatchEmbedding",
+    "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
 ]

@@ -22,10 +22,11 @@ def rate(name, value):
 
 
 def one_of(name, value, allowed):
-    if value not in allowed:
+    """`allowed` is a list or tuple (it may hold None), in display order."""
+    if not any(value == option for option in allowed):
+        options = ", ".join(repr(option) for option in allowed)
         raise ValueError(
-            f"{name} must be one of {sorted(allowed)}. "
-            f"Received: {name}={value!r}"
+            f"{name} must be one of {options}. Received: {name}={value!r}"
         )
 
 

@@ -99,8 +99,11 @@ def _run_training_step(layer_cls, init_kwargs, args, kwargs):
     with tf.GradientTape() as tape:
         loss = _squared_sum(model(inputs, training=True))
     gradients = tape.gradient(loss, layer.trainable_weights)
-    for weight, gradient in zip(layer.trainable_weights, gradients):
+    weights = layer.trainable_weights
+    for weight, gradient in zip(weights, gradients, strict=True):
         assert gradient is not None, f"no gradient reaches {weight.path}"
+        # Embeddings get sparse IndexedSlices gradients; densify to check.
+        gradient = tf.convert_to_tensor(gradient)
         assert np.all(np.isfinite(gradient)), f"{weight.path}: bad gradient"
     outputs = keras.tree.flatten(model(inputs))
     model.compile(optimizer="adam", loss=["mse"] * len(outputs))
@@ -170,5 +173,5 @@ def _assert_finite(outputs):
 
 def _assert_equal(actual, expected, what):
     assert len(actual) == len(expected), f"{what}: output count differs"
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         np.testing.assert_allclose(a, e, rtol=0, atol=1e-6, err_msg=what)

@@ -78,11 +78,12 @@ def test_mirrored_training_matches_single_device(
     assert strategy.num_replicas_in_sync == 2
     mirrored_weights, mirrored_loss = _train(initial_weights, strategy)
     single_weights, single_loss = single_device_run
-    assert any(
-        not np.allclose(a, b) for a, b in zip(single_weights, initial_weights)
-    ), "training did not move the weights"
+    moved = zip(single_weights, initial_weights, strict=True)
+    assert any(not np.allclose(a, b) for a, b in moved), (
+        "training did not move the weights"
+    )
     np.testing.assert_allclose(mirrored_loss, single_loss, atol=1e-4)
-    for mirrored, single in zip(mirrored_weights, single_weights):
+    for mirrored, single in zip(mirrored_weights, single_weights, strict=True):
         np.testing.assert_allclose(mirrored, single, atol=1e-4)
 
 
@@ -93,5 +94,5 @@ def test_whole_step_xla_matches_single_device(
         initial_weights, tf.distribute.get_strategy(), jit_compile=True
     )
     np.testing.assert_allclose(loss, single_device_run[1], atol=1e-4)
-    for compiled, plain in zip(weights, single_device_run[0]):
+    for compiled, plain in zip(weights, single_device_run[0], strict=True):
         np.testing.assert_allclose(compiled, plain, atol=1e-4)

@@ -1,6 +1,7 @@
 import keras
 
 from mmkeras.layers import _checks
+from mmkeras.layers import _masking
 from mmkeras.layers._residual import built_norm
 from mmkeras.layers._residual import residual
 from mmkeras.layers.attention.multi_head_attention import MultiHeadAttention
@@ -62,6 +63,7 @@ class CoAttention(keras.layers.Layer):
         self.self_attention = self_attention
         self.xla = xla
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.supports_masking = True
 
     def build(self, x_shape, y_shape):
         _checks.rank("x", x_shape, 3)
@@ -86,13 +88,16 @@ class CoAttention(keras.layers.Layer):
         return stream
 
     def call(self, x, y, x_mask=None, y_mask=None, training=None):
+        x_mask = _masking.padding_mask(x, x_mask)
+        y_mask = _masking.padding_mask(y, y_mask)
         x_out = self.x_stream(
             x, y, own_mask=x_mask, other_mask=y_mask, training=training
         )
         y_out = self.y_stream(
             y, x, own_mask=y_mask, other_mask=x_mask, training=training
         )
-        return x_out, y_out
+        # Keras infers only the first output's mask; give both theirs.
+        return _masking.attach(x_out, x_mask), _masking.attach(y_out, y_mask)
 
     def compute_output_shape(self, x_shape, y_shape):
         return x_shape, y_shape
@@ -143,6 +148,7 @@ class _GuidedAttentionStream(keras.layers.Layer):
         self.use_self_attention = self_attention
         self.xla = xla
         self.kernel_initializer = kernel_initializer
+        self.supports_masking = True
 
     def build(self, own_shape, other_shape):
         features = own_shape[-1]

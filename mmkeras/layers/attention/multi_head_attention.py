@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from mmkeras.layers import _checks
+from mmkeras.layers import _masking
 from mmkeras.layers.attention import _core
 
 
@@ -74,6 +75,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
 
     def build(self, query_shape, value_shape, key_shape=None):
         _checks.rank("query", query_shape, 3)
@@ -100,6 +102,8 @@ class MultiHeadAttention(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="output",
         )
+        # Projections pass the padding mask through instead of warning.
+        self.output_dense.supports_masking = True
         self.output_dense.build(
             tuple(query_shape[:-1]) + (self.num_heads, value_dim)
         )
@@ -114,6 +118,7 @@ class MultiHeadAttention(keras.layers.Layer):
             dtype=self.dtype_policy,
             name=name,
         )
+        dense.supports_masking = True
         dense.build(input_shape)
         return dense
 
@@ -131,6 +136,9 @@ class MultiHeadAttention(keras.layers.Layer):
         training=None,
     ):
         self._check_features("query", query, self.query_dense)
+        value_mask = _masking.padding_mask(
+            value if key is None else key, value_mask
+        )
         query_heads = self.query_dense(query)
         if cache is not None and cache_update_index is None:
             key_heads, value_heads = cache[:, 0], cache[:, 1]

@@ -15,12 +15,13 @@ class AttentionFusion(keras.layers.Layer):
     concatenated and a learned query token attends over them with
     multi-head attention, giving `(batch, hidden_dim)`.
 
-    `masks` is an optional list with one entry per input: `None`, or a
+    `mask` is an optional list with one entry per input: `None`, or a
     boolean mask of the input's shape without its last axis, `True` for real
-    tokens. Padded tokens get no attention, so they never change the output.
-    With `return_attention_scores=True` the call also returns the float32
-    attention probabilities `(batch, num_heads, total_tokens)`, showing which
-    tokens of which modality the fusion used.
+    tokens. Keras fills it in from masks attached to the inputs (e.g. by
+    `Embedding(mask_zero=True)`). Padded tokens get no attention, so they
+    never change the output. With `return_attention_scores=True` the call
+    also returns the float32 attention probabilities `(batch, num_heads,
+    total_tokens)`: which tokens of which modality the fusion used.
 
     Args:
         num_heads: number of attention heads; must divide `hidden_dim`.
@@ -97,7 +98,7 @@ class AttentionFusion(keras.layers.Layer):
         )
 
     def call(
-        self, inputs, masks=None, return_attention_scores=False, training=None
+        self, inputs, mask=None, return_attention_scores=False, training=None
     ):
         embeddings = ops.cast(self.modality_embeddings, self.compute_dtype)
         tokens = [
@@ -114,7 +115,7 @@ class AttentionFusion(keras.layers.Layer):
         result = self.attention(
             query,
             tokens,
-            value_mask=_token_mask(inputs, masks),
+            value_mask=_token_mask(inputs, mask),
             return_attention_scores=return_attention_scores,
             training=training,
         )
@@ -125,8 +126,12 @@ class AttentionFusion(keras.layers.Layer):
     def compute_output_shape(self, inputs_shape):
         return (inputs_shape[0][0], self.hidden_dim)
 
+    def compute_mask(self, inputs, mask=None):
+        # The fused vector has no token axis left to mask.
+        return None
+
     def compute_output_spec(
-        self, inputs, masks=None, return_attention_scores=False, training=None
+        self, inputs, mask=None, return_attention_scores=False, training=None
     ):
         input_shapes = [x.shape for x in inputs]
         shape = self.compute_output_shape(input_shapes)
@@ -159,13 +164,20 @@ def _total_tokens(shapes):
 
 def _token_mask(inputs, masks):
     """One `(batch, total_tokens)` mask from per-input masks, or `None`."""
-    if masks is None or all(mask is None for mask in masks):
+    if masks is None:
         return None
-    if len(masks) != len(inputs):
-        raise ValueError(
-            "masks must have one entry (a mask or None) per input. Received: "
-            f"{len(masks)} masks for {len(inputs)} inputs"
+    if not isinstance(masks, (list, tuple)) or len(masks) != len(inputs):
+        received = (
+            f"{len(masks)} masks"
+            if isinstance(masks, (list, tuple))
+            else f"one mask of shape {tuple(masks.shape)}"
         )
+        raise ValueError(
+            "mask must be a list with one entry (a mask or None) per input. "
+            f"Received: {received} for {len(inputs)} inputs"
+        )
+    if all(mask is None for mask in masks):
+        return None
     token_masks = []
     for x, mask in zip(inputs, masks, strict=True):
         if mask is None:

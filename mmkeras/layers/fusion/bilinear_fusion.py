@@ -3,8 +3,9 @@ from keras import ops
 
 from mmkeras.layers import _checks
 
-# Keeps the power normalisation's gradient finite at zero (float32 only).
-_POWER_EPSILON = 1e-8
+# Keeps the power normalisation's gradient finite at 0, where XLA would
+# give 0 / 0 = NaN; float32 only, as float16 would flush it to zero.
+_POWER_EPSILON = 1e-12
 _NORM_EPSILON = 1e-12
 
 

@@ -1,6 +1,7 @@
 import keras
 
 from mmkeras.layers import _checks
+from mmkeras.layers import _masking
 from mmkeras.layers._residual import built_norm
 from mmkeras.layers._residual import residual
 from mmkeras.layers.attention.multi_head_attention import MultiHeadAttention
@@ -63,6 +64,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self.norm_first = norm_first
         self.xla = xla
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.supports_masking = True
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
         _checks.rank("decoder_sequence", decoder_sequence_shape, 3)
@@ -130,6 +132,13 @@ class TransformerDecoderBlock(keras.layers.Layer):
         use_causal_mask=True,
         training=None,
     ):
+        decoder_padding_mask = _masking.padding_mask(
+            decoder_sequence, decoder_padding_mask
+        )
+        encoder_padding_mask = _masking.padding_mask(
+            encoder_sequence, encoder_padding_mask
+        )
+
         def self_attend(x):
             return self.self_attention(
                 x,

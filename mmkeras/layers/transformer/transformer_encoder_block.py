@@ -1,6 +1,7 @@
 import keras
 
 from mmkeras.layers import _checks
+from mmkeras.layers import _masking
 from mmkeras.layers._residual import built_norm
 from mmkeras.layers._residual import residual
 from mmkeras.layers.attention.multi_head_attention import MultiHeadAttention
@@ -55,6 +56,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.norm_first = norm_first
         self.xla = xla
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.supports_masking = True
 
     def build(self, inputs_shape):
         _checks.rank("inputs", inputs_shape, 3)
@@ -103,6 +105,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         use_causal_mask=False,
         training=None,
     ):
+        padding_mask = _masking.padding_mask(inputs, padding_mask)
+
         def attend(x):
             return self.attention(
                 x,

@@ -102,9 +102,7 @@ def test_cached_decoding_equals_full_causal_pass(xla):
     steps = []
     for index in range(6):
         step = tokens[:, index : index + 1]
-        output, cache = layer(
-            step, step, cache=cache, cache_update_index=index
-        )
+        output, cache = layer(step, step, cache=cache, cache_update_index=index)
         steps.append(output.numpy())
     np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
 

@@ -55,3 +55,19 @@ def test_bad_input_rank():
     block = TransformerEncoderBlock(num_heads=2, intermediate_dim=8)
     with pytest.raises(ValueError, match=r"inputs must have rank 3.*\(2, 16\)"):
         block(np.zeros((2, 16), "float32"))
+
+
+def test_keras_padding_mask_is_used_without_being_passed():
+    import keras
+
+    embedding = keras.layers.Embedding(20, 16, mask_zero=True)
+    block = TransformerEncoderBlock(2, intermediate_dim=32)
+    ids = keras.Input((6,), dtype="int32")
+    model = keras.Model(ids, block(embedding(ids)))
+    tokens = np.array([[5, 6, 7, 0, 0, 0]], "int32")
+    vectors = embedding(tokens)
+    explicit = block(vectors, padding_mask=tokens != 0)
+    unmasked = block(vectors, padding_mask=np.ones_like(tokens, bool))
+    implicit = model(tokens)
+    np.testing.assert_allclose(implicit[:, :3], explicit[:, :3], atol=1e-6)
+    assert not np.allclose(implicit[:, :3], unmasked[:, :3], atol=1e-3)
