@@ -1,0 +1,3 @@
+from mmkeras.cli.main import cli
+
+cli(prog_name="mmkeras")
