@@ -13,9 +13,13 @@ rows:
   the whole train step is one XLA cluster (single device only; the core-only
   path is what works under `tf.distribute.MirroredStrategy`).
 
-Each row is traced (and compiled) by a warm-up `fit`, then a second `fit`
-times every step; the table shows the median step. `vs plain` is the speed-up
-over the `plain` row of the same sequence length in the same run.
+Each model is traced (and compiled) by a warm-up `fit`; then the three
+models take turns, two timed steps each, until each has run `--steps` steps,
+so load from other processes falls on all of them alike. The table shows the
+median step (± half the interquartile range) and the best step, which is
+the least disturbed by other processes. `vs plain` is the speed-up over the
+`plain` row of the same sequence length in the same run, from the medians
+and from the best steps.
 
 FLOPs are counted analytically. Per block forward, with batch B, length T,
 width d and MLP width m (= 4d here):
@@ -30,7 +34,7 @@ the optimizer update are left out, so the achieved FLOP/s slightly
 understates the work done. The peak is the best of several timed float32
 `tf.matmul`s of two n x n matrices (2*n^3 FLOPs) after a warm-up.
 
-Run from the repository root (about 3 minutes on 2 CPU cores):
+Run from the repository root (about 2 minutes on 2 idle CPU cores):
 
     .venv/bin/python benchmarks/attention.py
     .venv/bin/python benchmarks/attention.py --steps 10 --seq-lens 128
@@ -67,8 +71,8 @@ MODES = {
     "plain": (False, False),
     "whole-step XLA": (False, True),
 }
-# The timed steps of each mode are split into this many interleaved rounds.
-ROUNDS = 3
+# Timed steps per turn: few, so that the modes interleave finely.
+STEPS_PER_TURN = 2
 
 
 def build_model(seq_len, xla, jit_compile):
@@ -123,14 +127,10 @@ def fit_steps(model, data, steps, callbacks=()):
 
 
 def time_modes(batch_size, seq_len, steps, warmup_steps):
-    """Per-step seconds of every mode (or the exception it raised).
-
-    Modes are timed in interleaved rounds, so load from other processes on
-    the machine falls on all of them alike.
-    """
+    """Per-step seconds of every mode (or the exception it raised)."""
     keras.backend.clear_session()
-    # Seeded once: setting the seed again would retrace the functions
-    # already warmed up.
+    # Seeded once: reseeding before each model made the next step of the
+    # models already warmed up as slow as a retrace.
     keras.utils.set_random_seed(0)
     data = random_batches(batch_size, seq_len)
     models, results = {}, {}
@@ -142,9 +142,9 @@ def time_modes(batch_size, seq_len, steps, warmup_steps):
             models.pop(mode, None)
             results[mode] = error
     timers = {mode: StepTimer() for mode in models}
-    for _ in range(ROUNDS):
+    for _ in range(-(-steps // STEPS_PER_TURN)):
         for mode, model in models.items():
-            fit_steps(model, data, -(-steps // ROUNDS), [timers[mode]])
+            fit_steps(model, data, STEPS_PER_TURN, [timers[mode]])
     results.update({mode: timer.step_seconds for mode, timer in timers.items()})
     return {mode: results[mode] for mode in MODES}
 
@@ -188,12 +188,12 @@ def make_table(title):
     table = rich.table.Table(title=title)
     table.add_column("seq len", justify="right")
     table.add_column("mode")
-    table.add_column("batch", justify="right")
-    table.add_column("ms/step (± IQR/2)", justify="right")
-    table.add_column("samples/s", justify="right")
-    table.add_column("GFLOP/s", justify="right")
-    table.add_column("% of peak", justify="right")
-    table.add_column("vs plain", justify="right")
+    table.add_column("ms/step\nmedian ± IQR/2", justify="right")
+    table.add_column("ms/step\nbest", justify="right")
+    table.add_column("samples/s\nmedian", justify="right")
+    table.add_column("GFLOP/s\nmedian", justify="right")
+    table.add_column("% of peak\nmedian", justify="right")
+    table.add_column("vs plain\nmedian, best", justify="right")
     return table
 
 
@@ -201,19 +201,24 @@ def add_rows(table, results, batch_size, seq_len, peak):
     """Adds one sequence length's rows; speed-ups are against `plain`."""
     plain = results["plain"]
     for mode, seconds in results.items():
-        row = [str(seq_len), mode, str(batch_size)]
         if isinstance(seconds, Exception):
-            table.add_row(*row, f"failed: {type(seconds).__name__}")
+            failed = f"failed: {type(seconds).__name__}"
+            table.add_row(str(seq_len), mode, failed)
             continue
         median = statistics.median(seconds)
         low, _, high = statistics.quantiles(seconds, n=4)
         flops = train_step_flops(batch_size, seq_len) / median
         speedup = "-"
         if not isinstance(plain, Exception):
-            speedup = f"{statistics.median(plain) / median:.2f}x"
+            speedup = (
+                f"{statistics.median(plain) / median:.2f}x, "
+                f"{min(plain) / min(seconds):.2f}x"
+            )
         table.add_row(
-            *row,
+            str(seq_len),
+            mode,
             f"{1e3 * median:.1f} ± {1e3 * (high - low) / 2:.1f}",
+            f"{1e3 * min(seconds):.1f}",
             f"{batch_size / median:.1f}",
             f"{flops / 1e9:.1f}",
             f"{100 * flops / peak:.0f}%",
@@ -251,8 +256,8 @@ def _parse_seq_lens(ctx, param, value):
     "--steps",
     default=30,
     show_default=True,
-    type=click.IntRange(ROUNDS),
-    help=f"Timed steps per row, in {ROUNDS} interleaved rounds.",
+    type=click.IntRange(STEPS_PER_TURN),
+    help=f"Timed steps per row, in turns of {STEPS_PER_TURN}.",
 )
 @click.option(
     "--warmup-steps",
@@ -290,8 +295,8 @@ def main(steps, warmup_steps, batch_size, seq_lens, matmul_size):
     peak = max(peak, matmul_peak_flops(matmul_size))
     table = make_table(
         f"Train step of {NUM_BLOCKS} x TransformerEncoderBlock(width {WIDTH},"
-        f" {NUM_HEADS} heads, MLP {INTERMEDIATE_DIM}), median of "
-        f"{-(-steps // ROUNDS) * ROUNDS} steps\n{facts}"
+        f" {NUM_HEADS} heads, MLP {INTERMEDIATE_DIM}), batch {batch_size}, "
+        f"{-(-steps // STEPS_PER_TURN) * STEPS_PER_TURN} steps\n{facts}"
     )
     table.caption = (
         f"peak = best {matmul_size}x{matmul_size} float32 tf.matmul: "

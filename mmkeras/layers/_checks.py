@@ -45,14 +45,6 @@ def divisible(name, value, divisor_name, divisor):
         )
 
 
-def optional_one_of(name, value, allowed):
-    if value is not None and value not in allowed:
-        raise ValueError(
-            f"{name} must be one of {sorted(allowed)} or None. "
-            f"Received: {name}={value!r}"
-        )
-
-
 def positive_ints(name, values):
     if (
         not isinstance(values, (list, tuple))

@@ -71,17 +71,10 @@ class AttentionFusion(keras.layers.Layer):
             )
             dense.build(shape)
             self.projections.append(dense)
-        # Small random values so the query and the modalities start distinct.
-        self.modality_embeddings = self.add_weight(
-            shape=(len(inputs_shape), self.hidden_dim),
-            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            name="modality_embeddings",
+        self.modality_embeddings = self._embedding(
+            "modality_embeddings", (len(inputs_shape), self.hidden_dim)
         )
-        self.query = self.add_weight(
-            shape=(1, 1, self.hidden_dim),
-            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            name="query",
-        )
+        self.query = self._embedding("query", (1, 1, self.hidden_dim))
         self.attention = MultiHeadAttention(
             self.num_heads,
             self.hidden_dim // self.num_heads,
@@ -96,6 +89,11 @@ class AttentionFusion(keras.layers.Layer):
         self.attention.build(
             (None, 1, self.hidden_dim), (None, total_tokens, self.hidden_dim)
         )
+
+    def _embedding(self, name, shape):
+        # Small random values so the query and the modalities start distinct.
+        initializer = keras.initializers.TruncatedNormal(stddev=0.02)
+        return self.add_weight(shape=shape, initializer=initializer, name=name)
 
     def call(
         self, inputs, mask=None, return_attention_scores=False, training=None
@@ -182,19 +180,9 @@ def _token_mask(inputs, masks):
     for x, mask in zip(inputs, masks, strict=True):
         if mask is None:
             mask = ops.ones(ops.shape(x)[:-1], dtype="bool")
-        elif not _compatible(mask.shape, x.shape[:-1]):
-            raise ValueError(
-                "Each mask must have its input's shape without the last "
-                f"axis. Received: mask shape {tuple(mask.shape)} for input "
-                f"shape {tuple(x.shape)}"
-            )
+        else:
+            shapes = [mask.shape, x.shape[:-1]]
+            _checks.same_shapes("mask and input[:-1]", shapes)
         mask = ops.cast(mask, "bool")
         token_masks.append(mask if len(x.shape) == 3 else mask[:, None])
     return ops.concatenate(token_masks, axis=1)
-
-
-def _compatible(shape, expected):
-    return len(shape) == len(expected) and all(
-        a is None or b is None or a == b
-        for a, b in zip(shape, expected, strict=True)
-    )

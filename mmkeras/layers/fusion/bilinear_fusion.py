@@ -59,7 +59,7 @@ class BilinearFusion(keras.layers.Layer):
         super().__init__(**kwargs)
         _checks.positive_int("output_dim", output_dim)
         _checks.positive_int("factor", factor)
-        _checks.one_of("mode", mode, {"mfb", "mutan"})
+        _checks.one_of("mode", mode, ("mfb", "mutan"))
         _checks.positive_int("rank", rank)
         _checks.optional_positive_int("hidden_dim", hidden_dim)
         _checks.rate("dropout", dropout)

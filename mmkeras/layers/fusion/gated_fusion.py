@@ -44,7 +44,7 @@ class GatedFusion(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         _checks.positive_int("units", units)
-        _checks.one_of("mode", mode, {"gated", "weighted"})
+        _checks.one_of("mode", mode, ("gated", "weighted"))
         _checks.rate("dropout", dropout)
         self.units = units
         self.mode = mode

@@ -40,8 +40,8 @@ class LateFusion(keras.layers.Layer):
         self, mode="learned", modality_weights=None, combine="logits", **kwargs
     ):
         super().__init__(**kwargs)
-        _checks.one_of("mode", mode, {"learned", "fixed", "mean"})
-        _checks.one_of("combine", combine, {"logits", "probabilities"})
+        _checks.one_of("mode", mode, ("learned", "fixed", "mean"))
+        _checks.one_of("combine", combine, ("logits", "probabilities"))
         if mode == "fixed":
             _checks.non_negative_numbers("modality_weights", modality_weights)
             modality_weights = list(modality_weights)

@@ -3,7 +3,7 @@ from keras import ops
 
 from mmkeras.layers import _checks
 
-_NORMALIZATIONS = ("batch", "layer")
+_NORMALIZATIONS = ("batch", "layer", None)
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
@@ -54,7 +54,7 @@ class ConvStem(keras.layers.Layer):
         _checks.positive_ints("filters", filters)
         _checks.positive_int("kernel_size", kernel_size)
         _checks.optional_positive_int("hidden_dim", hidden_dim)
-        _checks.optional_one_of("normalization", normalization, _NORMALIZATIONS)
+        _checks.one_of("normalization", normalization, _NORMALIZATIONS)
         self.filters = tuple(filters)
         self.kernel_size = kernel_size
         self.hidden_dim = hidden_dim

@@ -116,7 +116,7 @@ def test_bad_arguments_raise(kwargs, message):
         (
             [IMAGE, TEXT_TOKENS],
             [None, TEXT_MASK[:, :3]],
-            "mask shape (3, 3) for input shape (3, 5, 16)",
+            "shape. Received: mask and input[:-1] with shapes [(3, 3), (3, 5)]",
         ),
     ],
 )
