@@ -28,6 +28,8 @@ EXTRAS_REQUIRE = {
         "pytest-xdist==3.8.0",
         "hypothesis==6.170.15",
         "ruff==0.17.6",
+        # Reference tokenizer: the oracle for WordPieceTokenizer's ids.
+        "tokenizers==0.23.3",
     ],
 }
 

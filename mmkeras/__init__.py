@@ -16,7 +16,8 @@ if keras.backend.backend() != "tensorflow":
     )
 
 from mmkeras import layers  # noqa: E402
+from mmkeras import text  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["layers", "__version__"]
+__all__ = ["layers", "text", "__version__"]

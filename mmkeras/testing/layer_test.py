@@ -133,7 +133,9 @@ def _functional_model(layer, args, kwargs):
     def to_input(value):
         if isinstance(value, np.ndarray):
             arrays.append(value)
-            return keras.Input(shape=value.shape[1:], dtype=str(value.dtype))
+            # numpy str/bytes/object arrays are text: string tensors.
+            dtype = "string" if value.dtype.kind in "OSU" else str(value.dtype)
+            return keras.Input(shape=value.shape[1:], dtype=dtype)
         return value
 
     symbolic_args = keras.tree.map_structure(to_input, list(args))
