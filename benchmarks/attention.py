@@ -31,8 +31,13 @@ width d and MLP width m (= 4d here):
 and a training step counts as 3x the forward (the backward pass does two
 matmuls per forward matmul). Layer norms, softmax, GELU, the pooled head and
 the optimizer update are left out, so the achieved FLOP/s slightly
-understates the work done. The peak is the best of several timed float32
-`tf.matmul`s of two n x n matrices (2*n^3 FLOPs) after a warm-up.
+understates the work done.
+
+The peak is this machine's float32 matmul rate: after a warm-up, one
+`tf.matmul` of two n x n matrices (2*n^3 FLOPs) is timed at every turn,
+between the model steps, so it meets the same load from other processes.
+`% of peak` divides the median step's FLOP/s by the median matmul rate; the
+caption also gives the best matmul rate.
 
 Run from the repository root (about 2 minutes on 2 idle CPU cores):
 
@@ -126,8 +131,11 @@ def fit_steps(model, data, steps, callbacks=()):
     )
 
 
-def time_modes(batch_size, seq_len, steps, warmup_steps):
-    """Per-step seconds of every mode (or the exception it raised)."""
+def time_modes(batch_size, seq_len, steps, warmup_steps, meter):
+    """Per-step seconds of every mode (or the exception it raised).
+
+    `meter` times one matmul per turn, alongside the model steps.
+    """
     keras.backend.clear_session()
     # Seeded once: reseeding before each model made the next step of the
     # models already warmed up as slow as a retrace.
@@ -143,6 +151,7 @@ def time_modes(batch_size, seq_len, steps, warmup_steps):
             results[mode] = error
     timers = {mode: StepTimer() for mode in models}
     for _ in range(-(-steps // STEPS_PER_TURN)):
+        meter.sample()
         for mode, model in models.items():
             fit_steps(model, data, STEPS_PER_TURN, [timers[mode]])
     results.update({mode: timer.step_seconds for mode, timer in timers.items()})
@@ -158,18 +167,22 @@ def train_step_flops(batch_size, seq_len):
     return 3 * NUM_BLOCKS * (projections + attention + mlp)
 
 
-def matmul_peak_flops(size, reps=10, warmup=3):
-    """Best float32 FLOP/s of a `size` x `size` `tf.matmul` on this machine."""
-    a = tf.random.normal((size, size))
-    b = tf.random.normal((size, size))
-    matmul = tf.function(lambda: tf.matmul(a, b))
-    seconds = []
-    for i in range(warmup + reps):
+class MatmulMeter:
+    """Times a float32 `size` x `size` `tf.matmul`, one call per `sample`."""
+
+    def __init__(self, size, warmup=3):
+        self.flops = 2 * size**3
+        a = tf.random.normal((size, size))
+        b = tf.random.normal((size, size))
+        self._matmul = tf.function(lambda: tf.matmul(a, b))
+        for _ in range(warmup):
+            self._matmul().numpy()
+        self.seconds = []
+
+    def sample(self):
         start = time.perf_counter()
-        matmul().numpy()
-        if i >= warmup:
-            seconds.append(time.perf_counter() - start)
-    return 2 * size**3 / min(seconds)
+        self._matmul().numpy()
+        self.seconds.append(time.perf_counter() - start)
 
 
 def machine_facts():
@@ -287,20 +300,22 @@ def main(steps, warmup_steps, batch_size, seq_lens, matmul_size):
     """Times training steps with and without XLA; prints one table."""
     started = time.perf_counter()
     facts = machine_facts()
-    peak = matmul_peak_flops(matmul_size)
+    meter = MatmulMeter(matmul_size)
     results = {}
     for seq_len in seq_lens:
-        results[seq_len] = time_modes(batch_size, seq_len, steps, warmup_steps)
-    # Measured again: other processes may have slowed the first measurement.
-    peak = max(peak, matmul_peak_flops(matmul_size))
+        results[seq_len] = time_modes(
+            batch_size, seq_len, steps, warmup_steps, meter
+        )
+    peak = meter.flops / statistics.median(meter.seconds)
     table = make_table(
         f"Train step of {NUM_BLOCKS} x TransformerEncoderBlock(width {WIDTH},"
         f" {NUM_HEADS} heads, MLP {INTERMEDIATE_DIM}), batch {batch_size}, "
         f"{-(-steps // STEPS_PER_TURN) * STEPS_PER_TURN} steps\n{facts}"
     )
     table.caption = (
-        f"peak = best {matmul_size}x{matmul_size} float32 tf.matmul: "
-        f"{peak / 1e9:.1f} GFLOP/s; wall time "
+        f"peak = {matmul_size}x{matmul_size} float32 tf.matmul, median "
+        f"{peak / 1e9:.1f} GFLOP/s, best "
+        f"{meter.flops / min(meter.seconds) / 1e9:.1f} GFLOP/s; wall time "
         f"{time.perf_counter() - started:.0f} s"
     )
     for seq_len, modes in results.items():
