@@ -23,11 +23,14 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
+    # The published easy-VQA dataset (images and questions in the wheel).
+    "easy-vqa": ["easy-vqa==1.0"],
     "dev": [
         "pytest==9.2.0",
         "pytest-xdist==3.8.0",
         "hypothesis==6.170.15",
         "ruff==0.17.6",
+        "easy-vqa==1.0",
         # Reference tokenizer: the oracle for WordPieceTokenizer's ids.
         "tokenizers==0.23.3",
     ],

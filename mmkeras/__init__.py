@@ -15,9 +15,10 @@ if keras.backend.backend() != "tensorflow":
         "mmkeras before keras, or set KERAS_BACKEND=tensorflow."
     )
 
+from mmkeras import data  # noqa: E402
 from mmkeras import layers  # noqa: E402
 from mmkeras import text  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["layers", "text", "__version__"]
+__all__ = ["data", "layers", "text", "__version__"]

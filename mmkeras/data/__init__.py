@@ -1,38 +1,55 @@
-"""Datasets as `tf.data.Dataset`s of dicts, and the generated scenes behind
-the shapes datasets."""
+"""Datasets as `tf.data.Dataset`s of dicts.
 
-from mmkeras.data._captions import RELATIONS
-from mmkeras.data._questions import ANSWERS
-from mmkeras.data._scenes import COLORS
-from mmkeras.data._scenes import IMAGE_SIZE
-from mmkeras.data._scenes import RGB
-from mmkeras.data._scenes import SHAPES
-from mmkeras.data._scenes import WITHHELD
-from mmkeras.data._scenes import Scene
-from mmkeras.data._scenes import SceneObject
-from mmkeras.data._scenes import generate_scenes
-from mmkeras.data._scenes import render_scene
-from mmkeras.data.shapes import SCENE_FIELDS
-from mmkeras.data.shapes import scene_array
+Generated (seeded) shapes scenes, real datasets that ship as packages
+(easy-VQA, Fashion-MNIST), and readers for the official formats users bring.
+Dataset-specific constants live in their modules, e.g.
+`mmkeras.data.shapes.ANSWERS`.
+"""
+
+from mmkeras.data._records import DataError
+from mmkeras.data._records import ReadReport
+from mmkeras.data.coco import coco_captions
+from mmkeras.data.easy_vqa import easy_vqa
+from mmkeras.data.easy_vqa import easy_vqa_answers
+from mmkeras.data.fashion_mnist import DatasetNotFoundError
+from mmkeras.data.fashion_mnist import fashion_mnist
+from mmkeras.data.fashion_mnist import read_idx
+from mmkeras.data.hateful_memes import hateful_memes
+from mmkeras.data.images import decode_image
+from mmkeras.data.images import load_image
+from mmkeras.data.images import preprocess_image
+from mmkeras.data.karpathy import karpathy_captions
+from mmkeras.data.shapes import Scene
+from mmkeras.data.shapes import SceneObject
+from mmkeras.data.shapes import generate_scenes
+from mmkeras.data.shapes import render_scene
 from mmkeras.data.shapes import shapes_agreement
 from mmkeras.data.shapes import shapes_captions
 from mmkeras.data.shapes import sort_of_clevr
+from mmkeras.data.vqa_v2 import build_answer_vocabulary
+from mmkeras.data.vqa_v2 import vqa_v2
 
 __all__ = [
-    "ANSWERS",
-    "COLORS",
-    "IMAGE_SIZE",
-    "RELATIONS",
-    "RGB",
-    "SCENE_FIELDS",
-    "SHAPES",
-    "WITHHELD",
+    "DataError",
+    "DatasetNotFoundError",
+    "ReadReport",
     "Scene",
     "SceneObject",
+    "build_answer_vocabulary",
+    "coco_captions",
+    "decode_image",
+    "easy_vqa",
+    "easy_vqa_answers",
+    "fashion_mnist",
     "generate_scenes",
+    "hateful_memes",
+    "karpathy_captions",
+    "load_image",
+    "preprocess_image",
+    "read_idx",
     "render_scene",
-    "scene_array",
     "shapes_agreement",
     "shapes_captions",
     "sort_of_clevr",
+    "vqa_v2",
 ]

@@ -22,7 +22,38 @@ import tensorflow as tf
 from mmkeras.data import _captions
 from mmkeras.data import _questions
 from mmkeras.data import _scenes
+from mmkeras.data._captions import RELATIONS
+from mmkeras.data._questions import ANSWERS
+from mmkeras.data._scenes import COLORS
+from mmkeras.data._scenes import IMAGE_SIZE
+from mmkeras.data._scenes import RGB
+from mmkeras.data._scenes import SHAPES
+from mmkeras.data._scenes import WITHHELD
+from mmkeras.data._scenes import Scene
+from mmkeras.data._scenes import SceneObject
+from mmkeras.data._scenes import generate_scenes
+from mmkeras.data._scenes import render_scene
 from mmkeras.layers import _checks
+
+# The vocabulary and scene model, public here: `mmkeras.data.shapes.ANSWERS`.
+__all__ = [
+    "ANSWERS",
+    "COLORS",
+    "IMAGE_SIZE",
+    "RELATIONS",
+    "RGB",
+    "SCENE_FIELDS",
+    "SHAPES",
+    "WITHHELD",
+    "Scene",
+    "SceneObject",
+    "generate_scenes",
+    "render_scene",
+    "scene_array",
+    "shapes_agreement",
+    "shapes_captions",
+    "sort_of_clevr",
+]
 
 SCENE_FIELDS = ("color", "shape", "x", "y", "size")
 # Every scene has at least 60 true relational captions (each of the 30
