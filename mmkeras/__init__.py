@@ -16,9 +16,24 @@ if keras.backend.backend() != "tensorflow":
     )
 
 from mmkeras import data  # noqa: E402
+from mmkeras import encoders  # noqa: E402
 from mmkeras import layers  # noqa: E402
+from mmkeras import losses  # noqa: E402
+from mmkeras import metrics  # noqa: E402
+from mmkeras import samplers  # noqa: E402
 from mmkeras import text  # noqa: E402
+from mmkeras import training  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["data", "layers", "text", "__version__"]
+__all__ = [
+    "data",
+    "encoders",
+    "layers",
+    "losses",
+    "metrics",
+    "samplers",
+    "text",
+    "training",
+    "__version__",
+]

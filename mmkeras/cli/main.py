@@ -30,6 +30,35 @@ def cli(debug):
 
 
 @cli.command()
+@click.argument("config")
+@click.option(
+    "--out",
+    "output_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output directory; run the same command again to resume.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value, e.g. --set epochs=2 (repeatable).",
+)
+def train(config, output_dir, overrides):
+    """Train from CONFIG (a name in mmkeras/configs or a .py file)."""
+    from mmkeras import training
+
+    settings = training.apply_overrides(training.load_config(config), overrides)
+    _, history = training.train(settings, output_dir)
+    if history:
+        last = {key: values[-1] for key, values in history.items()}
+        click.echo(f"final epoch: {last}")
+    else:
+        click.echo(f"{output_dir} already holds a finished run.")
+
+
+@cli.command()
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True, type=int)
 def demo(epochs, seed):

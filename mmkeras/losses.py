@@ -1,0 +1,215 @@
+"""Losses for captioning and image-text retrieval.
+
+All losses compute in float32, also under a `mixed_float16` policy: Keras
+casts `y_pred` to the loss's dtype before `call`, and these losses fix that
+dtype to float32.
+"""
+
+import keras
+from keras import ops
+
+from mmkeras.layers import _checks
+from mmkeras.layers import _masking
+
+
+@keras.saving.register_keras_serializable(package="mmkeras")
+class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
+    """Token-level cross-entropy that ignores padding.
+
+    `y_true` holds token ids `(batch, length)` and `y_pred` logits or
+    probabilities `(batch, length, vocabulary_size)`. Positions where
+    `y_true == pad_id` are ignored, and so are positions masked by a Keras
+    mask on `y_pred` (e.g. from `Embedding(mask_zero=True)`). With the default
+    reduction the loss is the mean over the real tokens of the batch, not
+    over all positions.
+
+    Args:
+        from_logits: whether `y_pred` holds logits rather than probabilities.
+        pad_id: the label id to ignore, or `None` to rely on masks only. It
+            may lie outside the vocabulary (e.g. `-100`).
+        label_smoothing: in `[0, 1)`; the target puts `1 - label_smoothing`
+            on the true token and spreads `label_smoothing` uniformly over
+            the vocabulary.
+        reduction: a Keras loss reduction.
+        name: the loss name.
+
+    Example:
+
+    >>> loss = mmkeras.losses.MaskedSparseCategoricalCrossentropy(
+    ...     from_logits=True, pad_id=0)
+    >>> labels = np.array([[5, 2, 0, 0]])
+    >>> logits = np.zeros((1, 4, 8), "float32")
+    >>> float(loss(labels, logits))  # log(8), pads ignored
+    2.079...
+    """
+
+    def __init__(
+        self,
+        from_logits=False,
+        pad_id=0,
+        label_smoothing=0.0,
+        reduction="sum_over_batch_size",
+        name="masked_sparse_categorical_crossentropy",
+    ):
+        super().__init__(name=name, reduction=reduction, dtype="float32")
+        if pad_id is not None and (
+            isinstance(pad_id, bool) or not isinstance(pad_id, int)
+        ):
+            raise ValueError(
+                "pad_id must be an integer or None. Received: "
+                f"pad_id={pad_id!r}"
+            )
+        _checks.rate("label_smoothing", label_smoothing)
+        self.from_logits = from_logits
+        self.pad_id = pad_id
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        # Keras casts labels to float32 in `__call__`; ids < 2**24 are exact.
+        labels = ops.cast(y_true, "int32")
+        if len(labels.shape) == len(y_pred.shape):
+            labels = ops.squeeze(labels, axis=-1)
+        valid = None
+        if self.pad_id is not None:
+            valid = ops.not_equal(labels, self.pad_id)
+            # A pad id outside the vocabulary must not index it.
+            labels = ops.where(valid, labels, ops.zeros_like(labels))
+        log_probs = _log_probabilities(y_pred, self.from_logits)
+        one_hot = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype="float32")
+        if self.label_smoothing:
+            vocabulary_size = ops.cast(ops.shape(y_pred)[-1], "float32")
+            one_hot = (
+                one_hot * (1.0 - self.label_smoothing)
+                + self.label_smoothing / vocabulary_size
+            )
+        losses = -ops.sum(one_hot * log_probs, axis=-1)
+        if valid is not None:
+            losses = ops.where(valid, losses, ops.zeros_like(losses))
+            # Keras combines this mask with y_pred's and averages over it.
+            _masking.attach(losses, valid)
+        return losses
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "pad_id": self.pad_id,
+            "label_smoothing": self.label_smoothing,
+        }
+
+
+@keras.saving.register_keras_serializable(package="mmkeras")
+class InfoNCE(keras.losses.Loss):
+    """Symmetric contrastive (CLIP) loss over an image-text logit matrix.
+
+    `y_pred` is the `(batch, batch)` matrix of logits `logits[i, j]` between
+    image `i` and text `j`, already multiplied by the model's (learned)
+    temperature; pair `i` is the positive of row and column `i`. The loss of
+    example `i` is the mean of the image-to-text cross-entropy of row `i`
+    and the text-to-image cross-entropy of column `i`. `y_true` is ignored
+    (pass e.g. zeros). Under a distribution strategy each replica sees only
+    its own batch as negatives.
+
+    Args:
+        reduction: a Keras loss reduction.
+        name: the loss name.
+
+    Example:
+
+    >>> loss = mmkeras.losses.InfoNCE()
+    >>> float(loss(np.zeros(4), np.zeros((4, 4), "float32")))  # log(4)
+    1.386...
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="info_nce"):
+        super().__init__(name=name, reduction=reduction, dtype="float32")
+
+    def call(self, y_true, y_pred):
+        _check_square(y_pred)
+        image_to_text = -ops.diagonal(ops.log_softmax(y_pred, axis=1))
+        text_to_image = -ops.diagonal(ops.log_softmax(y_pred, axis=0))
+        return (image_to_text + text_to_image) / 2.0
+
+
+@keras.saving.register_keras_serializable(package="mmkeras")
+class TripletLoss(keras.losses.Loss):
+    """Bidirectional hinge triplet loss over an image-text similarity matrix.
+
+    `y_pred` is the `(batch, batch)` matrix of similarities `s[i, j]` between
+    image `i` and text `j`, positives on the diagonal (VSE++, Faghri et al.,
+    2018). For example `i`, each negative `j != i` costs
+    `max(0, margin - s[i, i] + s[i, j])` (image to text) plus
+    `max(0, margin - s[i, i] + s[j, i])` (text to image). With
+    `negatives="hardest"` only the largest cost of each direction counts;
+    with `negatives="all"` the costs are summed. `y_true` is ignored.
+
+    Args:
+        margin: the required gap between positive and negative similarity.
+        negatives: `"hardest"` or `"all"`.
+        reduction: a Keras loss reduction.
+        name: the loss name.
+
+    Example:
+
+    >>> loss = mmkeras.losses.TripletLoss(margin=0.2)
+    >>> float(loss(np.zeros(2), np.eye(2, dtype="float32")))
+    0.0
+    """
+
+    def __init__(
+        self,
+        margin=0.2,
+        negatives="hardest",
+        reduction="sum_over_batch_size",
+        name="triplet_loss",
+    ):
+        super().__init__(name=name, reduction=reduction, dtype="float32")
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)):
+            raise ValueError(
+                f"margin must be a number. Received: margin={margin!r}"
+            )
+        _checks.one_of("negatives", negatives, ("hardest", "all"))
+        self.margin = margin
+        self.negatives = negatives
+
+    def call(self, y_true, y_pred):
+        _check_square(y_pred)
+        positive = ops.diagonal(y_pred)
+        off_diagonal = 1.0 - ops.eye(ops.shape(y_pred)[0], dtype="float32")
+        image_to_text = ops.relu(self.margin - positive[:, None] + y_pred)
+        text_to_image = ops.relu(self.margin - positive[None, :] + y_pred)
+        image_to_text = image_to_text * off_diagonal
+        text_to_image = text_to_image * off_diagonal
+        if self.negatives == "hardest":
+            # Costs are >= 0, so the zeroed diagonal never wins the max.
+            return ops.max(image_to_text, axis=1) + ops.max(
+                text_to_image, axis=0
+            )
+        return ops.sum(image_to_text, axis=1) + ops.sum(text_to_image, axis=0)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "margin": self.margin,
+            "negatives": self.negatives,
+        }
+
+
+def _log_probabilities(y_pred, from_logits):
+    if from_logits:
+        return ops.log_softmax(y_pred, axis=-1)
+    # As Keras' crossentropy: renormalise, then clip away log(0).
+    probabilities = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
+    epsilon = keras.config.epsilon()
+    return ops.log(ops.clip(probabilities, epsilon, 1.0 - epsilon))
+
+
+def _check_square(y_pred):
+    shape = tuple(y_pred.shape)
+    if len(shape) != 2 or (
+        shape[0] is not None and shape[1] is not None and shape[0] != shape[1]
+    ):
+        raise ValueError(
+            "y_pred must be a square (batch, batch) matrix of image-text "
+            f"scores. Received: y_pred with shape {shape}"
+        )

@@ -1,0 +1,23 @@
+"""Training: strategies, resumable `train`, configs."""
+
+from mmkeras.training.callbacks import AtomicModelCheckpoint
+from mmkeras.training.callbacks import StepBackup
+from mmkeras.training.config import apply_overrides
+from mmkeras.training.config import list_configs
+from mmkeras.training.config import load_config
+from mmkeras.training.run import train
+from mmkeras.training.strategies import is_chief
+from mmkeras.training.strategies import num_workers
+from mmkeras.training.strategies import strategy
+
+__all__ = [
+    "AtomicModelCheckpoint",
+    "StepBackup",
+    "apply_overrides",
+    "is_chief",
+    "list_configs",
+    "load_config",
+    "num_workers",
+    "strategy",
+    "train",
+]

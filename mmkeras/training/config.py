@@ -1,0 +1,105 @@
+"""Training configs: small Python modules with a `get_config()`.
+
+A config is a plain dict (big_vision style): the docstring of `get_config`
+states the command, the data, the expected metric and the time it takes.
+`model` and `data` name functions by dotted path; the trainer calls them
+with their `kwargs`.
+"""
+
+import ast
+import copy
+import importlib
+import importlib.util
+import os
+
+REQUIRED_KEYS = ("model", "data", "epochs")
+
+
+def load_config(name_or_path):
+    """Loads `mmkeras.configs.<name>` or a `.py` file; returns its dict."""
+    if name_or_path.endswith(".py"):
+        if not os.path.isfile(name_or_path):
+            raise ValueError(f"Config file {name_or_path} does not exist.")
+        spec = importlib.util.spec_from_file_location(
+            "mmkeras_user_config", name_or_path
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(f"mmkeras.configs.{name_or_path}")
+        except ModuleNotFoundError:
+            raise ValueError(
+                f"Unknown config {name_or_path!r}. Pass a name from "
+                f"mmkeras/configs/ ({', '.join(list_configs())}) or the "
+                "path of a .py file with a get_config() function."
+            ) from None
+    if not hasattr(module, "get_config"):
+        raise ValueError(f"Config {name_or_path} has no get_config().")
+    config = module.get_config()
+    missing = [key for key in REQUIRED_KEYS if key not in config]
+    if missing:
+        raise ValueError(f"Config {name_or_path} lacks the keys {missing}.")
+    return config
+
+
+def list_configs():
+    """Names of the configs that ship in `mmkeras.configs`."""
+    directory = os.path.join(os.path.dirname(__file__), "..", "configs")
+    return sorted(
+        name[:-3]
+        for name in os.listdir(directory)
+        if name.endswith(".py") and not name.startswith("_")
+    )
+
+
+def apply_overrides(config, overrides):
+    """Returns a copy of `config` with `key.sub=value` overrides applied.
+
+    Values are Python literals (`3`, `1e-3`, `"adam"`, `[1, 2]`); anything
+    else is taken as a string. The key must exist, so a typo is an error,
+    not a silently ignored setting.
+    """
+    config = copy.deepcopy(config)
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep or not key:
+            raise ValueError(
+                f"Overrides look like key=value or a.b=value. Received: "
+                f"{override!r}"
+            )
+        *parents, leaf = key.split(".")
+        target = config
+        for part in parents:
+            target = target.get(part) if isinstance(target, dict) else None
+            if not isinstance(target, dict):
+                break
+        if not isinstance(target, dict) or leaf not in target:
+            raise ValueError(
+                f"Cannot set {key!r}: the config has no such key. Its "
+                f"top-level keys are {sorted(config)}."
+            )
+        target[leaf] = _literal(raw)
+    return config
+
+
+def resolve(spec):
+    """Calls the function a `{"fn": "mmkeras....", "kwargs": {}}` names."""
+    path = spec["fn"]
+    module_name, _, attribute = path.rpartition(".")
+    # Configs may live outside the package (tests, users); the function they
+    # name must be importable.
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except (ModuleNotFoundError, AttributeError, ValueError):
+        raise ValueError(
+            f"Cannot import {path!r} named by the config."
+        ) from None
+    return function(**spec.get("kwargs", {}))
+
+
+def _literal(raw):
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw

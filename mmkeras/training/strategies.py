@@ -1,0 +1,75 @@
+"""Pick the `tf.distribute` strategy that fits the machine."""
+
+import json
+import os
+
+import tensorflow as tf
+
+
+def strategy(devices=None):
+    """The strategy for this process: multi-worker, mirrored or default.
+
+    * `TF_CONFIG` naming more than one worker (chief included):
+      `MultiWorkerMirroredStrategy`, each worker mirroring its local GPUs.
+    * `devices` given, or more than one local GPU: `MirroredStrategy`.
+    * Otherwise the default (single-device) strategy.
+
+    Build and compile the model inside `strategy().scope()`; Keras' `fit`
+    then splits each global batch across the replicas. Compile with
+    `jit_compile=False` under a mirrored strategy: the attention core is
+    XLA-compiled on its own, while whole-step XLA fails there.
+
+    Args:
+        devices: devices to mirror over, e.g. `["/cpu:0", "/cpu:1"]` with
+            virtual CPU devices.
+
+    Example:
+
+    >>> with mmkeras.training.strategy().scope():
+    ...     model = build_model()
+    ...     model.compile(jit_compile=False)
+    """
+    if num_workers() > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if devices is not None:
+        return tf.distribute.MirroredStrategy(devices)
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def num_workers():
+    """How many processes `TF_CONFIG` names (1 when it is unset)."""
+    cluster = _tf_config().get("cluster", {})
+    return max(
+        1, len(cluster.get("chief", [])) + len(cluster.get("worker", []))
+    )
+
+
+def is_chief():
+    """Whether this process writes the outputs (checkpoints, reports)."""
+    config = _tf_config()
+    if num_workers() <= 1:
+        return True
+    task = config.get("task", {})
+    if "chief" in config["cluster"]:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and task.get("index") == 0
+
+
+def _tf_config():
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return {}
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"TF_CONFIG is not valid JSON ({error}). Received: "
+            f"TF_CONFIG={raw!r}"
+        ) from None
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"TF_CONFIG must be a JSON object. Received: TF_CONFIG={raw!r}"
+        )
+    return config
