@@ -5,15 +5,12 @@ import os
 import keras
 import numpy as np
 
-from mmkeras.training import strategies
-
 
 class AtomicModelCheckpoint(keras.callbacks.Callback):
     """Saves the whole model to `path` after every epoch, atomically.
 
     The `.keras` file is written next to `path` and renamed over it, so a
-    crash mid-save leaves the previous checkpoint intact. Only the chief
-    writes under a multi-worker strategy.
+    crash mid-save leaves the previous checkpoint intact.
     """
 
     def __init__(self, path):
@@ -21,8 +18,6 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
         self.path = os.fspath(path)
 
     def on_epoch_end(self, epoch, logs=None):
-        if not strategies.is_chief():
-            return
         temporary = f"{self.path}.tmp.keras"
         self.model.save(temporary)
         os.replace(temporary, self.path)
@@ -56,8 +51,6 @@ class StepBackup(keras.callbacks.Callback):
         self._save()
 
     def _save(self):
-        if not strategies.is_chief():
-            return
         os.makedirs(self.directory, exist_ok=True)
         temporary = os.path.join(self.directory, "saving.npz")
         values = [v.numpy() for v in _state_variables(self.model)]

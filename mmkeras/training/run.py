@@ -23,6 +23,8 @@ def train(config, output_dir, devices=None, verbose="auto"):
 
     Outputs in `output_dir`: `model.keras` (after every epoch, atomic),
     `history.json`, TensorBoard logs in `logs/`, the backup in `backup/`.
+    Under a multi-worker strategy the chief writes there and every other
+    worker in `output_dir/worker-<i>/`.
 
     Args:
         config: a dict from `load_config` (see `mmkeras/configs/`).
@@ -34,22 +36,25 @@ def train(config, output_dir, devices=None, verbose="auto"):
     Returns:
         The trained model and the history of the epochs this call ran.
     """
+    # First: MultiWorkerMirroredStrategy must exist before any TF op runs.
+    strategy = strategies.strategy(devices)
+    output_dir = strategies.worker_output_dir(os.fspath(output_dir))
     os.makedirs(output_dir, exist_ok=True)
     keras.utils.set_random_seed(config.get("seed", 0))
     previous_policy = keras.config.dtype_policy()
     if config.get("mixed_precision"):
         keras.config.set_dtype_policy("mixed_float16")
     try:
-        return _train(config, output_dir, devices, verbose)
+        return _train(config, output_dir, strategy, verbose)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _train(config, output_dir, devices, verbose):
+def _train(config, output_dir, strategy, verbose):
     train_data, validation_data = config_lib.resolve(config["data"])
     steps_per_epoch = config.get("steps_per_epoch") or _cardinality(train_data)
     epochs = config["epochs"]
-    with strategies.strategy(devices).scope():
+    with strategy.scope():
         model = config_lib.resolve(config["model"])
         if not model.compiled:
             model.compile(jit_compile=False)
@@ -90,8 +95,7 @@ def _train(config, output_dir, devices, verbose):
         epoch += 1
     if epoch < epochs:
         fit(epoch * steps_per_epoch, epoch, epochs, steps_per_epoch)
-    if strategies.is_chief():
-        _write_json(os.path.join(output_dir, "history.json"), history)
+    _write_json(os.path.join(output_dir, "history.json"), history)
     return model, history
 
 

@@ -30,12 +30,35 @@ def strategy(devices=None):
     ...     model.compile(jit_compile=False)
     """
     if num_workers() > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _keras_compatible(tf.distribute.MultiWorkerMirroredStrategy())
     if devices is not None:
         return tf.distribute.MirroredStrategy(devices)
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _keras_compatible(multi_worker):
+    """Lets Keras 3's `fit` run on a `MultiWorkerMirroredStrategy`.
+
+    Keras calls `strategy.reduce` with a nest of per-replica values (the
+    first batch) and with `axis=0` on scalars (the step's logs); the
+    multi-worker strategy accepts neither (keras-team/keras#20585). Reduce
+    leaf by leaf, across replicas only for scalars.
+    """
+    reduce = multi_worker.reduce
+
+    def reduce_leaf(reduce_op, leaf, axis):
+        local = multi_worker.experimental_local_results(leaf)[0]
+        return reduce(reduce_op, leaf, None if local.shape.rank == 0 else axis)
+
+    def reduce_each(reduce_op, value, axis=None):
+        return tf.nest.map_structure(
+            lambda leaf: reduce_leaf(reduce_op, leaf, axis), value
+        )
+
+    multi_worker.reduce = reduce_each
+    return multi_worker
 
 
 def num_workers():
@@ -55,6 +78,18 @@ def is_chief():
     if "chief" in config["cluster"]:
         return task.get("type") == "chief"
     return task.get("type") == "worker" and task.get("index") == 0
+
+
+def worker_output_dir(output_dir):
+    """`output_dir` for the chief, `output_dir/worker-<i>` for other workers.
+
+    Every worker saves the same (mirrored) state; giving the others their
+    own folder keeps a shared `output_dir` to one writer.
+    """
+    if is_chief():
+        return output_dir
+    task = _tf_config()["task"]
+    return os.path.join(output_dir, f"{task['type']}-{task['index']}")
 
 
 def _tf_config():
