@@ -35,3 +35,29 @@ def test_console_script_is_installed():
     )
     assert completed.returncode == 0, completed.stderr
     assert mmkeras.__version__ in completed.stdout
+
+
+def test_library_error_is_one_line_with_exit_code_1(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["train", "no_such_config", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Unknown config 'no_such_config'")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_train_runs_a_config_file(tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "tests/training/tiny_task.py",
+            "--out",
+            str(tmp_path),
+            "--set",
+            "epochs=1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "final epoch" in result.output
+    assert (tmp_path / "model.keras").exists()
