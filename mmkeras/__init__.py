@@ -20,6 +20,7 @@ from mmkeras import encoders  # noqa: E402
 from mmkeras import layers  # noqa: E402
 from mmkeras import losses  # noqa: E402
 from mmkeras import metrics  # noqa: E402
+from mmkeras import models  # noqa: E402
 from mmkeras import samplers  # noqa: E402
 from mmkeras import text  # noqa: E402
 from mmkeras import training  # noqa: E402
@@ -32,6 +33,7 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "models",
     "samplers",
     "text",
     "training",

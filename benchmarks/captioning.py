@@ -1,0 +1,262 @@
+"""Image captioning on shapes scenes: accuracy and decoding speed.
+
+`accuracy` trains `mmkeras.models.image_captioner.ImageCaptioner` from the
+config `mmkeras/configs/caption_shapes.py` with plain `model.fit`, and
+every `--eval-every` steps captions the test scenes greedily and scores
+them: BLEU-4 and CIDEr (`mmkeras.metrics`) against each scene's 5
+reference captions, and truthfulness, the fraction of generated captions
+that are well-formed captions of the generator's grammar and true of
+their scene (`Caption.is_true` in `mmkeras/data/_captions.py`). Target:
+truthfulness >= 95%.
+
+`speed` times greedy decoding of `--max-length` (32) ids with the KV cache
+(`build_cache` + `call_with_cache`, one `while_loop`) against re-running
+the decoder over the whole padded sequence at every step (how the keras.io
+captioning example decodes; the image is encoded once in both), and beam
+search (4 beams) with the cache. No end token, so every run decodes all
+positions; tokens/s counts the generated tokens of the batch (not beams).
+Each mode is a `tf.function`, with and without `jit_compile`; the median
+of `--repeats` runs after a warm-up. Target: cached >= 5x uncached.
+
+    .venv/bin/python benchmarks/captioning.py accuracy
+    .venv/bin/python benchmarks/captioning.py speed
+"""
+
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import click  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import rich.console  # noqa: E402
+import rich.table  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
+
+import mmkeras  # noqa: E402
+from mmkeras.configs import caption_shapes  # noqa: E402
+
+console = rich.console.Console()
+COMMAND = " ".join([".venv/bin/python", *sys.argv])
+
+
+@click.group()
+def main():
+    """Captioning benchmarks (see the module docstring)."""
+
+
+@main.command()
+@click.option("--train-images", default=4000, show_default=True)
+@click.option("--test-images", default=200, show_default=True)
+@click.option("--hidden-dim", default=128, show_default=True)
+@click.option("--learning-rate", default=1e-3, show_default=True)
+@click.option("--steps", default=3000, show_default=True)
+@click.option("--eval-every", default=300, show_default=True)
+@click.option("--minutes", default=30.0, show_default=True)
+def accuracy(
+    train_images,
+    test_images,
+    hidden_dim,
+    learning_rate,
+    steps,
+    eval_every,
+    minutes,
+):
+    """BLEU-4, CIDEr and truthfulness of greedy captions."""
+    keras.utils.set_random_seed(0)
+    train, _ = caption_shapes.datasets(train_images, test_images)
+    model = caption_shapes.model(hidden_dim, learning_rate=learning_rate)
+    curve = _Curve(_test_set(test_images), eval_every, minutes)
+    model.fit(
+        train.repeat(),
+        steps_per_epoch=eval_every,
+        epochs=max(1, steps // eval_every),
+        callbacks=[curve],
+        verbose=0,
+    )
+    seconds = time.perf_counter() - curve.start
+    table = rich.table.Table(title="Captioning shapes scenes (greedy)")
+    for column in ("step", "minutes", "train loss", *curve.names):
+        table.add_column(column, justify="right")
+    for row in curve.rows:
+        table.add_row(*row)
+    console.print(table)
+    table = rich.table.Table(title="Captioning shapes scenes: final")
+    for column in ("metric", "value", "steps", "wall time", "command"):
+        table.add_column(column)
+    for name, value in zip(curve.names, curve.rows[-1][3:], strict=True):
+        table.add_row(
+            name, value, curve.rows[-1][0], f"{seconds:.0f} s", COMMAND
+        )
+    console.print(table)
+    for text, truth in curve.examples:
+        console.print(f"  {'true ' if truth else 'FALSE'}  {text}")
+
+
+def _test_set(num_images):
+    """Images, 5 reference captions each and the scenes (seed 1)."""
+    elements = list(
+        caption_shapes.test_split(num_images).batch(5).as_numpy_iterator()
+    )
+    images = np.stack([e["image"][0] for e in elements])
+    references = [[c.decode() for c in e["caption"]] for e in elements]
+    scenes = mmkeras.data.generate_scenes(num_images, seed=1)
+    return images, references, scenes
+
+
+def score(model, test_set):
+    """(BLEU-4, CIDEr, truthfulness, examples) of greedy captions."""
+    images, references, scenes = test_set
+    generated = []
+    for start in range(0, len(images), 100):
+        generated += model.generate(images[start : start + 100])
+    bleu, cider = mmkeras.metrics.Bleu4(), mmkeras.metrics.Cider()
+    bleu.update_state(references, generated)
+    cider.update_state(references, generated)
+    grammar = caption_shapes.all_captions()
+    truths = [
+        text in grammar and grammar[text].is_true(scene)
+        for text, scene in zip(generated, scenes, strict=True)
+    ]
+    examples = list(zip(generated[:6], truths[:6], strict=True))
+    return (
+        float(bleu.result()),
+        float(cider.result()),
+        np.mean(truths),
+        examples,
+    )
+
+
+class _Curve(keras.callbacks.Callback):
+    """Scores every epoch (`eval_every` steps); stops past the budget."""
+
+    names = ("BLEU-4", "CIDEr", "truthfulness")
+
+    def __init__(self, test_set, eval_every, minutes):
+        super().__init__()
+        self.test_set = test_set
+        self.eval_every = eval_every
+        self.minutes = minutes
+        self.rows, self.examples = [], []
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        *values, self.examples = score(self.model, self.test_set)
+        elapsed = (time.perf_counter() - self.start) / 60
+        row = [str((epoch + 1) * self.eval_every), f"{elapsed:.1f}"]
+        row += [f"{value:.4f}" for value in [logs["loss"], *values]]
+        self.rows.append(row)
+        console.print(" | ".join(row))
+        for text, truth in self.examples[:3]:
+            console.print(f"    {'true ' if truth else 'FALSE'}  {text}")
+        if elapsed > self.minutes:
+            self.model.stop_training = True
+
+
+@main.command()
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--max-length", default=32, show_default=True)
+@click.option("--repeats", default=5, show_default=True)
+def speed(batch_size, max_length, repeats):
+    """Tokens/s of cached vs uncached greedy and cached beam decoding."""
+    keras.utils.set_random_seed(0)
+    model = caption_shapes.model(max_length=max_length)
+    images = next(
+        iter(
+            caption_shapes.test_split(batch_size, captions=1).batch(batch_size)
+        )
+    )["image"]
+    model.build({"image": images.shape})
+    modes = {
+        "greedy, cached": lambda x: _cached(model, x, "greedy", max_length),
+        "greedy, uncached": lambda x: _uncached(model, x, max_length),
+        "beam 4, cached": lambda x: _cached(
+            model, x, mmkeras.samplers.BeamSampler(4), max_length
+        ),
+    }
+    tokens = batch_size * (max_length - 1)
+    rows, rates, outputs = [], {}, {}
+    for jit in (False, True):
+        for name, fn in modes.items():
+            fn = tf.function(fn, jit_compile=jit)
+            outputs[name, jit] = fn(images).numpy()  # warm-up: trace
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn(images).numpy()
+                times.append(time.perf_counter() - start)
+            rates[name, jit] = tokens / statistics.median(times)
+            rows.append((name, jit, rates[name, jit], tokens / min(times)))
+    same = all(
+        np.array_equal(
+            outputs["greedy, cached", j], outputs["greedy, uncached", j]
+        )
+        for j in (False, True)
+    )
+    table = rich.table.Table(
+        title=f"Decoding {max_length} ids, batch {batch_size} "
+        f"(load average {os.getloadavg()[0]:.1f})"
+    )
+    for column in (
+        "mode",
+        "jit_compile",
+        "tokens/s",
+        "best tokens/s",
+        "vs uncached",
+    ):
+        table.add_column(column, justify="right")
+    for name, jit, rate, best in rows:
+        ratio = rate / rates["greedy, uncached", jit]
+        table.add_row(
+            name, str(jit), f"{rate:.0f}", f"{best:.0f}", f"{ratio:.1f}x"
+        )
+    console.print(table)
+    console.print(f"cached greedy == uncached greedy, token for token: {same}")
+    console.print(f"command: {COMMAND}")
+
+
+def _start_ids(model, images, max_length):
+    row = [model.start_token_id] + [model.pad_token_id] * (max_length - 1)
+    row = ops.convert_to_tensor([row], "int32")
+    return ops.tile(row, [ops.shape(images)[0], 1])
+
+
+def _no_pad(model, logits):
+    # As `generate` does: the full pass masks pads, so never emit one.
+    pad = ops.arange(model.vocabulary_size) == model.pad_token_id
+    return ops.where(pad, -1e9, logits)
+
+
+def _cached(model, images, sampler, max_length):
+    cache = model.build_cache(images, max_length)
+
+    def next_fn(token_ids, cache, index):
+        previous = ops.take(token_ids, index - 1, axis=1)[:, None]
+        logits, cache = model.call_with_cache(previous, cache, index - 1)
+        return _no_pad(model, logits[:, 0]), cache
+
+    sampler = mmkeras.samplers.get(sampler)
+    return sampler(next_fn, _start_ids(model, images, max_length), cache, 1)
+
+
+def _uncached(model, images, max_length):
+    image_tokens = model.encode_images(images, training=False)
+
+    def next_fn(token_ids, cache, index):
+        x = model.token_embedding(token_ids)
+        padding = ops.not_equal(token_ids, model.pad_token_id)
+        for block in model.decoder_blocks:
+            x = block(x, image_tokens, decoder_padding_mask=padding)
+        logits = model.logits_dense(model.output_norm(x))
+        return _no_pad(model, ops.take(logits, index - 1, axis=1)), cache
+
+    sampler = mmkeras.samplers.GreedySampler()
+    return sampler(next_fn, _start_ids(model, images, max_length), (), 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""Task models, each composed from `mmkeras.encoders` and `mmkeras.layers`,
+with a default `compile()` so `fit` works with no arguments, and a
+`tf.data` preprocessor from raw dataset dicts to model inputs."""
+
+from mmkeras.models.dual_encoder import DualEncoder
+from mmkeras.models.fusion_classifier import FusionClassifier
+from mmkeras.models.fusion_classifier import fusion_preprocessor
+from mmkeras.models.image_captioner import ImageCaptioner
+from mmkeras.models.image_captioner import caption_preprocessor
+from mmkeras.models.vqa_model import VQAModel
+from mmkeras.models.vqa_model import vqa_preprocessor
+
+__all__ = [
+    "DualEncoder",
+    "FusionClassifier",
+    "ImageCaptioner",
+    "VQAModel",
+    "caption_preprocessor",
+    "fusion_preprocessor",
+    "vqa_preprocessor",
+]

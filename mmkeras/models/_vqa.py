@@ -1,0 +1,249 @@
+"""Fusion heads of `VQAModel`: image tokens + question -> one vector.
+
+Private: built and saved only as parts of `VQAModel`. Every head is called
+as `head(image_tokens, question_tokens, question_mask, question_pooled)`
+with image tokens `(B, N, D_i)`, question tokens `(B, T, D_q)`, their
+padding mask `(B, T)` (True for real tokens) and the pooled question
+`(B, D_q)`, and returns `(B, features)`.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from mmkeras.layers import AttentionFusion
+from mmkeras.layers import BilinearFusion
+from mmkeras.layers import CoAttention
+from mmkeras.layers import MultiHeadAttention
+
+FUSIONS = ("co_attention", "concat", "bilinear", "attention", "relation")
+# g_theta's depth in Santoro et al. 2017 (four 256-unit ReLU layers).
+RELATION_LAYERS = 4
+
+
+def make_head(fusion, hidden_dim, num_heads, dropout, xla, dtype):
+    cls = {
+        "co_attention": CoAttentionHead,
+        "concat": ConcatHead,
+        "bilinear": BilinearHead,
+        "attention": AttentionHead,
+        "relation": RelationHead,
+    }[fusion]
+    return cls(hidden_dim, num_heads, dropout, xla, dtype=dtype, name=fusion)
+
+
+class _Head(keras.layers.Layer):
+    def __init__(self, hidden_dim, num_heads, dropout, xla, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.xla = xla
+
+    def compute_output_shape(
+        self, image_shape, question_shape, question_mask_shape, pooled_shape
+    ):
+        return (image_shape[0], self.hidden_dim)
+
+    def _dense(self, name, units, input_shape, activation=None):
+        layer = keras.layers.Dense(
+            units, activation=activation, dtype=self.dtype_policy, name=name
+        )
+        layer.build(input_shape)
+        return layer
+
+
+class CoAttentionHead(_Head):
+    """Both streams projected to `hidden_dim`, one MCAN-style co-attention
+    layer (self- then guided attention, each way), masked mean pools."""
+
+    def build(
+        self, image_shape, question_shape, question_mask_shape, pooled_shape
+    ):
+        self.image_projection = self._dense(
+            "image_projection", self.hidden_dim, image_shape
+        )
+        self.question_projection = self._dense(
+            "question_projection", self.hidden_dim, question_shape
+        )
+        self.co_attention = CoAttention(
+            self.num_heads,
+            2 * self.hidden_dim,
+            dropout=self.dropout,
+            self_attention=True,
+            xla=self.xla,
+            dtype=self.dtype_policy,
+            name="co_attention",
+        )
+        self.co_attention.build(
+            (*image_shape[:-1], self.hidden_dim),
+            (*question_shape[:-1], self.hidden_dim),
+        )
+
+    def call(self, image, question, question_mask, pooled, training=None):
+        image, question = self.co_attention(
+            self.image_projection(image),
+            self.question_projection(question),
+            y_mask=question_mask,
+            training=training,
+        )
+        return ops.concatenate(
+            [ops.mean(image, axis=1), masked_mean(question, question_mask)], -1
+        )
+
+    def compute_output_shape(
+        self, image_shape, question_shape, question_mask_shape, pooled_shape
+    ):
+        return (image_shape[0], 2 * self.hidden_dim)
+
+
+class ConcatHead(_Head):
+    """The CNN+MLP baseline: every image token, flattened, and the pooled
+    question concatenated (the image size must be static)."""
+
+    def build(
+        self, image_shape, question_shape, question_mask_shape, pooled_shape
+    ):
+        if image_shape[1] is None:
+            raise ValueError(
+                'fusion="concat" flattens the image tokens and needs their '
+                f"number to be static. Received: image tokens of shape "
+                f"{tuple(image_shape)}"
+            )
+
+    def call(self, image, question, question_mask, pooled, training=None):
+        flat = ops.reshape(image, (-1, image.shape[1] * image.shape[2]))
+        return ops.concatenate([flat, pooled], axis=-1)
+
+    def compute_output_shape(
+        self, image_shape, question_shape, question_mask_shape, pooled_shape
+    ):
+        features = image_shape[1] * image_shape[2] + pooled_shape[-1]
+        return (image_shape[0], features)
+
+
+class BilinearHead(_Head):
+    """MFB (Yu et al. 2017): the pooled question attends over the image
+    tokens, then bilinear pooling of the attended image and question."""
+
+    def build(
+        self, image_shape, question_shape, question_mask_shape, pooled_shape
+    ):
+        self.attention = MultiHeadAttention(
+            self.num_heads,
+            self.hidden_dim // self.num_heads,
+            output_dim=self.hidden_dim,
+            dropout=self.dropout,
+            xla=self.xla,
+            dtype=self.dtype_policy,
+            name="image_attention",
+        )
+        self.attention.build(
+            (pooled_shape[0], 1, pooled_shape[-1]), image_shape
+        )
+        self.bilinear = BilinearFusion(
+            self.hidden_dim,
+            dropout=self.dropout,
+            dtype=self.dtype_policy,
+            name="bilinear",
+        )
+        self.bilinear.build(
+            [(pooled_shape[0], self.hidden_dim), tuple(pooled_shape)]
+        )
+
+    def call(self, image, question, question_mask, pooled, training=None):
+        attended = self.attention(pooled[:, None], image, training=training)
+        return self.bilinear([attended[:, 0], pooled], training=training)
+
+
+class AttentionHead(_Head):
+    """A learned query attends over the image and question tokens."""
+
+    def build(
+        self, image_shape, question_shape, question_mask_shape, pooled_shape
+    ):
+        self.fusion = AttentionFusion(
+            self.num_heads,
+            self.hidden_dim,
+            dropout=self.dropout,
+            xla=self.xla,
+            dtype=self.dtype_policy,
+            name="attention_fusion",
+        )
+        self.fusion.build([tuple(image_shape), tuple(question_shape)])
+
+    def call(self, image, question, question_mask, pooled, training=None):
+        return self.fusion(
+            [image, question], mask=[None, question_mask], training=training
+        )
+
+
+class RelationHead(_Head):
+    """Relation network (Santoro et al. 2017): the image tokens, each
+    tagged with its grid coordinates, are the objects; g_theta reads every
+    ordered pair with the question, the results are averaged and returned
+    for f_phi (the model's classifier MLP)."""
+
+    def build(
+        self, image_shape, question_shape, question_mask_shape, pooled_shape
+    ):
+        if image_shape[1] is None:
+            raise ValueError(
+                'fusion="relation" tags image tokens with coordinates and '
+                "needs their number to be static. Received: image tokens of "
+                f"shape {tuple(image_shape)}"
+            )
+        self.coordinates = grid_coordinates(image_shape[1])
+        object_shape = (*image_shape[:-1], image_shape[-1] + 2)
+        # g_theta's first layer on [o_i, o_j, q] is linear, so it splits
+        # into three projections added by broadcasting: O(N) not O(N^2).
+        self.first_object = self._dense("g_0_i", self.hidden_dim, object_shape)
+        self.second_object = self._dense("g_0_j", self.hidden_dim, object_shape)
+        self.question_projection = self._dense(
+            "g_0_q", self.hidden_dim, pooled_shape
+        )
+        pair_shape = (None, None, None, self.hidden_dim)
+        self.g_layers = [
+            self._dense(f"g_{i}", self.hidden_dim, pair_shape, "relu")
+            for i in range(1, RELATION_LAYERS)
+        ]
+
+    def call(self, image, question, question_mask, pooled, training=None):
+        coordinates = ops.cast(self.coordinates, image.dtype)[None]
+        coordinates = ops.broadcast_to(
+            coordinates, (ops.shape(image)[0], *self.coordinates.shape)
+        )
+        objects = ops.concatenate([image, coordinates], axis=-1)
+        pairs = ops.relu(
+            self.first_object(objects)[:, :, None]
+            + self.second_object(objects)[:, None, :]
+            + self.question_projection(pooled)[:, None, None]
+        )
+        for layer in self.g_layers:
+            pairs = layer(pairs)
+        # A mean, not the paper's sum: the same up to a constant factor
+        # that f_phi absorbs, with a scale that does not grow with N^2.
+        return ops.mean(pairs, axis=(1, 2))
+
+
+def masked_mean(tokens, mask):
+    weights = ops.cast(mask, tokens.dtype)[:, :, None]
+    count = ops.maximum(ops.sum(weights, axis=1), 1.0)
+    return ops.sum(tokens * weights, axis=1) / count
+
+
+def grid_coordinates(num_tokens):
+    """float32 `(num_tokens, 2)` in [-1, 1]: (row, column) of a square grid
+    flattened row by row (as `ConvStem` does), else (index, 0)."""
+    side = math.isqrt(num_tokens)
+    index = np.arange(num_tokens)
+    if side * side == num_tokens and side > 1:
+        rows, columns = index // side, index % side
+        return (
+            np.stack([rows, columns], -1).astype("float32") / ((side - 1) / 2)
+            - 1.0
+        )
+    scale = max(num_tokens - 1, 1) / 2
+    return np.stack([index / scale - 1.0, 0 * index], -1).astype("float32")

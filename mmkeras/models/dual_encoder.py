@@ -1,0 +1,288 @@
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from mmkeras import losses
+from mmkeras import metrics
+from mmkeras.layers import _checks
+
+_DIRECTIONS = ("image_to_text", "text_to_image")
+
+
+@keras.saving.register_keras_serializable(package="mmkeras")
+class DualEncoder(keras.Model):
+    """A CLIP-style contrastive image-text dual encoder.
+
+    Each tower's `"pooled"` output goes through a linear projection (no
+    bias) to a shared `projection_dim` space and is L2-normalised. Called on
+    `{"image": (B, H, W, C), "token_ids": (B, L)}`, the model returns the
+    `(B, B)` logits `exp(t) * cos(image_i, text_j)`, where the logit scale
+    `exp(t)` is learned as its log `t`, starts at `1 / temperature` and is
+    clipped to at most `max_logit_scale`, as in CLIP (Radford et al. 2021).
+
+    `compile()` defaults to AdamW (no weight decay on the logit scale) and
+    `mmkeras.losses.InfoNCE`, which ignores labels: `fit` takes a dataset of
+    input dicts alone (see `make_preprocessor`) or of `(inputs, anything)`.
+    Held-out recall@K over a whole set comes from `evaluate_retrieval`.
+
+    Known limitation: under a `tf.distribute` strategy each replica's
+    InfoNCE sees only its own per-replica batch as negatives (CLIP gathers
+    the embeddings of all replicas); the loss then equals the single-device
+    loss over the block-diagonal of the global batch's logit matrix.
+
+    Args:
+        image_encoder: an image encoder returning a dict with `"pooled"`
+            (see `mmkeras.encoders`).
+        text_encoder: a text encoder returning a dict with `"pooled"`.
+        projection_dim: size of the shared embedding space.
+        temperature: the initial softmax temperature, `1 / logit_scale`.
+        learn_temperature: whether the logit scale is trained.
+        max_logit_scale: the upper clip of the logit scale.
+
+    Example:
+
+    >>> model = mmkeras.models.DualEncoder(
+    ...     mmkeras.encoders.ConvImageEncoder.from_preset("tiny"),
+    ...     mmkeras.encoders.TransformerTextEncoder.from_preset(
+    ...         "tiny", vocabulary_size=100),
+    ...     projection_dim=32)
+    >>> inputs = {"image": np.zeros((4, 32, 32, 3), "float32"),
+    ...           "token_ids": np.ones((4, 8), "int32")}
+    >>> model(inputs).shape
+    TensorShape([4, 4])
+    >>> model.compile()
+    >>> history = model.fit(inputs, epochs=1, verbose=0)
+    """
+
+    def __init__(
+        self,
+        image_encoder,
+        text_encoder,
+        projection_dim=256,
+        temperature=0.07,
+        learn_temperature=True,
+        max_logit_scale=100.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _checks.positive_int("projection_dim", projection_dim)
+        _check_positive("max_logit_scale", max_logit_scale)
+        _check_positive("temperature", temperature)
+        if 1.0 / temperature > max_logit_scale:
+            raise ValueError(
+                "temperature must be at least 1 / max_logit_scale "
+                f"({1.0 / max_logit_scale:g}). Received: temperature="
+                f"{temperature!r}, max_logit_scale={max_logit_scale!r}"
+            )
+        self.image_encoder = image_encoder
+        self.text_encoder = text_encoder
+        self.projection_dim = projection_dim
+        self.temperature = temperature
+        self.learn_temperature = learn_temperature
+        self.max_logit_scale = max_logit_scale
+        # Created here, not in build(), so encode_* work before a full call.
+        self.image_projection = keras.layers.Dense(
+            projection_dim, use_bias=False, name="image_projection"
+        )
+        self.text_projection = keras.layers.Dense(
+            projection_dim, use_bias=False, name="text_projection"
+        )
+
+    def build(self, input_shape):
+        for key, encoder, projection in (
+            ("image", self.image_encoder, self.image_projection),
+            ("token_ids", self.text_encoder, self.text_projection),
+        ):
+            shape = tuple(input_shape[key])
+            if not encoder.built:
+                encoder.build(shape)
+            if not projection.built:
+                projection.build(encoder.compute_output_shape(shape)["pooled"])
+        limit = math.log(self.max_logit_scale)
+        self.log_logit_scale = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(
+                math.log(1.0 / self.temperature)
+            ),
+            trainable=self.learn_temperature,
+            # CLIP clips the parameter after each step, not its gradient.
+            constraint=lambda value: ops.minimum(value, limit),
+            name="log_logit_scale",
+        )
+
+    @property
+    def logit_scale(self):
+        """The current (clipped) logit scale `1 / temperature`."""
+        limit = math.log(self.max_logit_scale)
+        return ops.exp(ops.minimum(self.log_logit_scale, limit))
+
+    def call(self, inputs, training=None):
+        images = self.encode_image(inputs["image"], training=training)
+        texts = self.encode_text(inputs["token_ids"], training=training)
+        return self.logit_scale * ops.matmul(images, ops.transpose(texts))
+
+    def encode_image(self, images, training=False):
+        """L2-normalised image embeddings `(batch, projection_dim)`."""
+        pooled = self.image_encoder(images, training=training)["pooled"]
+        return _normalize(self.image_projection(pooled))
+
+    def encode_text(self, token_ids, training=False):
+        """L2-normalised text embeddings `(batch, projection_dim)`."""
+        pooled = self.text_encoder(token_ids, training=training)["pooled"]
+        return _normalize(self.text_projection(pooled))
+
+    def score(self, images, token_ids):
+        """Cosine similarities `(num_images, num_texts)`."""
+        return ops.matmul(
+            self.encode_image(images),
+            ops.transpose(self.encode_text(token_ids)),
+        )
+
+    def retrieve(self, query_embeddings, candidate_embeddings, k=5):
+        """The `k` best candidates of each query by dot product.
+
+        Works both ways: pass image embeddings as queries and text ones as
+        candidates, or the reverse.
+
+        Returns:
+            `(indices, scores)`, each `(num_queries, k)`, best first.
+        """
+        _checks.positive_int("k", k)
+        count = candidate_embeddings.shape[0]
+        if count is not None and k > count:
+            raise ValueError(
+                f"k must be at most the number of candidates ({count}). "
+                f"Received: k={k}"
+            )
+        scores = ops.matmul(
+            ops.convert_to_tensor(query_embeddings, "float32"),
+            ops.transpose(
+                ops.convert_to_tensor(candidate_embeddings, "float32")
+            ),
+        )
+        scores, indices = ops.top_k(scores, k)
+        return indices, scores
+
+    def evaluate_retrieval(self, dataset, ks=(1, 5, 10)):
+        """Recall@K both ways over a whole held-out set.
+
+        Every element of `dataset` (inputs dicts, or `(inputs, ...)`
+        tuples) is one image-text pair. Inputs may carry `"image_id"` so
+        several captions of one image count as one gallery image.
+
+        Returns:
+            A dict such as `{"recall_at_1_image_to_text": 0.8, ...}`.
+        """
+        _checks.positive_ints("ks", ks)
+        ids, pairs = [], []
+        for batch in dataset:
+            inputs = keras.utils.unpack_x_y_sample_weight(batch)[0]
+            images = self.encode_image(inputs["image"])
+            texts = self.encode_text(inputs["token_ids"])
+            pairs.append(ops.convert_to_numpy(ops.stack([images, texts], 1)))
+            if "image_id" in inputs:
+                ids.append(ops.convert_to_numpy(inputs["image_id"]))
+        pairs = np.concatenate(pairs)
+        ids = np.concatenate(ids) if ids else np.arange(len(pairs))
+        results = {}
+        for direction in _DIRECTIONS:
+            for k in ks:
+                recall = metrics.RecallAtK(k, direction, normalize=False)
+                recall.update_state(ids, pairs)
+                results[recall.name] = float(recall.result())
+        return results
+
+    @staticmethod
+    def make_preprocessor(tokenizer, image_key="image", text_key="caption"):
+        """A `tf.data` map function from raw dicts to model inputs.
+
+        Images become float32 (uint8 divided by 255); the `text_key`
+        strings become `"token_ids"` with `tokenizer` (give it a
+        `sequence_length` so batches are dense).
+
+        Example:
+
+        >>> tokenizer = mmkeras.text.WordPieceTokenizer(
+        ...     ["[PAD]", "[UNK]", "a", "red", "circle"], sequence_length=8)
+        >>> ds = mmkeras.data.shapes_captions(
+        ...     8, seed=0, captions_per_image=1, batch_size=4)
+        >>> ds = ds.map(mmkeras.models.DualEncoder.make_preprocessor(tokenizer))
+        >>> ds.element_spec["token_ids"].shape
+        TensorShape([None, 8])
+        """
+
+        def preprocess(element):
+            image = element[image_key]
+            if image.dtype.is_integer:
+                image = ops.cast(image, "float32") / 255.0
+            return {
+                "image": ops.cast(image, "float32"),
+                "token_ids": tokenizer(element[text_key]),
+            }
+
+        return preprocess
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        if optimizer == "auto":
+            optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.01)
+            optimizer.exclude_from_weight_decay(var_names=["log_logit_scale"])
+        if loss == "auto":
+            loss = losses.InfoNCE()
+        if metrics == "auto":
+            # Recall@K needs the whole set: see evaluate_retrieval.
+            metrics = None
+        kwargs.setdefault("jit_compile", False)
+        super().compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
+        )
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        # InfoNCE ignores labels; datasets of inputs alone give y=None.
+        if y is None and y_pred is not None:
+            y = ops.zeros(ops.shape(y_pred)[:1])
+        return super().compute_loss(x, y, y_pred, sample_weight, training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_encoder": keras.saving.serialize_keras_object(
+                    self.image_encoder
+                ),
+                "text_encoder": keras.saving.serialize_keras_object(
+                    self.text_encoder
+                ),
+                "projection_dim": self.projection_dim,
+                "temperature": self.temperature,
+                "learn_temperature": self.learn_temperature,
+                "max_logit_scale": self.max_logit_scale,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("image_encoder", "text_encoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def _normalize(embeddings):
+    # float32, so similarities and the loss are exact under mixed precision.
+    return ops.normalize(ops.cast(embeddings, "float32"), axis=-1)
+
+
+def _check_positive(name, value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+    ):
+        raise ValueError(
+            f"{name} must be a positive number. Received: {name}={value!r}"
+        )

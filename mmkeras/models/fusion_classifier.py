@@ -1,0 +1,322 @@
+import keras
+from keras import ops
+
+from mmkeras.layers import AttentionFusion
+from mmkeras.layers import BilinearFusion
+from mmkeras.layers import ConcatFusion
+from mmkeras.layers import GatedFusion
+from mmkeras.layers import LateFusion
+from mmkeras.layers import _checks
+
+FUSIONS = (
+    "concat",
+    "gated",
+    "bilinear",
+    "attention",
+    "late",
+    "image_only",
+    "text_only",
+)
+
+
+@keras.saving.register_keras_serializable(package="mmkeras")
+class FusionClassifier(keras.Model):
+    """Image + text classifier with a choice of fusion, for comparing them.
+
+    Both encoders (any `mmkeras.encoders` pair) encode their modality; the
+    fusion named by `fusion` combines them and a classifier head
+    `Dense(hidden_dim, "relu") -> Dropout -> Dense(num_classes)` gives the
+    logits (float32):
+
+    - `"concat"`: early fusion, `ConcatFusion` of the pooled vectors.
+    - `"gated"`: `GatedFusion` (GMU) of the pooled vectors.
+    - `"bilinear"`: `BilinearFusion` (MFB) of the pooled vectors.
+    - `"attention"`: `AttentionFusion` over both token sequences; padded
+      text tokens (id 0) get no attention.
+    - `"late"`: one head per modality on its pooled vector, combined at the
+      decision level by a learned `LateFusion` of their logits. Additive in
+      the modalities, so it cannot learn their interactions.
+    - `"image_only"` / `"text_only"`: unimodal baselines with the same
+      inputs; the other modality is never read (its encoder is built, for
+      identical checkpoints, but frozen and never called).
+
+    Inputs are a dict: `"image"` float32 `(batch, height, width, 3)` and
+    `"token_ids"` int32 `(batch, length)` with 0 for padding; build them
+    from raw `{"image", "text", "label"}` elements with
+    `fusion_preprocessor`.
+
+    Args:
+        image_encoder: an image encoder layer (returns `"tokens"`, `"pooled"`).
+        text_encoder: a text encoder layer (returns `"tokens"`, `"pooled"`).
+        num_classes: number of labels.
+        fusion: one of `FUSIONS`, see above.
+        hidden_dim: size of the fused vector and of the heads' hidden layer.
+        num_heads: heads of the attention fusion; must divide `hidden_dim`.
+        dropout: dropout rate in the fusion and the heads.
+        xla: run the attention fusion's core under XLA (`False` for
+            exports whose consumers cannot run XLA).
+
+    Example:
+
+    >>> model = mmkeras.models.FusionClassifier(
+    ...     mmkeras.encoders.ConvImageEncoder.from_preset("tiny"),
+    ...     mmkeras.encoders.TransformerTextEncoder.from_preset(
+    ...         "tiny", vocabulary_size=100
+    ...     ),
+    ...     num_classes=2,
+    ...     fusion="gated",
+    ... )
+    >>> inputs = {
+    ...     "image": np.zeros((2, 32, 32, 3), "float32"),
+    ...     "token_ids": np.ones((2, 8), "int32"),
+    ... }
+    >>> model(inputs).shape
+    TensorShape([2, 2])
+    >>> model.compile()  # Adam, sparse CE from logits, accuracy
+    """
+
+    def __init__(
+        self,
+        image_encoder,
+        text_encoder,
+        num_classes,
+        fusion="concat",
+        hidden_dim=128,
+        num_heads=4,
+        dropout=0.0,
+        xla=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, encoder in (
+            ("image_encoder", image_encoder),
+            ("text_encoder", text_encoder),
+        ):
+            if not isinstance(encoder, keras.layers.Layer):
+                raise TypeError(
+                    f"{name} must be a Keras layer such as an mmkeras "
+                    f"encoder. Received: {name}={encoder!r}"
+                )
+        _checks.positive_int("num_classes", num_classes)
+        _checks.one_of("fusion", fusion, FUSIONS)
+        _checks.positive_int("hidden_dim", hidden_dim)
+        _checks.positive_int("num_heads", num_heads)
+        if fusion == "attention":
+            _checks.divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
+        _checks.rate("dropout", dropout)
+        self.image_encoder = image_encoder
+        self.text_encoder = text_encoder
+        self.num_classes = num_classes
+        self.fusion = fusion
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.xla = xla
+
+    def build(self, inputs_shape):
+        image = _build_encoder(
+            self.image_encoder, inputs_shape["image"], "float32"
+        )
+        text = _build_encoder(
+            self.text_encoder, inputs_shape["token_ids"], "int32"
+        )
+        # The ignored encoder gets no gradients; with its variables frozen
+        # the optimizer does not warn about them. (Variables, not
+        # `encoder.trainable`: Keras skips setting False on a layer that is
+        # already False, leaving sublayers built later trainable.)
+        ignored = {
+            "image_only": self.text_encoder,
+            "text_only": self.image_encoder,
+        }.get(self.fusion)
+        for variable in ignored.weights if ignored else []:
+            variable.trainable = False
+        if self.fusion in ("late", "image_only"):
+            self.image_head = self._head("image_head", image["pooled"])
+        if self.fusion in ("late", "text_only"):
+            self.text_head = self._head("text_head", text["pooled"])
+        if self.fusion == "late":
+            self.fusion_layer = LateFusion(
+                "learned", dtype=self.dtype_policy, name="fusion"
+            )
+            logits_shape = (None, self.num_classes)
+            self.fusion_layer.build([logits_shape, logits_shape])
+        elif self.fusion in ("concat", "gated", "bilinear", "attention"):
+            key = "tokens" if self.fusion == "attention" else "pooled"
+            shapes = [image[key], text[key]]
+            self.fusion_layer = self._fusion_layer()
+            self.fusion_layer.build(shapes)
+            fused = self.fusion_layer.compute_output_shape(shapes)
+            self.head = self._head("head", fused)
+
+    def _fusion_layer(self):
+        common = dict(dtype=self.dtype_policy, name="fusion")
+        if self.fusion == "concat":
+            return ConcatFusion(dropout=self.dropout, **common)
+        if self.fusion == "gated":
+            return GatedFusion(self.hidden_dim, dropout=self.dropout, **common)
+        if self.fusion == "bilinear":
+            return BilinearFusion(
+                self.hidden_dim, mode="mfb", dropout=self.dropout, **common
+            )
+        return AttentionFusion(
+            self.num_heads,
+            self.hidden_dim,
+            dropout=self.dropout,
+            xla=self.xla,
+            **common,
+        )
+
+    def _head(self, name, input_shape):
+        head = keras.Sequential(
+            [
+                keras.layers.Dense(
+                    self.hidden_dim, "relu", dtype=self.dtype_policy
+                ),
+                keras.layers.Dropout(self.dropout, dtype=self.dtype_policy),
+                keras.layers.Dense(self.num_classes, dtype=self.dtype_policy),
+            ],
+            name=name,
+        )
+        head.build(input_shape)
+        return head
+
+    def call(self, inputs, training=None):
+        images, token_ids = inputs["image"], inputs["token_ids"]
+        if self.fusion == "image_only":
+            pooled = self.image_encoder(images, training=training)["pooled"]
+            return _float32(self.image_head(pooled, training=training))
+        text = self.text_encoder(token_ids, training=training)
+        if self.fusion == "text_only":
+            return _float32(self.text_head(text["pooled"], training=training))
+        image = self.image_encoder(images, training=training)
+        if self.fusion == "late":
+            logits = [
+                self.image_head(image["pooled"], training=training),
+                self.text_head(text["pooled"], training=training),
+            ]
+            return _float32(self.fusion_layer(logits))
+        if self.fusion == "attention":
+            fused = self.fusion_layer(
+                [image["tokens"], text["tokens"]],
+                mask=[None, ops.not_equal(token_ids, 0)],
+                training=training,
+            )
+        else:
+            fused = self.fusion_layer(
+                [image["pooled"], text["pooled"]], training=training
+            )
+        return _float32(self.head(fused, training=training))
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        metrics="auto",
+        jit_compile=False,
+        **kwargs,
+    ):
+        """Compiles with defaults for integer labels.
+
+        Args:
+            optimizer: `"auto"` is `Adam(1e-3)`.
+            loss: `"auto"` is sparse categorical cross-entropy from logits.
+            metrics: `"auto"` is `["accuracy"]` (sparse categorical).
+            jit_compile: whole-step XLA; off by default because it fails
+                under `MirroredStrategy` (the attention cores use XLA
+                anyway).
+            **kwargs: passed to `keras.Model.compile`.
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(1e-3)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
+        super().compile(
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            jit_compile=jit_compile,
+            **kwargs,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_encoder": keras.saving.serialize_keras_object(
+                    self.image_encoder
+                ),
+                "text_encoder": keras.saving.serialize_keras_object(
+                    self.text_encoder
+                ),
+                "num_classes": self.num_classes,
+                "fusion": self.fusion,
+                "hidden_dim": self.hidden_dim,
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "xla": self.xla,
+            }
+        )
+        return config
+
+    def compile_from_config(self, config):
+        # Keras skips this for models that override `compile`; ours only
+        # fills in defaults, so the saved compile arguments apply as given.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("image_encoder", "text_encoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def fusion_preprocessor(tokenizer, image_key="image", text_key="text"):
+    """A `tf.data` map function from raw elements to `FusionClassifier` inputs.
+
+    Args:
+        tokenizer: maps strings to int32 ids padded with 0, e.g. a
+            `mmkeras.text.WordPieceTokenizer` with a `sequence_length`.
+        image_key: the key of the images; uint8 images are scaled to [0, 1],
+            float images pass unchanged.
+        text_key: the key of the texts.
+
+    Returns:
+        A function from a dict (batched or not) with the image, the text
+        and `"label"` to `({"image", "token_ids"}, label)`.
+
+    Example:
+
+    >>> preprocess = mmkeras.models.fusion_preprocessor(tokenizer)
+    >>> train_ds = raw_train_ds.map(preprocess)
+    """
+
+    def preprocess(element):
+        image = element[image_key]
+        if keras.backend.standardize_dtype(image.dtype) == "uint8":
+            image = ops.cast(image, "float32") / 255.0
+        inputs = {
+            "image": ops.cast(image, "float32"),
+            "token_ids": ops.cast(tokenizer(element[text_key]), "int32"),
+        }
+        return inputs, element["label"]
+
+    return preprocess
+
+
+def _build_encoder(encoder, shape, dtype):
+    """Builds `encoder` for `shape`; returns its output shapes by key."""
+    shape = tuple(shape)
+    if not encoder.built:
+        encoder.build(shape)
+    spec = encoder.compute_output_spec(keras.KerasTensor(shape, dtype=dtype))
+    return {key: tuple(value.shape) for key, value in spec.items()}
+
+
+def _float32(logits):
+    # Losses and softmax stay float32 under mixed precision.
+    return ops.cast(logits, "float32")

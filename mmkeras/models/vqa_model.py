@@ -1,0 +1,295 @@
+import keras
+from keras import ops
+
+from mmkeras.layers import _checks
+from mmkeras.models import _vqa
+
+QUESTION_INPUTS = ("tokens", "encoding")
+
+
+@keras.saving.register_keras_serializable(package="mmkeras")
+class VQAModel(keras.Model):
+    """Visual question answering: image + question -> answer logits.
+
+    The image encoder's `"tokens"` and the question (text encoder tokens,
+    or a fixed-size question encoding) meet in one of five fusions, whose
+    vector an MLP (f_phi in the relation network's terms: two ReLU layers
+    of `hidden_dim`, dropout, a float32 linear layer) maps to
+    `(batch, num_answers)` logits:
+
+    - `"co_attention"` (default): both streams projected to `hidden_dim`,
+      one MCAN-style `mmkeras.layers.CoAttention` layer (self- and guided
+      attention each way), then the mean image token and the masked mean
+      question token, concatenated.
+    - `"concat"`: the CNN+MLP baseline of Santoro et al. 2017, every image
+      token flattened and concatenated with the pooled question.
+    - `"bilinear"`: MFB; the pooled question attends over the image
+      tokens and `mmkeras.layers.BilinearFusion` pools both.
+    - `"attention"`: `mmkeras.layers.AttentionFusion` over all tokens.
+    - `"relation"`: a relation network (Santoro et al. 2017). Image tokens
+      tagged with their grid coordinates are the objects; g_theta (four
+      ReLU layers of `hidden_dim`) reads every ordered pair with the pooled
+      question; the pair outputs are averaged. This is the fusion for
+      relational questions ("what is the shape of the object closest to
+      the red one?").
+
+    Inputs are a dict: `"image"` float32 `(batch, H, W, 3)` and either
+    `"question_ids"` int32 `(batch, T)` with 0 as padding
+    (`question_input="tokens"`; padding never changes the logits) or
+    `"question_encoding"` float32 `(batch, E)`, e.g. Sort-of-CLEVR's
+    11-dim encoding (`question_input="encoding"`, no text encoder). Use
+    `vqa_preprocessor` to map `mmkeras.data` datasets to these inputs.
+
+    Args:
+        image_encoder: an `mmkeras.encoders` image encoder.
+        text_encoder: an `mmkeras.encoders` text encoder; `None` with
+            `question_input="encoding"`.
+        num_answers: number of answer classes.
+        fusion: one of `"co_attention"`, `"concat"`, `"bilinear"`,
+            `"attention"`, `"relation"`.
+        question_input: `"tokens"` or `"encoding"`.
+        hidden_dim: width of the fusion and of the classifier MLP.
+        num_heads: attention heads of the fusion; must divide `hidden_dim`.
+        dropout: dropout in the fusion and before the last layer.
+        xla: run the fusion's attention cores under XLA.
+
+    Example:
+
+    >>> model = mmkeras.models.VQAModel(
+    ...     mmkeras.encoders.ConvImageEncoder.from_preset("tiny"),
+    ...     mmkeras.encoders.TransformerTextEncoder.from_preset(
+    ...         "tiny", vocabulary_size=100
+    ...     ),
+    ...     num_answers=13,
+    ... )
+    >>> model.compile()
+    >>> inputs = {
+    ...     "image": np.zeros((2, 32, 32, 3), "float32"),
+    ...     "question_ids": np.array([[5, 6, 7, 0]] * 2, "int32"),
+    ... }
+    >>> model(inputs).shape
+    TensorShape([2, 13])
+    """
+
+    def __init__(
+        self,
+        image_encoder,
+        text_encoder,
+        num_answers,
+        fusion="co_attention",
+        question_input="tokens",
+        hidden_dim=128,
+        num_heads=4,
+        dropout=0.0,
+        xla=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if image_encoder is None:
+            raise ValueError(
+                "image_encoder must be an image encoder layer. Received: "
+                "image_encoder=None"
+            )
+        _checks.positive_int("num_answers", num_answers)
+        _checks.one_of("fusion", fusion, _vqa.FUSIONS)
+        _checks.one_of("question_input", question_input, QUESTION_INPUTS)
+        _check_text_encoder(text_encoder, question_input)
+        _checks.positive_int("hidden_dim", hidden_dim)
+        _checks.positive_int("num_heads", num_heads)
+        _checks.divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
+        _checks.rate("dropout", dropout)
+        self.image_encoder = image_encoder
+        self.text_encoder = text_encoder
+        self.num_answers = num_answers
+        self.fusion = fusion
+        self.question_input = question_input
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.xla = xla
+
+    def build(self, inputs_shape):
+        image_shape = tuple(inputs_shape["image"])
+        if not self.image_encoder.built:
+            self.image_encoder.build(image_shape)
+        image_tokens = self.image_encoder.compute_output_shape(image_shape)
+        image_tokens = tuple(image_tokens["tokens"])
+        if self.question_input == "tokens":
+            ids_shape = tuple(inputs_shape["question_ids"])
+            if not self.text_encoder.built:
+                self.text_encoder.build(ids_shape)
+            text = self.text_encoder.compute_output_shape(ids_shape)
+            question, pooled = tuple(text["tokens"]), tuple(text["pooled"])
+            mask = ids_shape
+        else:
+            encoding_shape = tuple(inputs_shape["question_encoding"])
+            self.question_embedding = self._dense(
+                "question_embedding", self.hidden_dim, encoding_shape
+            )
+            pooled = (encoding_shape[0], self.hidden_dim)
+            question = (encoding_shape[0], 1, self.hidden_dim)
+            mask = question[:2]
+        self.head = _vqa.make_head(
+            self.fusion,
+            self.hidden_dim,
+            self.num_heads,
+            self.dropout,
+            self.xla,
+            self.dtype_policy,
+        )
+        self.head.build(image_tokens, question, mask, pooled)
+        features = self.head.compute_output_shape(
+            image_tokens, question, mask, pooled
+        )
+        self.hidden_0 = self._dense("f_0", self.hidden_dim, features, "relu")
+        hidden = (features[0], self.hidden_dim)
+        self.hidden_1 = self._dense("f_1", self.hidden_dim, hidden, "relu")
+        self.classifier_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="classifier_dropout"
+        )
+        # Logits stay float32 under mixed precision, for a stable softmax.
+        self.logits = self._dense(
+            "logits", self.num_answers, hidden, dtype="float32"
+        )
+        self.built = True
+
+    def _dense(self, name, units, shape, activation=None, dtype=None):
+        layer = keras.layers.Dense(
+            units,
+            activation=activation,
+            dtype=dtype or self.dtype_policy,
+            name=name,
+        )
+        layer.build(shape)
+        return layer
+
+    def call(self, inputs, training=None):
+        image = self.image_encoder(inputs["image"], training=training)
+        if self.question_input == "tokens":
+            ids = inputs["question_ids"]
+            text = self.text_encoder(ids, training=training)
+            question, pooled = text["tokens"], text["pooled"]
+            mask = ops.not_equal(ids, 0)
+        else:
+            pooled = self.question_embedding(inputs["question_encoding"])
+            question = pooled[:, None]
+            mask = ops.ones(ops.shape(question)[:2], "bool")
+        features = self.head(
+            image["tokens"], question, mask, pooled, training=training
+        )
+        hidden = self.hidden_1(self.hidden_0(features))
+        hidden = self.classifier_dropout(hidden, training=training)
+        return self.logits(hidden)
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        metrics="auto",
+        jit_compile=False,
+        **kwargs,
+    ):
+        """Adam (1e-3), sparse cross-entropy on logits and accuracy unless
+        given; `jit_compile=False` so training works under
+        `MirroredStrategy` (the attention cores are XLA-compiled anyway)."""
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(1e-3)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
+        super().compile(
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            jit_compile=jit_compile,
+            **kwargs,
+        )
+
+    def compile_from_config(self, config):
+        # Keras skips models with their own `compile`; ours takes the same
+        # arguments, so a `.keras` file reloads compiled.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_encoder": keras.saving.serialize_keras_object(
+                    self.image_encoder
+                ),
+                "text_encoder": keras.saving.serialize_keras_object(
+                    self.text_encoder
+                ),
+                "num_answers": self.num_answers,
+                "fusion": self.fusion,
+                "question_input": self.question_input,
+                "hidden_dim": self.hidden_dim,
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "xla": self.xla,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("image_encoder", "text_encoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def vqa_preprocessor(tokenizer=None, question_input="tokens"):
+    """A `tf.data` map function from `mmkeras.data` VQA elements to
+    `(inputs, answer_id)` for `VQAModel`, batched or not.
+
+    Images become float32 (uint8 divided by 255); with
+    `question_input="tokens"` the `"question"` strings become
+    `"question_ids"` through `tokenizer` (give it a `sequence_length` so
+    batches are dense), else `"question_encoding"` is passed through.
+
+    Args:
+        tokenizer: an `mmkeras.text.WordPieceTokenizer`; unused with
+            `question_input="encoding"`.
+        question_input: `"tokens"` or `"encoding"`, as in `VQAModel`.
+
+    Example:
+
+    >>> questions = ["what is the shape of the red object?"] * 20
+    >>> tokenizer = mmkeras.text.WordPieceTokenizer(
+    ...     mmkeras.text.build_vocabulary(questions, 100), sequence_length=16
+    ... )
+    >>> ds = mmkeras.data.sort_of_clevr(8, seed=0, batch_size=4).map(
+    ...     mmkeras.models.vqa_model.vqa_preprocessor(tokenizer)
+    ... )
+    """
+    _checks.one_of("question_input", question_input, QUESTION_INPUTS)
+    if question_input == "tokens" and tokenizer is None:
+        raise ValueError(
+            'question_input="tokens" needs a tokenizer. Received: '
+            "tokenizer=None"
+        )
+
+    def preprocess(element):
+        image = element["image"]
+        scale = 255.0 if "int" in str(image.dtype) else 1.0
+        inputs = {"image": ops.cast(image, "float32") / scale}
+        if question_input == "tokens":
+            inputs["question_ids"] = tokenizer(element["question"])
+        else:
+            inputs["question_encoding"] = element["question_encoding"]
+        return inputs, element["answer_id"]
+
+    return preprocess
+
+
+def _check_text_encoder(text_encoder, question_input):
+    if (text_encoder is None) == (question_input == "tokens"):
+        need = "a text encoder" if text_encoder is None else "None"
+        raise ValueError(
+            f"text_encoder must be {need} with question_input="
+            f"{question_input!r}. Received: text_encoder={text_encoder!r}"
+        )

@@ -1,0 +1,265 @@
+import math
+import os
+import tempfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+import mmkeras
+from mmkeras.data import shapes
+from mmkeras.models.dual_encoder import DualEncoder
+
+WORDS = sorted(
+    {"a", "an", "there", "is", *shapes.COLORS, *shapes.SHAPES}
+    | {w for relation in shapes.RELATIONS for w in relation.split()}
+)
+VOCABULARY = ["[PAD]", "[UNK]", *WORDS]
+
+
+def make_model(normalization="batch", projection_dim=8, **kwargs):
+    # Max pooling: with mean pooling the few object pixels barely move the
+    # pooled vector and short runs collapse to constant embeddings.
+    image_encoder = mmkeras.encoders.ConvImageEncoder(
+        filters=(8, 16),
+        hidden_dim=16,
+        normalization=normalization,
+        pooling="max",
+    )
+    text_encoder = mmkeras.encoders.TransformerTextEncoder(
+        len(VOCABULARY),
+        sequence_length=12,
+        hidden_dim=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=32,
+        dropout=0.0,
+        xla=False,
+    )
+    return DualEncoder(image_encoder, text_encoder, projection_dim, **kwargs)
+
+
+def caption_dataset(num_images, batch_size, seed=0):
+    tokenizer = mmkeras.text.WordPieceTokenizer(VOCABULARY, sequence_length=12)
+    dataset = shapes.shapes_captions(
+        num_images, seed=seed, captions_per_image=1, batch_size=batch_size
+    )
+    return dataset.map(DualEncoder.make_preprocessor(tokenizer))
+
+
+def random_inputs(batch=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "image": rng.random((batch, 16, 16, 3)).astype("float32"),
+        "token_ids": rng.integers(1, len(VOCABULARY), (batch, 6)).astype(
+            "int32"
+        ),
+    }
+
+
+def test_basics():
+    model = make_model()
+    inputs = random_inputs()
+    assert tuple(model(inputs).shape) == (4, 4)
+    model.compile()
+    inputs_only = tf.data.Dataset.from_tensor_slices(inputs).batch(2)
+    history = model.fit(inputs_only, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    with_dummy = tf.data.Dataset.from_tensor_slices((inputs, np.zeros(4)))
+    model.fit(with_dummy.batch(2), epochs=1, verbose=0)
+    expected = model.predict(inputs, batch_size=4, verbose=0)
+    config = model.get_config()
+    assert DualEncoder.from_config(config).get_config() == config
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "model.keras")
+        model.save(path)
+        reloaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0), expected)
+    np.testing.assert_allclose(
+        reloaded.encode_text(inputs["token_ids"]),
+        model.encode_text(inputs["token_ids"]),
+    )
+
+
+def test_preprocessor_gives_float_images_and_token_ids():
+    batch = next(iter(caption_dataset(4, batch_size=4)))
+    assert sorted(batch) == ["image", "token_ids"]
+    assert batch["image"].dtype == tf.float32
+    assert 0.0 <= float(tf.reduce_min(batch["image"]))
+    assert float(tf.reduce_max(batch["image"])) == 1.0
+    assert batch["token_ids"].shape == (4, 12)
+    assert int(tf.reduce_sum(tf.cast(batch["token_ids"] == 1, "int32"))) == 0
+
+
+def test_logits_are_logit_scale_times_numpy_cosine():
+    model = make_model(temperature=0.25)
+    inputs = random_inputs(batch=5)
+    logits = ops.convert_to_numpy(model(inputs))
+    images = ops.convert_to_numpy(model.encode_image(inputs["image"]))
+    texts = ops.convert_to_numpy(model.encode_text(inputs["token_ids"]))
+    np.testing.assert_allclose(np.linalg.norm(images, axis=1), 1, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1, atol=1e-6)
+    cosine = images @ texts.T
+    np.testing.assert_allclose(float(model.logit_scale), 4.0, rtol=1e-6)
+    np.testing.assert_allclose(logits, 4.0 * cosine, atol=1e-5)
+    score = model.score(inputs["image"], inputs["token_ids"][:3])
+    np.testing.assert_allclose(score, cosine[:, :3], atol=1e-6)
+
+
+def test_temperature_is_learned_and_clipped():
+    model = make_model(normalization="layer", temperature=0.2)
+    inputs = random_inputs(batch=4)
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+    model(inputs)
+    before = float(model.logit_scale)
+    assert abs(before - 5.0) < 1e-5
+    model.fit(inputs, epochs=1, batch_size=4, verbose=0)
+    assert abs(float(model.logit_scale) - before) > 1e-3
+    # Beyond the clip: the forward pass and the next step both clip it.
+    model.log_logit_scale.assign(math.log(1000.0))
+    np.testing.assert_allclose(float(model.logit_scale), 100.0, rtol=1e-6)
+    model.fit(inputs, epochs=1, batch_size=4, verbose=0)
+    assert float(model.log_logit_scale) <= math.log(100.0) + 1e-6
+    frozen = make_model(temperature=0.2, learn_temperature=False)
+    frozen.compile(optimizer=keras.optimizers.SGD(0.5))
+    frozen.fit(inputs, epochs=1, batch_size=4, verbose=0)
+    np.testing.assert_allclose(float(frozen.logit_scale), 5.0, rtol=1e-6)
+
+
+def test_retrieve_equals_numpy_argsort():
+    rng = np.random.default_rng(1)
+    queries = rng.standard_normal((6, 8)).astype("float32")
+    candidates = rng.standard_normal((10, 8)).astype("float32")
+    indices, scores = make_model().retrieve(queries, candidates, k=3)
+    expected = np.argsort(-(queries @ candidates.T), axis=1)[:, :3]
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_allclose(
+        scores, np.take_along_axis(queries @ candidates.T, expected, 1), 1e-5
+    )
+    reverse, _ = make_model().retrieve(candidates, queries, k=2)
+    np.testing.assert_array_equal(
+        reverse, np.argsort(-(candidates @ queries.T), axis=1)[:, :2]
+    )
+
+
+class OneHotEncoder(keras.layers.Layer):
+    """Test tower: its input, flattened, is the pooled embedding."""
+
+    def call(self, inputs, training=None):
+        flat = ops.reshape(inputs, (ops.shape(inputs)[0], -1))
+        return {"pooled": ops.cast(flat, "float32")}
+
+    def compute_output_shape(self, shape):
+        return {"pooled": (shape[0], int(np.prod(shape[1:])))}
+
+
+def test_evaluate_retrieval_on_known_embeddings():
+    model = DualEncoder(OneHotEncoder(), OneHotEncoder(), projection_dim=4)
+    images = np.eye(4, dtype="float32").reshape(4, 1, 1, 4)
+    texts = np.eye(4, dtype="int32")
+    model({"image": images, "token_ids": texts})
+    for projection in (model.image_projection, model.text_projection):
+        projection.set_weights([np.eye(4, dtype="float32")])
+    same = tf.data.Dataset.from_tensor_slices(
+        {"image": images, "token_ids": texts}
+    ).batch(3)
+    assert model.evaluate_retrieval(same, ks=(1,)) == {
+        "recall_at_1_image_to_text": 1.0,
+        "recall_at_1_text_to_image": 1.0,
+    }
+    # Pairs 0 and 1 swap texts: each ranks the other's text first.
+    swapped = (
+        same.unbatch()
+        .batch(4)
+        .map(
+            lambda x: {
+                **x,
+                "token_ids": tf.gather(x["token_ids"], [1, 0, 2, 3]),
+            }
+        )
+    )
+    result = model.evaluate_retrieval(swapped, ks=(1, 2))
+    assert result["recall_at_1_image_to_text"] == 0.5
+    assert result["recall_at_2_image_to_text"] == 1.0
+    assert result["recall_at_1_text_to_image"] == 0.5
+
+
+def test_short_training_on_shapes_captions_beats_chance():
+    keras.utils.set_random_seed(0)
+    model = make_model(normalization="layer")
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    train = caption_dataset(64, batch_size=16).cache()
+    model.fit(train, epochs=20, verbose=0)
+    result = model.evaluate_retrieval(train, ks=(5,))
+    # Chance is 5 / 64 = 0.08 each way.
+    assert result["recall_at_5_image_to_text"] > 0.3, result
+    assert result["recall_at_5_text_to_image"] > 0.3, result
+
+
+class BlockInfoNCE(keras.losses.Loss):
+    """InfoNCE within each replica's diagonal block of the global batch."""
+
+    def __init__(self, global_batch, blocks):
+        super().__init__(dtype="float32")
+        self.global_batch = global_batch
+        self.blocks = blocks
+
+    def call(self, y_true, y_pred):
+        size = self.global_batch // self.blocks
+        info_nce = mmkeras.losses.InfoNCE()
+        return ops.concatenate(
+            [
+                info_nce.call(None, y_pred[i : i + size, i : i + size])
+                for i in range(0, self.global_batch, size)
+            ]
+        )
+
+
+def test_mirrored_equals_single_device_with_per_replica_negatives():
+    # SGD: Adam's normalisation would magnify float noise in tiny gradients.
+    inputs = random_inputs(batch=16)
+    dataset = tf.data.Dataset.from_tensor_slices(inputs).batch(8)
+    keras.utils.set_random_seed(0)
+    single = make_model(normalization="layer")
+    single(inputs)
+    weights = single.get_weights()
+    single.compile(optimizer=keras.optimizers.SGD(0.5), loss=BlockInfoNCE(8, 2))
+    expected = single.fit(dataset, verbose=0).history["loss"]
+    strategy = mmkeras.training.strategy(devices=["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        mirrored = make_model(normalization="layer")
+        mirrored(inputs)
+        mirrored.set_weights(weights)
+        mirrored.compile(optimizer=keras.optimizers.SGD(0.5))
+    actual = mirrored.fit(dataset, verbose=0).history["loss"]
+    np.testing.assert_allclose(actual, expected, atol=1e-4)
+    for a, e in zip(mirrored.get_weights(), single.get_weights(), strict=True):
+        np.testing.assert_allclose(a, e, atol=1e-4)
+    changed = [
+        not np.allclose(w, s, atol=1e-3)
+        for w, s in zip(weights, single.get_weights(), strict=True)
+    ]
+    assert sum(changed) > len(weights) // 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"projection_dim": 0}, "projection_dim=0"),
+        ({"temperature": 0.0}, "temperature=0.0"),
+        ({"temperature": 0.001}, "temperature=0.001"),
+        ({"max_logit_scale": -1}, "max_logit_scale=-1"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_model(**kwargs)
+
+
+@pytest.mark.parametrize("k, message", [(0, "k=0"), (11, "k=11")])
+def test_bad_retrieve_k(k, message):
+    embeddings = np.ones((10, 8), "float32")
+    with pytest.raises(ValueError, match=message):
+        make_model().retrieve(embeddings, embeddings, k=k)
