@@ -54,9 +54,9 @@ def main():
 @click.option("--test-images", default=200, show_default=True)
 @click.option("--hidden-dim", default=128, show_default=True)
 @click.option("--learning-rate", default=1e-3, show_default=True)
-@click.option("--steps", default=3000, show_default=True)
+@click.option("--steps", default=12000, show_default=True)
 @click.option("--eval-every", default=300, show_default=True)
-@click.option("--minutes", default=30.0, show_default=True)
+@click.option("--minutes", default=60.0, show_default=True)
 def accuracy(
     train_images,
     test_images,
@@ -158,7 +158,7 @@ class _Curve(keras.callbacks.Callback):
 
 
 @main.command()
-@click.option("--batch-size", default=16, show_default=True)
+@click.option("--batch-size", default=32, show_default=True)
 @click.option("--max-length", default=32, show_default=True)
 @click.option("--repeats", default=5, show_default=True)
 def speed(batch_size, max_length, repeats):

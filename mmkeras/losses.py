@@ -8,7 +8,7 @@ dtype to float32.
 import keras
 from keras import ops
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 from mmkeras.layers import _masking
 
 

@@ -16,8 +16,8 @@ import os
 
 import tensorflow as tf
 
+from mmkeras import _checks
 from mmkeras.data import images
-from mmkeras.layers import _checks
 
 logger = logging.getLogger("mmkeras.data")
 

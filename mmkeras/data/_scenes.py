@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 
 IMAGE_SIZE = 75
 # Side of a square and diameter of a circle, in pixels. Odd, so every

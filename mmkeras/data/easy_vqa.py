@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from mmkeras import _checks
 from mmkeras.data import fashion_mnist
-from mmkeras.layers import _checks
 
 IMAGE_SHAPE = (64, 64, 3)
 INSTALL_HINT = "pip install easy-vqa==1.0 (or pip install mmkeras[easy-vqa])"

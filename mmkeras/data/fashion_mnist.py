@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 DIR_ENV_VAR = "MMKERAS_FASHION_MNIST_DIR"

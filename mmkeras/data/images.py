@@ -5,7 +5,7 @@ import os
 
 import tensorflow as tf
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 
 NORMALIZATIONS = ("unit", "imagenet", None)
 AUGMENTATIONS = ("crop", "brightness", "flip")

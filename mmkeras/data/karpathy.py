@@ -5,8 +5,8 @@ import os
 
 import tensorflow as tf
 
+from mmkeras import _checks
 from mmkeras.data import _records
-from mmkeras.layers import _checks
 
 SPLITS = ("train", "val", "test", "restval")
 

@@ -19,6 +19,7 @@ Elements come in generation order, unshuffled; pass `batch_size` to batch.
 import numpy as np
 import tensorflow as tf
 
+from mmkeras import _checks
 from mmkeras.data import _captions
 from mmkeras.data import _questions
 from mmkeras.data import _scenes
@@ -33,7 +34,6 @@ from mmkeras.data._scenes import Scene
 from mmkeras.data._scenes import SceneObject
 from mmkeras.data._scenes import generate_scenes
 from mmkeras.data._scenes import render_scene
-from mmkeras.layers import _checks
 
 # The vocabulary and scene model, public here: `mmkeras.data.shapes.ANSWERS`.
 __all__ = [

@@ -5,8 +5,8 @@ import os
 
 import tensorflow as tf
 
+from mmkeras import _checks
 from mmkeras.data import _records
-from mmkeras.layers import _checks
 
 ANSWERS_PER_QUESTION = 10
 UNKNOWN_ANSWER_ACTIONS = ("skip", "raise", "keep")

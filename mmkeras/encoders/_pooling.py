@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 
 
 def check(pooling, allowed):

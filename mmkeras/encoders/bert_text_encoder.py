@@ -1,11 +1,11 @@
 import keras
 from keras import ops
 
+from mmkeras import _checks
 from mmkeras.encoders import _pooling
 from mmkeras.encoders._presets import PresetMixin
 from mmkeras.layers import TokenAndPositionEmbedding
 from mmkeras.layers import TransformerEncoderBlock
-from mmkeras.layers import _checks
 
 _POOLINGS = ("mean", "first")
 

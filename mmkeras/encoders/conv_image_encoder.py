@@ -1,9 +1,9 @@
 import keras
 
+from mmkeras import _checks
 from mmkeras.encoders import _pooling
 from mmkeras.encoders._presets import PresetMixin
 from mmkeras.layers import ConvStem
-from mmkeras.layers import _checks
 
 _POOLINGS = ("mean", "max")
 

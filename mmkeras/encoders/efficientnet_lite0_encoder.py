@@ -1,10 +1,10 @@
 import keras
 from keras import ops
 
+from mmkeras import _checks
 from mmkeras.encoders import _mbconv
 from mmkeras.encoders import _pooling
 from mmkeras.encoders._presets import PresetMixin
-from mmkeras.layers import _checks
 
 # (repeats, kernel_size, strides, expand_ratio, in_filters, out_filters) of
 # each stage: lukemelas' "r1_k3_s11_e1_i32_o16", ... for efficientnet-lite0.

@@ -1,10 +1,10 @@
 import keras
 
+from mmkeras import _checks
 from mmkeras.encoders import _pooling
 from mmkeras.encoders._presets import PresetMixin
 from mmkeras.layers import PatchEmbedding
 from mmkeras.layers import TransformerEncoderBlock
-from mmkeras.layers import _checks
 
 _POOLINGS = ("first", "mean")
 

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 from mmkeras.metrics import _python
 
 # Queries scored at a time, so the similarity matrix never has to fit whole.

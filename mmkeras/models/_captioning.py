@@ -4,7 +4,7 @@ image scaling and cutting generated ids at the end token."""
 import numpy as np
 from keras import ops
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 
 
 def check_sizes(**sizes):

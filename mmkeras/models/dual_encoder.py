@@ -4,9 +4,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from mmkeras import _checks
 from mmkeras import losses
 from mmkeras import metrics
-from mmkeras.layers import _checks
 
 _DIRECTIONS = ("image_to_text", "text_to_image")
 

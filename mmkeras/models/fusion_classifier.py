@@ -1,12 +1,12 @@
 import keras
 from keras import ops
 
+from mmkeras import _checks
 from mmkeras.layers import AttentionFusion
 from mmkeras.layers import BilinearFusion
 from mmkeras.layers import ConcatFusion
 from mmkeras.layers import GatedFusion
 from mmkeras.layers import LateFusion
-from mmkeras.layers import _checks
 
 FUSIONS = (
     "concat",

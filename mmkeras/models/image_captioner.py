@@ -2,10 +2,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from mmkeras import _checks
 from mmkeras import samplers as samplers_lib
 from mmkeras.layers import TokenAndPositionEmbedding
 from mmkeras.layers import TransformerDecoderBlock
-from mmkeras.layers import _checks
 from mmkeras.losses import MaskedSparseCategoricalCrossentropy
 from mmkeras.models import _captioning
 

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 from mmkeras.models import _vqa
 
 QUESTION_INPUTS = ("tokens", "encoding")

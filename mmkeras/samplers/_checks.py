@@ -1,7 +1,7 @@
 """Argument checks for the samplers, with messages that name the argument,
 the received value and what is expected."""
 
-from mmkeras.layers._checks import positive_int
+from mmkeras._checks import positive_int
 
 
 def positive_number(name, value):

@@ -6,7 +6,7 @@ import tempfile
 import tensorflow as tf
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 
 BERT_RESERVED_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

@@ -2,7 +2,7 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 from mmkeras.text import _bert_normalizer
 from mmkeras.text import _inputs
 

@@ -1,5 +1,6 @@
 """Pick the `tf.distribute` strategy that fits the machine."""
 
+import functools
 import json
 import os
 
@@ -11,7 +12,8 @@ def strategy(devices=None):
 
     * `TF_CONFIG` naming more than one worker (chief included):
       `MultiWorkerMirroredStrategy`, each worker mirroring its local GPUs.
-    * `devices` given, or more than one local GPU: `MirroredStrategy`.
+    * `devices` given, or more than one local GPU: `MirroredStrategy`, the
+      same object on every call for the same devices.
     * Otherwise the default (single-device) strategy.
 
     Build and compile the model inside `strategy().scope()`; Keras' `fit`
@@ -32,10 +34,20 @@ def strategy(devices=None):
     if num_workers() > 1:
         return _keras_compatible(tf.distribute.MultiWorkerMirroredStrategy())
     if devices is not None:
-        return tf.distribute.MirroredStrategy(devices)
-    if len(tf.config.list_logical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
+        return _mirrored(tuple(devices))
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return _mirrored(tuple(gpu.name for gpu in gpus))
     return tf.distribute.get_strategy()
+
+
+@functools.cache
+def _mirrored(devices):
+    # One strategy per device set and process: a second MirroredStrategy
+    # numbers its collective ops from the same start, and TensorFlow then
+    # mixes up the two models' all-reduces ("Shape mismatch in the
+    # collective instance").
+    return tf.distribute.MirroredStrategy(list(devices))
 
 
 def _keras_compatible(multi_worker):

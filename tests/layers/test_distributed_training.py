@@ -74,7 +74,7 @@ def test_mirrored_training_matches_single_device(
     initial_weights, single_device_run
 ):
     devices = ["/cpu:0", "/cpu:1"]
-    strategy = tf.distribute.MirroredStrategy(devices)
+    strategy = mmkeras.training.strategy(devices=devices)
     assert strategy.num_replicas_in_sync == 2
     mirrored_weights, mirrored_loss = _train(initial_weights, strategy)
     single_weights, single_loss = single_device_run

@@ -9,6 +9,8 @@ import tensorflow as tf
 from pycocoevalcap.bleu.bleu import Bleu
 from pycocoevalcap.cider.cider import Cider
 
+import mmkeras
+
 _COLOURS = "red blue green yellow grey".split()
 _SHAPES = "circle square triangle ball box".split()
 _RELATIONS = ["left of", "right of", "above", "below", "next to", "on"]
@@ -78,7 +80,7 @@ def oracle(scorer, references, candidates):
 
 
 def mirrored_strategy():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mmkeras.training.strategy(devices=["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
     return strategy
 

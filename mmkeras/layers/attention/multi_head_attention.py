@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 from mmkeras.layers import _masking
 from mmkeras.layers.attention import _core
 

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 
 # Keeps the power normalisation's gradient finite at 0, where XLA would
 # give 0 / 0 = NaN; float32 only, as float16 would flush it to zero.

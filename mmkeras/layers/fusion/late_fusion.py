@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")

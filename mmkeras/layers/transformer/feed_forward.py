@@ -1,6 +1,6 @@
 import keras
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")

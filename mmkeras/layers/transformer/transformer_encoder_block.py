@@ -1,6 +1,6 @@
 import keras
 
-from mmkeras.layers import _checks
+from mmkeras import _checks
 from mmkeras.layers import _masking
 from mmkeras.layers._residual import built_norm
 from mmkeras.layers._residual import residual

@@ -1,4 +1,4 @@
-"""Argument and input checks shared by the layers, with messages that name
+"""Argument and input checks shared across mmkeras, with messages that name
 the argument, the received value and what is expected."""
 
 
