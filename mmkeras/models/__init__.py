@@ -7,6 +7,7 @@ from mmkeras.models.fusion_classifier import FusionClassifier
 from mmkeras.models.fusion_classifier import fusion_preprocessor
 from mmkeras.models.image_captioner import ImageCaptioner
 from mmkeras.models.image_captioner import caption_preprocessor
+from mmkeras.models.task import Task
 from mmkeras.models.vqa_model import VQAModel
 from mmkeras.models.vqa_model import vqa_preprocessor
 
@@ -14,6 +15,7 @@ __all__ = [
     "DualEncoder",
     "FusionClassifier",
     "ImageCaptioner",
+    "Task",
     "VQAModel",
     "caption_preprocessor",
     "fusion_preprocessor",

@@ -7,12 +7,13 @@ from keras import ops
 from mmkeras import _checks
 from mmkeras import losses
 from mmkeras import metrics
+from mmkeras.models.task import Task
 
 _DIRECTIONS = ("image_to_text", "text_to_image")
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
-class DualEncoder(keras.Model):
+class DualEncoder(Task):
     """A CLIP-style contrastive image-text dual encoder.
 
     Each tower's `"pooled"` output goes through a linear projection (no
@@ -224,19 +225,16 @@ class DualEncoder(keras.Model):
 
         return preprocess
 
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
-        if optimizer == "auto":
-            optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.01)
-            optimizer.exclude_from_weight_decay(var_names=["log_logit_scale"])
-        if loss == "auto":
-            loss = losses.InfoNCE()
-        if metrics == "auto":
-            # Recall@K needs the whole set: see evaluate_retrieval.
-            metrics = None
-        kwargs.setdefault("jit_compile", False)
-        super().compile(
-            optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
-        )
+    def default_compile_arguments(self):
+        """AdamW (no weight decay on the temperature) and InfoNCE; no
+        metrics (recall@K needs the whole set, see `evaluate_retrieval`)."""
+        optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.01)
+        optimizer.exclude_from_weight_decay(var_names=["log_logit_scale"])
+        return {
+            "optimizer": optimizer,
+            "loss": losses.InfoNCE(),
+            "metrics": None,
+        }
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True

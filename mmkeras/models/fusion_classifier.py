@@ -7,6 +7,7 @@ from mmkeras.layers import BilinearFusion
 from mmkeras.layers import ConcatFusion
 from mmkeras.layers import GatedFusion
 from mmkeras.layers import LateFusion
+from mmkeras.models.task import Task
 
 FUSIONS = (
     "concat",
@@ -20,7 +21,7 @@ FUSIONS = (
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
-class FusionClassifier(keras.Model):
+class FusionClassifier(Task):
     """Image + text classifier with a choice of fusion, for comparing them.
 
     Both encoders (any `mmkeras.encoders` pair) encode their modality; the
@@ -207,39 +208,6 @@ class FusionClassifier(keras.Model):
             )
         return _float32(self.head(fused, training=training))
 
-    def compile(
-        self,
-        optimizer="auto",
-        loss="auto",
-        metrics="auto",
-        jit_compile=False,
-        **kwargs,
-    ):
-        """Compiles with defaults for integer labels.
-
-        Args:
-            optimizer: `"auto"` is `Adam(1e-3)`.
-            loss: `"auto"` is sparse categorical cross-entropy from logits.
-            metrics: `"auto"` is `["accuracy"]` (sparse categorical).
-            jit_compile: whole-step XLA; off by default because it fails
-                under `MirroredStrategy` (the attention cores use XLA
-                anyway).
-            **kwargs: passed to `keras.Model.compile`.
-        """
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
-        super().compile(
-            optimizer=optimizer,
-            loss=loss,
-            metrics=metrics,
-            jit_compile=jit_compile,
-            **kwargs,
-        )
-
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -259,13 +227,6 @@ class FusionClassifier(keras.Model):
             }
         )
         return config
-
-    def compile_from_config(self, config):
-        # Keras skips this for models that override `compile`; ours only
-        # fills in defaults, so the saved compile arguments apply as given.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
 
     @classmethod
     def from_config(cls, config):

@@ -8,13 +8,14 @@ from mmkeras.layers import TokenAndPositionEmbedding
 from mmkeras.layers import TransformerDecoderBlock
 from mmkeras.losses import MaskedSparseCategoricalCrossentropy
 from mmkeras.models import _captioning
+from mmkeras.models.task import Task
 
 # Logit of the pad token in generation: finite, so softmaxes never give NaN.
 _NEVER = -1e9
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
-class ImageCaptioner(keras.Model):
+class ImageCaptioner(Task):
     """Transformer caption decoder cross-attending to image encoder tokens.
 
     The image encoder's `"tokens"` (projected to `hidden_dim` when their
@@ -311,32 +312,18 @@ class ImageCaptioner(keras.Model):
             self.tokenizer, self.sequence_length, self.pad_token_id
         )(element)
 
-    def compile(
-        self,
-        optimizer="auto",
-        loss="auto",
-        metrics="auto",
-        jit_compile=False,
-        **kwargs,
-    ):
-        """Compiles with Adam(1e-3) and the masked sequence cross-entropy
-        (padding ignored) unless given; no metrics by default (BLEU-4 and
-        CIDEr score generated captions; see `benchmarks/captioning.py`)."""
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3)
-        if loss == "auto":
-            loss = MaskedSparseCategoricalCrossentropy(
-                from_logits=True, pad_id=self.pad_token_id
-            )
-        if metrics == "auto":
-            metrics = None
-        super().compile(
-            optimizer=optimizer,
-            loss=loss,
-            metrics=metrics,
-            jit_compile=jit_compile,
-            **kwargs,
+    def default_compile_arguments(self):
+        """Adam(1e-3) and the masked sequence cross-entropy (padding
+        ignored); no metrics (BLEU-4 and CIDEr score generated captions,
+        see `benchmarks/captioning.py`)."""
+        loss = MaskedSparseCategoricalCrossentropy(
+            from_logits=True, pad_id=self.pad_token_id
         )
+        return {
+            "optimizer": keras.optimizers.Adam(1e-3),
+            "loss": loss,
+            "metrics": None,
+        }
 
     def get_build_config(self):
         return {"image_shape": self._image_shape}

@@ -3,12 +3,13 @@ from keras import ops
 
 from mmkeras import _checks
 from mmkeras.models import _vqa
+from mmkeras.models.task import Task
 
 QUESTION_INPUTS = ("tokens", "encoding")
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
-class VQAModel(keras.Model):
+class VQAModel(Task):
     """Visual question answering: image + question -> answer logits.
 
     The image encoder's `"tokens"` and the question (text encoder tokens,
@@ -180,38 +181,6 @@ class VQAModel(keras.Model):
         hidden = self.hidden_1(self.hidden_0(features))
         hidden = self.classifier_dropout(hidden, training=training)
         return self.logits(hidden)
-
-    def compile(
-        self,
-        optimizer="auto",
-        loss="auto",
-        metrics="auto",
-        jit_compile=False,
-        **kwargs,
-    ):
-        """Adam (1e-3), sparse cross-entropy on logits and accuracy unless
-        given; `jit_compile=False` so training works under
-        `MirroredStrategy` (the attention cores are XLA-compiled anyway)."""
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
-        super().compile(
-            optimizer=optimizer,
-            loss=loss,
-            metrics=metrics,
-            jit_compile=jit_compile,
-            **kwargs,
-        )
-
-    def compile_from_config(self, config):
-        # Keras skips models with their own `compile`; ours takes the same
-        # arguments, so a `.keras` file reloads compiled.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
         config = super().get_config()

@@ -263,3 +263,14 @@ def test_bad_retrieve_k(k, message):
     embeddings = np.ones((10, 8), "float32")
     with pytest.raises(ValueError, match=message):
         make_model().retrieve(embeddings, embeddings, k=k)
+
+
+def test_reloaded_model_is_compiled_with_its_defaults(tmp_path):
+    model = make_model()
+    model.compile()
+    model(random_inputs())
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert reloaded.compiled
+    assert isinstance(reloaded.optimizer, keras.optimizers.AdamW)
+    assert isinstance(reloaded.loss, mmkeras.losses.InfoNCE)

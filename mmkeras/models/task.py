@@ -1,0 +1,54 @@
+import keras
+
+
+class Task(keras.Model):
+    """Base of the task models: a default `compile()`, reloads compiled.
+
+    `model.compile()` with no arguments uses the subclass's
+    `default_compile_arguments()`; any argument given (or `"auto"` for the
+    default) replaces one default. `jit_compile` is off by default: whole
+    step XLA fails under `MirroredStrategy`, and the attention cores are
+    XLA-compiled on their own anyway.
+
+    Example:
+
+    >>> model.compile()                       # the task's defaults
+    >>> model.compile(optimizer="sgd")        # keep the default loss
+    """
+
+    def default_compile_arguments(self):
+        """Adam(1e-3), sparse cross-entropy on logits and accuracy."""
+        return {
+            "optimizer": keras.optimizers.Adam(1e-3),
+            "loss": keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True
+            ),
+            "metrics": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
+        }
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        metrics="auto",
+        jit_compile=False,
+        **kwargs,
+    ):
+        given = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        defaults = self.default_compile_arguments()
+        arguments = {
+            key: defaults[key] if _is_auto(value) else value
+            for key, value in given.items()
+        }
+        super().compile(**arguments, jit_compile=jit_compile, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras' own version refuses models that override `compile`; ours
+        # takes the same arguments, so a `.keras` file reloads compiled.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
