@@ -262,13 +262,6 @@ class DualEncoder(Task):
         )
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("image_encoder", "text_encoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
 
 def _normalize(embeddings):
     # float32, so similarities and the loss are exact under mixed precision.

@@ -228,13 +228,6 @@ class FusionClassifier(Task):
         )
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("image_encoder", "text_encoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
 
 def fusion_preprocessor(tokenizer, image_key="image", text_key="text"):
     """A `tf.data` map function from raw elements to `FusionClassifier` inputs.

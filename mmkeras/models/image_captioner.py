@@ -353,15 +353,6 @@ class ImageCaptioner(Task):
         )
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        deserialize = keras.saving.deserialize_keras_object
-        config["image_encoder"] = deserialize(config["image_encoder"])
-        if config.get("tokenizer") is not None:
-            config["tokenizer"] = deserialize(config["tokenizer"])
-        return cls(**config)
-
 
 def caption_preprocessor(tokenizer, sequence_length, pad_token_id=0):
     """A `tf.data` map function from dicts with "image" and "caption"

@@ -42,12 +42,23 @@ class Task(keras.Model):
         }
         super().compile(**arguments, jit_compile=jit_compile, **kwargs)
 
+    @classmethod
+    def from_config(cls, config):
+        # Sub-objects (encoders, tokenizers) are stored as Keras configs.
+        return cls(**{key: _deserialize(v) for key, v in config.items()})
+
     def compile_from_config(self, config):
         # Keras' own version refuses models that override `compile`; ours
         # takes the same arguments, so a `.keras` file reloads compiled.
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+def _deserialize(value):
+    if isinstance(value, dict) and {"class_name", "config"} <= set(value):
+        return keras.saving.deserialize_keras_object(value)
+    return value
 
 
 def _is_auto(value):

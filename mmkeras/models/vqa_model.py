@@ -203,13 +203,6 @@ class VQAModel(Task):
         )
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("image_encoder", "text_encoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
 
 def vqa_preprocessor(tokenizer=None, question_input="tokens"):
     """A `tf.data` map function from `mmkeras.data` VQA elements to
