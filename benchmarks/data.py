@@ -103,7 +103,7 @@ def main():
     rows.append(("easy_vqa train + tokenize", *_format(pipeline)))
 
     try:
-        fashion = data.fashion_mnist("train", image_size=64)
+        fashion = data.fashion_mnist("train", image_size=(64, 64))
         pipeline = _tokenized(fashion, "caption", _tokenizer(
             ["a photo of a sneaker", "an image of a bag"]))  # fmt: skip
         rows.append(("fashion_mnist 64px + tokenize", *_format(pipeline)))

@@ -129,3 +129,19 @@ def non_negative_numbers(name, values):
 
 def _shapes(shapes):
     return [tuple(shape) for shape in shapes]
+
+
+def optional_image_size(name, value):
+    """`None`, an int `n` (square) or `(height, width)`; returns the pair."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        positive_int(name, value)
+        return (value, value)
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(
+            f"{name} must be an int or (height, width). Received: "
+            f"{name}={value!r}"
+        )
+    positive_ints(name, list(value))
+    return tuple(value)

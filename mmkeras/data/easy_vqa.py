@@ -42,8 +42,8 @@ def easy_vqa(
         split: "train" (38,575 questions) or "test" (9,673).
         data_dir: None for the installed `easy_vqa` package's data, or a
             directory in the same layout (see the module docstring).
-        image_size: None keeps 64x64; a positive integer resizes
-            (bilinear) to `image_size` x `image_size`.
+        image_size: None keeps 64x64; an int `n` resizes (bilinear) to
+            `n` x `n`, a pair to `(height, width)`.
         batch_size: None for single elements, or a positive integer (the
             last batch may be smaller).
         shuffle: whether to shuffle the whole split, anew each epoch.
@@ -66,7 +66,7 @@ def easy_vqa(
     TensorShape([None, 64, 64, 3])
     """
     _checks.one_of("split", split, ("train", "test"))
-    _checks.optional_positive_int("image_size", image_size)
+    image_size = _checks.optional_image_size("image_size", image_size)
     _checks.optional_positive_int("batch_size", batch_size)
     seed = fashion_mnist._seed(seed)
     root = _root(data_dir)
@@ -97,7 +97,7 @@ def easy_vqa(
             tf.gather(images, element["image"]), tf.float32
         )
         if image_size is not None:
-            image = tf.image.resize(image, (image_size, image_size))
+            image = tf.image.resize(image, image_size)
         return {**element, "image": image}
 
     # After batching, so whole batches gather and convert at once.

@@ -86,8 +86,8 @@ def fashion_mnist(
         data_dir: the directory of the four `*-idx?-ubyte.gz` files. None
             reads the environment variable `MMKERAS_FASHION_MNIST_DIR`, or
             else `DEFAULT_DIR` (where the Debian package installs them).
-        image_size: None keeps 28x28; a positive integer resizes
-            (bilinear) to `image_size` x `image_size`.
+        image_size: None keeps 28x28; an int `n` resizes (bilinear) to
+            `n` x `n`, a pair to `(height, width)`.
         batch_size: None for single elements, or a positive integer (the
             last batch may be smaller).
         shuffle: whether to shuffle the whole split, anew each epoch.
@@ -111,7 +111,7 @@ def fashion_mnist(
     TensorShape([None, 32, 32, 3])
     """
     _checks.one_of("split", split, ("train", "test"))
-    _checks.optional_positive_int("image_size", image_size)
+    image_size = _checks.optional_image_size("image_size", image_size)
     _checks.optional_positive_int("batch_size", batch_size)
     seed = _seed(seed)
     _check_templates(captions)
@@ -254,7 +254,7 @@ def _rgb(images, image_size):
     """uint8 (..., H, W) grey to float32 (..., H, W, 3) in [0, 1]."""
     images = tf.image.convert_image_dtype(images[..., None], tf.float32)
     if image_size is not None:
-        images = tf.image.resize(images, (image_size, image_size))
+        images = tf.image.resize(images, image_size)
     return tf.image.grayscale_to_rgb(images)
 
 

@@ -120,6 +120,13 @@ def test_batches_and_resizes(data_dir, pixels):
     np.testing.assert_array_equal(images[..., 0], images[..., 2])
 
 
+def test_image_size_takes_height_and_width(data_dir):
+    dataset = fm.fashion_mnist(data_dir=data_dir, image_size=(14, 7))
+    assert dataset.element_spec["image"].shape == (14, 7, 3)
+    with pytest.raises(ValueError, match=r"image_size=\(14, 7, 3\)"):
+        fm.fashion_mnist(data_dir=data_dir, image_size=(14, 7, 3))
+
+
 def test_shuffle_is_seeded_and_keeps_captions_with_images(data_dir, pixels):
     order = _elements(fm.fashion_mnist(data_dir=data_dir, seed=3))
     dataset = fm.fashion_mnist(data_dir=data_dir, shuffle=True, seed=3)
