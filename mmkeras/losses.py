@@ -6,6 +6,7 @@ dtype to float32.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from mmkeras import _checks
@@ -21,7 +22,8 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     `y_true == pad_id` are ignored, and so are positions masked by a Keras
     mask on `y_pred` (e.g. from `Embedding(mask_zero=True)`). With the default
     reduction the loss is the mean over the real tokens of the batch, not
-    over all positions.
+    over all positions, also under `tf.distribute` strategies whose replicas
+    hold different numbers of real tokens (counted from `pad_id`).
 
     Args:
         from_logits: whether `y_pred` holds logits rather than probabilities.
@@ -85,6 +87,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         losses = -ops.sum(one_hot * log_probs, axis=-1)
         if valid is not None:
             losses = ops.where(valid, losses, ops.zeros_like(losses))
+            losses = losses * _share_of_global_tokens(valid)
             # Keras combines this mask with y_pred's and averages over it.
             _masking.attach(losses, valid)
         return losses
@@ -96,6 +99,23 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
             "pad_id": self.pad_id,
             "label_smoothing": self.label_smoothing,
         }
+
+
+def _share_of_global_tokens(valid):
+    """Turns a replica's mean over its tokens into its share of the mean
+    over all replicas' tokens.
+
+    Keras averages each replica's loss over that replica's real tokens and
+    then averages the replicas, which weights a replica's tokens more when
+    it holds fewer of them. Scaling by `replicas * local / global` tokens
+    makes the result the mean over every real token, as on one device.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return 1.0
+    local = ops.sum(ops.cast(valid, "float32"))
+    total = context.all_reduce("SUM", local)
+    return local * context.num_replicas_in_sync / ops.maximum(total, 1.0)
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")

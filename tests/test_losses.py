@@ -151,3 +151,41 @@ def test_errors():
         losses.TripletLoss(margin=None)
     with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
         losses.InfoNCE()(np.zeros(2), np.zeros((2, 3), "float32"))
+
+
+def test_masked_ce_is_the_global_token_mean_under_mirrored_strategy():
+    import mmkeras
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, 9, (4, 6)).astype("int32")
+    labels = rng.integers(1, 9, (4, 6)).astype("int32")
+    # Replica 0 gets rows 0-1 (11 real tokens), replica 1 rows 2-3 (3).
+    labels[0, 5:] = 0
+    labels[2, 2:] = 0
+    labels[3, 1:] = 0
+
+    def run(strategy):
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            inputs = keras.Input((6,), dtype="int32")
+            hidden = keras.layers.Embedding(9, 8)(inputs)
+            model = keras.Model(inputs, keras.layers.Dense(9)(hidden))
+            model.compile(
+                optimizer=keras.optimizers.SGD(0.5),
+                loss=losses.MaskedSparseCategoricalCrossentropy(
+                    from_logits=True
+                ),
+            )
+        history = model.fit(
+            tokens, labels, batch_size=4, epochs=2, shuffle=False, verbose=0
+        )
+        return history.history["loss"], model.get_weights()
+
+    import tensorflow as tf
+
+    single_loss, single_weights = run(tf.distribute.get_strategy())
+    mirrored = mmkeras.training.strategy(devices=["/cpu:0", "/cpu:1"])
+    mirrored_loss, mirrored_weights = run(mirrored)
+    np.testing.assert_allclose(mirrored_loss, single_loss, atol=1e-5)
+    for a, b in zip(mirrored_weights, single_weights, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
