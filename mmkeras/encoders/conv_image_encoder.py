@@ -17,7 +17,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
     token. Suited to the synthetic and small datasets of the zoo, where a
     pretrained backbone is overkill. Images are float `(batch, height,
     width, channels)` in whatever range the data pipeline gives
-    (`mmkeras.data` uses [0, 1]); batch normalization adapts to it.
+    (`mmkeras.data` uses [0, 1]).
 
     Returns `{"tokens": (batch, num_tokens, hidden_dim), "pooled": (batch,
     hidden_dim)}` (see `mmkeras.encoders`).
@@ -26,7 +26,11 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         filters: filters of each stride-2 conv block.
         hidden_dim: size of the tokens (a 1x1 projection).
         kernel_size: side of the conv kernels.
-        normalization: `"batch"`, `"layer"` or `None`, as in `ConvStem`.
+        normalization: `"layer"` (default), `"batch"` or `None`, as in
+            `ConvStem`. Layer norm by default: with batch norm, evaluation
+            on our tasks swung between epochs (running statistics lag the
+            training batches) and replicas of a `MirroredStrategy` normalize
+            with different statistics.
         pooling: `"mean"` or `"max"` over the tokens for `"pooled"`.
 
     Example:
@@ -47,7 +51,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         filters=(32, 64, 128),
         hidden_dim=128,
         kernel_size=3,
-        normalization="batch",
+        normalization="layer",
         pooling="mean",
         **kwargs,
     ):
