@@ -3,9 +3,9 @@ from keras import ops
 
 from mmkeras import _checks
 from mmkeras.encoders import _pooling
+from mmkeras.encoders import _stack
 from mmkeras.encoders._presets import PresetMixin
 from mmkeras.layers import TokenAndPositionEmbedding
-from mmkeras.layers import TransformerEncoderBlock
 
 _POOLINGS = ("mean", "first")
 
@@ -115,26 +115,7 @@ class TransformerTextEncoder(PresetMixin, keras.layers.Layer):
         self.embedding_dropout = keras.layers.Dropout(
             self.dropout, dtype=self.dtype_policy, name="embedding_dropout"
         )
-        self.blocks = []
-        for index in range(self.num_layers):
-            block = TransformerEncoderBlock(
-                self.num_heads,
-                self.intermediate_dim,
-                dropout=self.dropout,
-                layer_norm_epsilon=self.layer_norm_epsilon,
-                norm_first=True,
-                xla=self.xla,
-                dtype=self.dtype_policy,
-                name=f"block_{index}",
-            )
-            block.build(shape)
-            self.blocks.append(block)
-        self.output_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon,
-            dtype=self.dtype_policy,
-            name="output_norm",
-        )
-        self.output_norm.build(shape)
+        self.blocks, self.output_norm = _stack.pre_ln_stack(self, shape)
 
     def call(self, token_ids, training=None):
         padding_mask = ops.not_equal(token_ids, 0)

@@ -2,9 +2,9 @@ import keras
 
 from mmkeras import _checks
 from mmkeras.encoders import _pooling
+from mmkeras.encoders import _stack
 from mmkeras.encoders._presets import PresetMixin
 from mmkeras.layers import PatchEmbedding
-from mmkeras.layers import TransformerEncoderBlock
 
 _POOLINGS = ("first", "mean")
 
@@ -116,26 +116,7 @@ class ViTImageEncoder(PresetMixin, keras.layers.Layer):
         )
         self.patch_embedding.build(images_shape)
         shape = self.patch_embedding.compute_output_shape(images_shape)
-        self.blocks = []
-        for index in range(self.num_layers):
-            block = TransformerEncoderBlock(
-                self.num_heads,
-                self.intermediate_dim,
-                dropout=self.dropout,
-                layer_norm_epsilon=self.layer_norm_epsilon,
-                norm_first=True,
-                xla=self.xla,
-                dtype=self.dtype_policy,
-                name=f"block_{index}",
-            )
-            block.build(shape)
-            self.blocks.append(block)
-        self.output_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon,
-            dtype=self.dtype_policy,
-            name="output_norm",
-        )
-        self.output_norm.build(shape)
+        self.blocks, self.output_norm = _stack.pre_ln_stack(self, shape)
 
     def call(self, images, training=None):
         tokens = self.patch_embedding(images)
