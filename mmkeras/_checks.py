@@ -9,6 +9,22 @@ def positive_int(name, value):
         )
 
 
+def integer(name, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"{name} must be an integer. Received: {name}={value!r}"
+        )
+
+
+def optional_integer(name, value):
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int)
+    ):
+        raise ValueError(
+            f"{name} must be an integer or None. Received: {name}={value!r}"
+        )
+
+
 def optional_positive_int(name, value):
     if value is not None:
         positive_int(name, value)

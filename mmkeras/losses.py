@@ -54,13 +54,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         name="masked_sparse_categorical_crossentropy",
     ):
         super().__init__(name=name, reduction=reduction, dtype="float32")
-        if pad_id is not None and (
-            isinstance(pad_id, bool) or not isinstance(pad_id, int)
-        ):
-            raise ValueError(
-                "pad_id must be an integer or None. Received: "
-                f"pad_id={pad_id!r}"
-            )
+        _checks.optional_integer("pad_id", pad_id)
         _checks.rate("label_smoothing", label_smoothing)
         self.from_logits = from_logits
         self.pad_id = pad_id

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from mmkeras import _checks
 from mmkeras.metrics import _python
 from mmkeras.metrics import _text
 
@@ -52,10 +53,7 @@ class Bleu4(keras.metrics.Metric):
 
     def __init__(self, pad_id=0, name="bleu4", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        if isinstance(pad_id, bool) or not isinstance(pad_id, int):
-            raise ValueError(
-                f"pad_id must be an integer. Received: pad_id={pad_id!r}"
-            )
+        _checks.integer("pad_id", pad_id)
         self.pad_id = pad_id
         # float64 counts stay exact far beyond any corpus size.
         self.lengths = self.add_variable(

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from mmkeras import _checks
 from mmkeras.metrics import _cider_corpus
 from mmkeras.metrics import _python
 from mmkeras.metrics import _text
@@ -51,10 +52,7 @@ class Cider(keras.metrics.Metric):
 
     def __init__(self, pad_id=0, name="cider", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        if isinstance(pad_id, bool) or not isinstance(pad_id, int):
-            raise ValueError(
-                f"pad_id must be an integer. Received: pad_id={pad_id!r}"
-            )
+        _checks.integer("pad_id", pad_id)
         self.pad_id = pad_id
         self._corpus = _cider_corpus.CiderCorpus()
         # A variable so Keras tracks and resets the metric like any other.
