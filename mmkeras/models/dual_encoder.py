@@ -92,15 +92,13 @@ class DualEncoder(Task):
         )
 
     def build(self, input_shape):
-        for key, encoder, projection in (
-            ("image", self.image_encoder, self.image_projection),
-            ("token_ids", self.text_encoder, self.text_projection),
+        for key, encoder, projection, dtype in (
+            ("image", self.image_encoder, self.image_projection, "float32"),
+            ("token_ids", self.text_encoder, self.text_projection, "int32"),
         ):
-            shape = tuple(input_shape[key])
-            if not encoder.built:
-                encoder.build(shape)
+            outputs = self._build_encoder(encoder, input_shape[key], dtype)
             if not projection.built:
-                projection.build(encoder.compute_output_shape(shape)["pooled"])
+                projection.build(outputs["pooled"])
         limit = math.log(self.max_logit_scale)
         self.log_logit_scale = self.add_weight(
             shape=(),

@@ -115,10 +115,8 @@ class FusionClassifier(Task):
         self.xla = xla
 
     def build(self, inputs_shape):
-        image = _build_encoder(
-            self.image_encoder, inputs_shape["image"], "float32"
-        )
-        text = _build_encoder(
+        image = self._build_encoder(self.image_encoder, inputs_shape["image"])
+        text = self._build_encoder(
             self.text_encoder, inputs_shape["token_ids"], "int32"
         )
         # The ignored encoder gets no gradients; with its variables frozen
@@ -260,15 +258,6 @@ def fusion_preprocessor(tokenizer, image_key="image", text_key="text"):
         return inputs, element["label"]
 
     return preprocess
-
-
-def _build_encoder(encoder, shape, dtype):
-    """Builds `encoder` for `shape`; returns its output shapes by key."""
-    shape = tuple(shape)
-    if not encoder.built:
-        encoder.build(shape)
-    spec = encoder.compute_output_spec(keras.KerasTensor(shape, dtype=dtype))
-    return {key: tuple(value.shape) for key, value in spec.items()}
 
 
 def _float32(logits):

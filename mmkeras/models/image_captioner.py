@@ -123,10 +123,8 @@ class ImageCaptioner(Task):
         image_shape = tuple(inputs_shape["image"])
         self._image_shape = image_shape
         ids_shape = (None, self.sequence_length)
-        if not self.image_encoder.built:  # loading builds it from its config
-            self.image_encoder.build(image_shape)
-        encoded = self.image_encoder.compute_output_shape(image_shape)
-        image_tokens_shape = tuple(encoded["tokens"])
+        encoded = self._build_encoder(self.image_encoder, image_shape)
+        image_tokens_shape = encoded["tokens"]
         self.image_projection = None
         if image_tokens_shape[-1] != self.hidden_dim:
             self.image_projection = keras.layers.Dense(

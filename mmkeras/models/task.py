@@ -42,6 +42,15 @@ class Task(keras.Model):
         }
         super().compile(**arguments, jit_compile=jit_compile, **kwargs)
 
+    def _build_encoder(self, encoder, shape, dtype="float32"):
+        """Builds `encoder` for inputs of `shape` (unless loading a `.keras`
+        file already did); returns its output shapes by key."""
+        shape = tuple(shape)
+        if not encoder.built:
+            encoder.build(shape)
+        spec = encoder.compute_output_spec(keras.KerasTensor(shape, dtype))
+        return {key: tuple(value.shape) for key, value in spec.items()}
+
     @classmethod
     def from_config(cls, config):
         # Sub-objects (encoders, tokenizers) are stored as Keras configs.

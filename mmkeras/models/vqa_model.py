@@ -110,17 +110,12 @@ class VQAModel(Task):
         self.xla = xla
 
     def build(self, inputs_shape):
-        image_shape = tuple(inputs_shape["image"])
-        if not self.image_encoder.built:
-            self.image_encoder.build(image_shape)
-        image_tokens = self.image_encoder.compute_output_shape(image_shape)
-        image_tokens = tuple(image_tokens["tokens"])
+        image = self._build_encoder(self.image_encoder, inputs_shape["image"])
+        image_tokens = image["tokens"]
         if self.question_input == "tokens":
             ids_shape = tuple(inputs_shape["question_ids"])
-            if not self.text_encoder.built:
-                self.text_encoder.build(ids_shape)
-            text = self.text_encoder.compute_output_shape(ids_shape)
-            question, pooled = tuple(text["tokens"]), tuple(text["pooled"])
+            text = self._build_encoder(self.text_encoder, ids_shape, "int32")
+            question, pooled = text["tokens"], text["pooled"]
             mask = ids_shape
         else:
             encoding_shape = tuple(inputs_shape["question_encoding"])
