@@ -161,3 +161,26 @@ def optional_image_size(name, value):
         )
     positive_ints(name, list(value))
     return tuple(value)
+
+
+def optional_names(name, values, count, count_name):
+    """`None` or `count` distinct strings (class names, answers); returns a
+    list (configs reload lists, so a tuple would not round-trip)."""
+    if values is None:
+        return None
+    if (
+        isinstance(values, str)
+        or not isinstance(values, (list, tuple))
+        or not all(isinstance(value, str) for value in values)
+    ):
+        raise ValueError(
+            f"{name} must be a list of strings or None. Received: "
+            f"{name}={values!r}"
+        )
+    if len(values) != count or len(set(values)) != count:
+        raise ValueError(
+            f"{name} must hold {count_name}={count} distinct strings, one "
+            f"per class. Received {len(values)} ({len(set(values))} "
+            "distinct)"
+        )
+    return list(values)

@@ -4,6 +4,7 @@ Library errors become one line on stderr and exit code 1 (2 for usage
 errors, which click reports itself); `--debug` shows the traceback.
 """
 
+import os
 import sys
 
 import click
@@ -56,6 +57,74 @@ def train(config, output_dir, overrides):
         click.echo(f"final epoch: {last}")
     else:
         click.echo(f"{output_dir} already holds a finished run.")
+
+
+@cli.command("export")
+@click.argument("model_path", metavar="MODEL")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["saved_model", "onnx", "all"]),
+    default="saved_model",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    "output_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output directory; artifacts go to OUT/<kind>/<version>/.",
+)
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Run each artifact in a fresh process against the Keras model.",
+)
+@click.option(
+    "--xla/--no-xla",
+    default=None,
+    help="Also write saved_model_xla (default: if the model uses XLA).",
+)
+@click.option(
+    "--sampler",
+    default="greedy",
+    show_default=True,
+    help="Decoding of a captioner's caption signature (greedy, beam...).",
+)
+def export_command(model_path, format_, output_dir, verify, xla, sampler):
+    """Export MODEL (a .keras file) as SavedModel and/or ONNX, verified."""
+    from mmkeras import export
+
+    model = _load_keras_file(model_path)
+    written = export.export(
+        model,
+        output_dir,
+        format=format_,
+        verify=verify,
+        xla=xla,
+        sampler=sampler,
+    )
+    for kind, path in written.items():
+        click.echo(f"{kind}: {path}")
+
+
+def _load_keras_file(path):
+    import keras
+
+    if not path.endswith(".keras"):
+        raise ValueError(
+            f"MODEL must be a .keras file (saved with model.save). "
+            f"Received: {path!r}"
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No .keras file at {path!r}.")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # zipfile, h5py and Keras errors alike
+        raise ValueError(
+            f"{path!r} is not a loadable .keras file: {error}"
+        ) from error
 
 
 @cli.command()

@@ -69,7 +69,9 @@ def model(projection_dim=64, learning_rate=1e-3):
         sequence_length=SEQUENCE_LENGTH,
         dropout=0.0,
     )
-    result = DualEncoder(image_encoder, text_encoder, projection_dim)
+    result = DualEncoder(
+        image_encoder, text_encoder, projection_dim, tokenizer=tokenizer()
+    )
     optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=0.01)
     optimizer.exclude_from_weight_decay(var_names=["log_logit_scale"])
     result.compile(optimizer=optimizer)

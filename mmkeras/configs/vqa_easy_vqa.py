@@ -46,6 +46,8 @@ def model(fusion="co_attention", hidden_dim=64, learning_rate=1e-3):
         fusion=fusion,
         hidden_dim=hidden_dim,
         num_heads=4,
+        tokenizer=tokenizer(),
+        answers=list(mmkeras.data.easy_vqa_answers()),
     )
     result.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return result

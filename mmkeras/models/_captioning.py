@@ -1,7 +1,6 @@
 """Helpers of `ImageCaptioner`: argument checks, teacher-forcing targets,
 image scaling and cutting generated ids at the end token."""
 
-import numpy as np
 from keras import ops
 
 from mmkeras import _checks
@@ -101,10 +100,8 @@ def teacher_forcing(ids, pad_token_id, length):
 
 
 def cut_at_end(token_ids, end_token_id, pad_token_id):
-    """Numpy ids with every position after the first end token set to pad."""
-    token_ids = np.asarray(token_ids)
-    ended = np.cumsum(token_ids == end_token_id, axis=1) > 0
-    after_end = np.concatenate(
-        [np.zeros_like(ended[:, :1]), ended[:, :-1]], axis=1
-    )
-    return np.where(after_end, pad_token_id, token_ids)
+    """Ids `(batch, length)` with every position after the first end token
+    set to pad (samplers stop a row at its end token, beams may not)."""
+    is_end = ops.cast(ops.equal(token_ids, end_token_id), "int32")
+    ended_before = ops.cumsum(is_end, axis=1) - is_end > 0
+    return ops.where(ended_before, pad_token_id, token_ids)

@@ -41,6 +41,9 @@ class DualEncoder(Task):
         temperature: the initial softmax temperature, `1 / logit_scale`.
         learn_temperature: whether the logit scale is trained.
         max_logit_scale: the upper clip of the logit scale.
+        tokenizer: optional text tokenizer (an
+            `mmkeras.text.WordPieceTokenizer` with a `sequence_length`),
+            kept with the model so exports can take text strings.
 
     Example:
 
@@ -65,6 +68,7 @@ class DualEncoder(Task):
         temperature=0.07,
         learn_temperature=True,
         max_logit_scale=100.0,
+        tokenizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -83,6 +87,7 @@ class DualEncoder(Task):
         self.temperature = temperature
         self.learn_temperature = learn_temperature
         self.max_logit_scale = max_logit_scale
+        self.tokenizer = tokenizer
         # Created here, not in build(), so encode_* work before a full call.
         self.image_projection = keras.layers.Dense(
             projection_dim, use_bias=False, name="image_projection"
@@ -256,6 +261,9 @@ class DualEncoder(Task):
                 "temperature": self.temperature,
                 "learn_temperature": self.learn_temperature,
                 "max_logit_scale": self.max_logit_scale,
+                "tokenizer": keras.saving.serialize_keras_object(
+                    self.tokenizer
+                ),
             }
         )
         return config

@@ -56,6 +56,11 @@ class FusionClassifier(Task):
         dropout: dropout rate in the fusion and the heads.
         xla: run the attention fusion's core under XLA (`False` for
             exports whose consumers cannot run XLA).
+        tokenizer: optional text tokenizer (an
+            `mmkeras.text.WordPieceTokenizer` with a `sequence_length`),
+            kept with the model so exports can take text strings.
+        class_names: optional list of `num_classes` label strings, logit
+            `i` scoring `class_names[i]`; exports then return them.
 
     Example:
 
@@ -86,6 +91,8 @@ class FusionClassifier(Task):
         num_heads=4,
         dropout=0.0,
         xla=True,
+        tokenizer=None,
+        class_names=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -105,6 +112,9 @@ class FusionClassifier(Task):
         if fusion == "attention":
             _checks.divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
         _checks.rate("dropout", dropout)
+        class_names = _checks.optional_names(
+            "class_names", class_names, num_classes, "num_classes"
+        )
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
         self.num_classes = num_classes
@@ -113,6 +123,8 @@ class FusionClassifier(Task):
         self.num_heads = num_heads
         self.dropout = dropout
         self.xla = xla
+        self.tokenizer = tokenizer
+        self.class_names = class_names
 
     def build(self, inputs_shape):
         image = self._build_encoder(self.image_encoder, inputs_shape["image"])
@@ -222,6 +234,10 @@ class FusionClassifier(Task):
                 "num_heads": self.num_heads,
                 "dropout": self.dropout,
                 "xla": self.xla,
+                "tokenizer": keras.saving.serialize_keras_object(
+                    self.tokenizer
+                ),
+                "class_names": self.class_names,
             }
         )
         return config

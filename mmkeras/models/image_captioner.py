@@ -226,7 +226,8 @@ class ImageCaptioner(Task):
         return logits, {"cross": cache["cross"], "self": self_caches}
 
     def generate_step(self, images, sampler, max_length):
-        """Token ids `(batch, max_length)` from the start token, in graph."""
+        """Token ids `(batch, max_length)` from the start token, in graph;
+        `pad_token_id` after the end token."""
         cache = self.build_cache(images, max_length)
         first = ops.zeros_like(cache["self"][0][:, 0, :, 0, 0], "int32")
         token_ids = ops.where(
@@ -242,13 +243,16 @@ class ImageCaptioner(Task):
             never = ops.arange(self.vocabulary_size) == self.pad_token_id
             return ops.where(never, _NEVER, logits[:, 0]), cache
 
-        return sampler(
+        token_ids = sampler(
             next_fn,
             token_ids,
             cache,
             start_index=1,
             end_token_id=self.end_token_id,
             pad_token_id=self.pad_token_id,
+        )
+        return _captioning.cut_at_end(
+            token_ids, self.end_token_id, self.pad_token_id
         )
 
     def generate(
@@ -291,11 +295,7 @@ class ImageCaptioner(Task):
                 jit_compile=jit_compile,
             )
         token_ids = self._generate_functions[key](ops.convert_to_tensor(images))
-        token_ids = _captioning.cut_at_end(
-            ops.convert_to_numpy(token_ids),
-            self.end_token_id,
-            self.pad_token_id,
-        )
+        token_ids = ops.convert_to_numpy(token_ids)
         if not return_strings:
             return token_ids
         return [

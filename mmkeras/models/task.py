@@ -42,6 +42,17 @@ class Task(keras.Model):
         }
         super().compile(**arguments, jit_compile=jit_compile, **kwargs)
 
+    def input_shapes(self):
+        """The input shapes the model was built for, by input key, with the
+        batch axis `None` (what an export's tensor signatures take)."""
+        if not self.built or not self._build_shapes_dict:
+            raise ValueError(
+                f"{type(self).__name__} is not built, so its input shapes "
+                "are unknown; call it on a batch of inputs first."
+            )
+        (shapes,) = self._build_shapes_dict.values()
+        return {key: (None, *shape[1:]) for key, shape in shapes.items()}
+
     def _build_encoder(self, encoder, shape, dtype="float32"):
         """Builds `encoder` for inputs of `shape` (unless loading a `.keras`
         file already did); returns its output shapes by key."""

@@ -53,6 +53,11 @@ class VQAModel(Task):
         num_heads: attention heads of the fusion; must divide `hidden_dim`.
         dropout: dropout in the fusion and before the last layer.
         xla: run the fusion's attention cores under XLA.
+        tokenizer: optional question tokenizer (an
+            `mmkeras.text.WordPieceTokenizer` with a `sequence_length`),
+            kept with the model so exports can take question strings.
+        answers: optional list of `num_answers` answer strings, logit `i`
+            scoring `answers[i]`; exports then return answer strings.
 
     Example:
 
@@ -83,6 +88,8 @@ class VQAModel(Task):
         num_heads=4,
         dropout=0.0,
         xla=True,
+        tokenizer=None,
+        answers=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -99,6 +106,14 @@ class VQAModel(Task):
         _checks.positive_int("num_heads", num_heads)
         _checks.divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
         _checks.rate("dropout", dropout)
+        if tokenizer is not None and question_input != "tokens":
+            raise ValueError(
+                'tokenizer needs question_input="tokens". Received: '
+                f"question_input={question_input!r}"
+            )
+        answers = _checks.optional_names(
+            "answers", answers, num_answers, "num_answers"
+        )
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
         self.num_answers = num_answers
@@ -108,6 +123,8 @@ class VQAModel(Task):
         self.num_heads = num_heads
         self.dropout = dropout
         self.xla = xla
+        self.tokenizer = tokenizer
+        self.answers = answers
 
     def build(self, inputs_shape):
         image = self._build_encoder(self.image_encoder, inputs_shape["image"])
@@ -194,6 +211,10 @@ class VQAModel(Task):
                 "num_heads": self.num_heads,
                 "dropout": self.dropout,
                 "xla": self.xla,
+                "tokenizer": keras.saving.serialize_keras_object(
+                    self.tokenizer
+                ),
+                "answers": self.answers,
             }
         )
         return config

@@ -1,6 +1,7 @@
-"""Shared test helpers: every layer test goes through these."""
+"""Shared test helpers: every layer and export test goes through these."""
 
+from mmkeras.testing.export_test import run_export_test
 from mmkeras.testing.layer_test import run_layer_test
 from mmkeras.testing.layer_test import run_serialization_test
 
-__all__ = ["run_layer_test", "run_serialization_test"]
+__all__ = ["run_export_test", "run_layer_test", "run_serialization_test"]

@@ -151,9 +151,10 @@ class MultiHeadAttention(keras.layers.Layer):
         query_start = 0
         if cache is not None and cache_update_index is not None:
             self._check_cacheable()
-            start = [0, cache_update_index, 0, 0]
-            key_heads = ops.slice_update(cache[:, 0], start, key_heads)
-            value_heads = ops.slice_update(cache[:, 1], start, value_heads)
+            key_heads = _write_steps(cache[:, 0], key_heads, cache_update_index)
+            value_heads = _write_steps(
+                cache[:, 1], value_heads, cache_update_index
+            )
             cache = ops.stack([key_heads, value_heads], axis=1)
             query_start = cache_update_index
             # Cache slots after the current step hold no keys yet.
@@ -268,3 +269,18 @@ def _combine_masks(
         )[None]
         mask = causal_mask if mask is None else mask & causal_mask
     return mask
+
+
+def _write_steps(cache, steps, index):
+    """`cache` (batch, T, heads, dim) with `steps` written from `index` on.
+
+    A gather and a select rather than `ops.slice_update`: the same math,
+    static shapes for XLA, and ops that tf2onnx converts (it has no
+    XlaDynamicUpdateSlice).
+    """
+    positions = ops.arange(ops.shape(cache)[1])
+    offsets = positions - index
+    count = ops.shape(steps)[1]
+    written = ops.logical_and(offsets >= 0, offsets < count)
+    placed = ops.take(steps, ops.clip(offsets, 0, count - 1), axis=1)
+    return ops.where(written[None, :, None, None], placed, cache)

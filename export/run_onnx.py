@@ -1,0 +1,1 @@
+../mmkeras/export/consumers/run_onnx.py

@@ -1,0 +1,1 @@
+../mmkeras/export/consumers/serve_saved_model.py

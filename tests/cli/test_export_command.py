@@ -1,0 +1,54 @@
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from mmkeras.cli.main import cli
+from tests.export import tiny
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.mark.xdist_group("export")
+def test_export_a_keras_file_to_onnx(tmp_path):
+    path = str(tmp_path / "classifier.keras")
+    tiny.model("fusion").save(path)
+    out = tmp_path / "out"
+    result = _invoke("export", path, "--format", "onnx", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"onnx: {out / 'onnx' / '1'}"
+    with open(out / "onnx" / "1" / "verify.json") as file:
+        assert json.load(file)["logits/logits"]["max_abs_diff"] < 1e-4
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: str(d / "missing.keras"), "No .keras file at"),
+        (lambda d: str(d), "MODEL must be a .keras file"),
+        (lambda d: _write(d / "bad.keras", b"zip?"), "not a loadable .keras"),
+    ],
+    ids=["missing", "not-keras", "corrupt"],
+)
+def test_bad_model_paths_are_one_line_errors(tmp_path, make, message):
+    result = _invoke("export", make(tmp_path), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not os.path.exists(tmp_path / "o" / "saved_model" / "1")
+
+
+def test_unknown_format_is_a_usage_error(tmp_path):
+    result = _invoke(
+        "export", "m.keras", "--format", "tflite", "--out", str(tmp_path)
+    )
+    assert result.exit_code == 2
+    assert "'tflite' is not one of" in result.output
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return str(path)
