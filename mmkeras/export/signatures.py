@@ -36,7 +36,7 @@ def for_model(model, sampler="greedy"):
     for cls, family in _FAMILIES.items():
         if isinstance(model, cls):
             return family(model)
-    names = ", ".join(cls.__name__ for cls in _FAMILIES)
+    names = ", ".join(cls.__name__ for cls in (ImageCaptioner, *_FAMILIES))
     raise ExportError(
         f"mmkeras exports {names} models. Received: a {type(model).__name__}"
     )
