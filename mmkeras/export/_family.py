@@ -1,0 +1,137 @@
+"""The base of the export families: image decoding in the graph, example
+inputs, and the checks shared by the string signatures."""
+
+import numpy as np
+import tensorflow as tf
+
+from mmkeras.data import preprocess_image
+
+# Example texts draw this many words from the tokenizer's vocabulary.
+_MAX_EXAMPLE_WORDS = 12
+
+
+class ExportError(ValueError):
+    """A model that cannot be exported, or an artifact that fails
+    verification."""
+
+
+def decode_images(image_bytes, image_size):
+    """Encoded images `string[N]` (JPEG, PNG, GIF or BMP) to float32 pixels
+    `(N, height, width, 3)` in [0, 1], resized to `image_size`."""
+
+    def decode(data):
+        tf.debugging.assert_positive(
+            tf.strings.length(data),
+            message="image_bytes holds an empty string; send the bytes of "
+            "a JPEG, PNG, GIF or BMP file",
+        )
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        return preprocess_image(image, image_size)
+
+    return tf.map_fn(
+        decode,
+        image_bytes,
+        fn_output_signature=tf.TensorSpec((*image_size, 3), tf.float32),
+    )
+
+
+def same_length(first_name, first, second_name, second):
+    tf.debugging.assert_equal(
+        tf.size(first),
+        tf.size(second),
+        message=f"{first_name} and {second_name} must hold the same number "
+        "of examples",
+    )
+
+
+class Family:
+    """The serving side of one task model.
+
+    `functions()` are the SavedModel signatures by name (each a
+    `tf.function` with an input signature returning a dict),
+    `onnx_functions()` the graphs for tf2onnx, `examples()` inputs for
+    every signature and `reference()` the Keras model's outputs for them.
+    """
+
+    # The signature TF Serving runs when a request names none.
+    default_signature = None
+
+    def __init__(self, model):
+        self.model = model
+        shapes = model.input_shapes()
+        self.image_shape = shapes["image"]
+        self.image_size = tuple(self.image_shape[1:3])
+        self.tokenizer = getattr(model, "tokenizer", None)
+        tokenizer = self.tokenizer
+        if tokenizer is not None and tokenizer.sequence_length is None:
+            raise ExportError(
+                "the model's tokenizer must have a sequence_length, so "
+                "exported token ids have a fixed length. Received: "
+                "tokenizer.sequence_length=None"
+            )
+
+    def images_spec(self):
+        return tf.TensorSpec(self.image_shape, tf.float32, name="image")
+
+    def bytes_spec(self, name="image_bytes"):
+        return tf.TensorSpec([None], tf.string, name=name)
+
+    def decode(self, image_bytes):
+        return decode_images(image_bytes, self.image_size)
+
+    def tokenize(self, text):
+        return tf.cast(self.tokenizer(text), tf.int32)
+
+    def functions(self):
+        raise NotImplementedError
+
+    def onnx_functions(self):
+        raise NotImplementedError
+
+    def examples(self, batch_size, seed):
+        raise NotImplementedError
+
+    def reference(self, name, inputs):
+        raise NotImplementedError
+
+    def example_images(self, batch_size, rng):
+        """uint8 images of the model's size: pixels and PNG bytes (some of
+        another size, so the resize in the graph runs)."""
+        height, width = self.image_size
+        pixels = rng.integers(0, 256, (batch_size, height, width, 3), "uint8")
+        encoded = [
+            tf.io.encode_png(
+                image
+                if i % 2 == 0
+                else tf.image.resize(image, (height + 7, width + 3))
+                .numpy()
+                .astype("uint8")
+            ).numpy()
+            for i, image in enumerate(pixels)
+        ]
+        return pixels.astype("float32") / 255.0, np.array(encoded, object)
+
+    def example_texts(self, batch_size, rng):
+        words = [
+            token
+            for token in self.tokenizer.get_vocabulary()
+            if token.isalpha() and token not in _special(self.tokenizer)
+        ]
+        texts = []
+        for _ in range(batch_size):
+            count = rng.integers(1, _MAX_EXAMPLE_WORDS + 1)
+            texts.append(" ".join(rng.choice(words, count)).encode())
+        return np.array(texts, object)
+
+    def example_ids(self, batch_size, rng, length, vocabulary_size):
+        """Token ids with 0-padding after a random length (at least 1)."""
+        ids = rng.integers(1, vocabulary_size, (batch_size, length), "int32")
+        lengths = rng.integers(1, length + 1, (batch_size, 1))
+        return np.where(np.arange(length) < lengths, ids, 0).astype("int32")
+
+    def pixels_of(self, image_bytes):
+        return self.decode(tf.constant(list(image_bytes))).numpy()
+
+
+def _special(tokenizer):
+    return set(tokenizer.special_tokens.values())
