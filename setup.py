@@ -37,6 +37,8 @@ EXTRAS_REQUIRE = {
         "pycocotools==2.0.11",
         # Reference tokenizer: the oracle for WordPieceTokenizer's ids.
         "tokenizers==0.23.3",
+        # Photos (chelsea, coffee) of the pretrained ImageNet golden checks.
+        "scikit-image==0.26.0",
     ],
 }
 

@@ -22,6 +22,8 @@ from mmkeras.models.fusion_classifier import fusion_preprocessor
 IMAGE_SIZE = 32
 SEQUENCE_LENGTH = 8
 TEMPLATES = ("{}", "a {} shape", "the object is {}", "is it {} ?")
+# Label 0: the text names another colour than the shape's; 1: the same.
+CLASS_NAMES = ("different", "same")
 RESERVED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCABULARY = list(RESERVED_TOKENS) + sorted(
     set(" ".join(TEMPLATES).replace("{}", " ").split()) | set(COLORS)
@@ -142,6 +144,8 @@ def model(fusion="concat", hidden_dim=64, dropout=0.0, learning_rate=1e-3):
         fusion=fusion,
         hidden_dim=hidden_dim,
         dropout=dropout,
+        tokenizer=tokenizer(),
+        class_names=list(CLASS_NAMES),
     )
     result.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return result
