@@ -91,8 +91,9 @@ def _runners(family, model, written, batch_size):
             tensor_inputs["image"], return_strings=False
         )
     else:
+        # The tf.function that the SavedModel signature saves, in process.
         keras_fn = spec.functions()[name]
-        runners["keras"] = lambda: keras_fn(**tensor_inputs)
+        runners["keras"] = lambda: keras_fn(*tensor_inputs.values())
     for kind in ("saved_model", "saved_model_xla"):
         loaded = tf.saved_model.load(written[kind])
         function = loaded.signatures[name]

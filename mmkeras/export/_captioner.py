@@ -26,24 +26,25 @@ class CaptionerFamily(Family):
         model = self.model
 
         @tf.function(
+            autograph=False,
             input_signature=[
                 self.images_spec(),
                 tf.TensorSpec(
                     [None, model.sequence_length], tf.int32, name="token_ids"
                 ),
-            ]
+            ],
         )
         def logits(image, token_ids):
             return {"logits": model({"image": image, "token_ids": token_ids})}
 
-        @tf.function(input_signature=[self.images_spec()])
+        @tf.function(autograph=False, input_signature=[self.images_spec()])
         def caption_ids(image):
             return {"token_ids": self._generate(image)}
 
         functions = {"logits": logits, "caption_ids": caption_ids}
         if self.tokenizer is not None:
 
-            @tf.function(input_signature=[self.bytes_spec()])
+            @tf.function(autograph=False, input_signature=[self.bytes_spec()])
             def caption(image_bytes):
                 ids = self._generate(self.decode(image_bytes))
                 return {"captions": model.tokenizer.detokenize(ids)}
@@ -56,7 +57,7 @@ class CaptionerFamily(Family):
         blocks = model.decoder_blocks
         length = model.sequence_length
 
-        @tf.function(input_signature=[self.images_spec()])
+        @tf.function(autograph=False, input_signature=[self.images_spec()])
         def encoder(image):
             cache = model.build_cache(image, length)
             return {"cross_cache": tf.stack(cache["cross"])}
@@ -66,12 +67,13 @@ class CaptionerFamily(Family):
         self_shape[3] = length
 
         @tf.function(
+            autograph=False,
             input_signature=[
                 tf.TensorSpec([None, 1], tf.int32, name="token_ids"),
                 tf.TensorSpec([], tf.int32, name="index"),
                 tf.TensorSpec(self_shape, tf.float32, name="past_self_cache"),
                 tf.TensorSpec(cross_shape, tf.float32, name="cross_cache"),
-            ]
+            ],
         )
         def decoder_step(token_ids, index, past_self_cache, cross_cache):
             # ONNX names inputs and outputs alike, so past and present.

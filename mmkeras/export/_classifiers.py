@@ -32,7 +32,7 @@ class _ClassifierFamily(Family):
         return self.model({"image": image, self.text_key: text})
 
     def functions(self):
-        @tf.function(input_signature=self.tensor_inputs())
+        @tf.function(autograph=False, input_signature=self.tensor_inputs())
         def logits(image, ids):
             return {"logits": self._logits(image, ids)}
 
@@ -41,10 +41,11 @@ class _ClassifierFamily(Family):
             names = tf.constant(self.names)
 
             @tf.function(
+                autograph=False,
                 input_signature=[
                     self.bytes_spec(),
                     tf.TensorSpec([None], tf.string, name=self.text_name),
-                ]
+                ],
             )
             def classify(image_bytes, text):
                 same_length("image_bytes", image_bytes, self.text_name, text)

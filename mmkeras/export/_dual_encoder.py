@@ -21,11 +21,11 @@ class DualEncoderFamily(Family):
             [None, self.text_length], tf.int32, name="token_ids"
         )
 
-        @tf.function(input_signature=[self.images_spec()])
+        @tf.function(autograph=False, input_signature=[self.images_spec()])
         def image_embeddings(image):
             return {"embeddings": model.encode_image(image)}
 
-        @tf.function(input_signature=[ids_spec])
+        @tf.function(autograph=False, input_signature=[ids_spec])
         def text_embeddings(token_ids):
             return {"embeddings": model.encode_text(token_ids)}
 
@@ -37,15 +37,17 @@ class DualEncoderFamily(Family):
             return functions
         text_spec = tf.TensorSpec([None], tf.string, name="text")
 
-        @tf.function(input_signature=[self.bytes_spec()])
+        @tf.function(autograph=False, input_signature=[self.bytes_spec()])
         def encode_image(image_bytes):
             return {"embeddings": model.encode_image(self.decode(image_bytes))}
 
-        @tf.function(input_signature=[text_spec])
+        @tf.function(autograph=False, input_signature=[text_spec])
         def encode_text(text):
             return {"embeddings": model.encode_text(self.tokenize(text))}
 
-        @tf.function(input_signature=[self.bytes_spec(), text_spec])
+        @tf.function(
+            autograph=False, input_signature=[self.bytes_spec(), text_spec]
+        )
         def score(image_bytes, text):
             return {
                 "scores": model.score(
