@@ -128,6 +128,72 @@ def _load_keras_file(path):
 
 
 @cli.command()
+@click.argument("model_path", metavar="MODEL")
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="An image file (JPEG, PNG, GIF, BMP); repeat for a batch.",
+)
+@click.option("--question", help="The question, for a VQA model.")
+@click.option(
+    "--text",
+    "texts",
+    multiple=True,
+    help="Text for a fusion classifier, or candidate captions to score "
+    "with a dual encoder (repeatable).",
+)
+def predict(model_path, images, question, texts):
+    """Run MODEL (a .keras file) on images: caption, answer, classify or
+    score them, through the same graph as the exported SavedModel."""
+    import json
+
+    from mmkeras.export import signatures
+
+    family = signatures.for_model(_load_keras_file(model_path))
+    name = family.default_signature
+    functions = family.functions()
+    if name not in functions:
+        raise ValueError(
+            f"{model_path} has no tokenizer or label names, so it cannot "
+            "take text or give names; give it tokenizer= (and answers= or "
+            "class_names=) when building the model"
+        )
+    inputs = {"image_bytes": [_read(path) for path in images]}
+    if isinstance(family, signatures.VQAFamily):
+        inputs["question"] = [_required(question, "--question")] * len(images)
+    elif isinstance(family, signatures.FusionFamily):
+        if len(texts) != len(images):
+            raise click.UsageError("give one --text per --image")
+        inputs["text"] = list(texts)
+    elif isinstance(family, signatures.DualEncoderFamily):
+        inputs["text"] = list(_required(texts, "--text"))
+    # Positional: the Python parameter names differ from the signature's.
+    outputs = functions[name](*inputs.values())
+    for i, path in enumerate(images):
+        result = {"image": path}
+        for key, value in outputs.items():
+            item = value.numpy()[i]
+            result[key] = (
+                item.decode() if isinstance(item, bytes) else (item.tolist())
+            )
+        click.echo(json.dumps(result))
+
+
+def _read(path):
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def _required(value, option):
+    if not value:
+        raise click.UsageError(f"this model needs {option}")
+    return value
+
+
+@cli.command()
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True, type=int)
 def demo(epochs, seed):

@@ -1,0 +1,69 @@
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+from mmkeras.cli.main import cli
+from mmkeras.export.signatures import decode_images
+from tests.export import tiny
+
+
+@pytest.fixture()
+def image(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (24, 24, 3), "uint8")
+    path = tmp_path / "scene.png"
+    path.write_bytes(tf.io.encode_png(pixels).numpy())
+    return str(path)
+
+
+def _saved(model, tmp_path):
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    return path
+
+
+def _predict(*args):
+    result = CliRunner().invoke(cli, ["predict", *args])
+    return result, [json.loads(line) for line in result.output.splitlines()]
+
+
+def test_a_captioner_captions_each_image(tmp_path, image):
+    model = tiny.model("captioner")
+    result, lines = _predict(
+        _saved(model, tmp_path), "--image", image, "--image", image
+    )
+    assert result.exit_code == 0, result.output
+    pixels = decode_images(tf.constant([open(image, "rb").read()]), (24, 24))
+    expected = model.generate(pixels)[0]
+    assert [line["captions"] for line in lines] == [expected, expected]
+
+
+def test_a_vqa_model_answers_the_question(tmp_path, image):
+    result, lines = _predict(
+        _saved(tiny.model("vqa"), tmp_path),
+        "--image",
+        image,
+        "--question",
+        "what shape is it",
+    )
+    assert result.exit_code == 0, result.output
+    assert lines[0]["answer"] in tiny.ANSWERS
+    assert 0.0 < lines[0]["score"] <= 1.0
+
+
+def test_missing_inputs_are_usage_errors(tmp_path, image):
+    path = _saved(tiny.model("fusion"), tmp_path)
+    result = CliRunner().invoke(cli, ["predict", path, "--image", image])
+    assert result.exit_code == 2
+    assert "give one --text per --image" in result.output
+
+
+def test_a_model_without_a_tokenizer_cannot_take_text(tmp_path, image):
+    path = _saved(tiny.model("vqa", strings=False), tmp_path)
+    result = CliRunner().invoke(
+        cli, ["predict", path, "--image", image, "--question", "what"]
+    )
+    assert result.exit_code == 1
+    assert "has no tokenizer or label names" in result.output
