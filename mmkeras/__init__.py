@@ -17,6 +17,7 @@ if keras.backend.backend() != "tensorflow":
 
 from mmkeras import data  # noqa: E402
 from mmkeras import encoders  # noqa: E402
+from mmkeras import explain  # noqa: E402
 from mmkeras import export  # noqa: E402
 from mmkeras import layers  # noqa: E402
 from mmkeras import losses  # noqa: E402
@@ -31,6 +32,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "data",
     "encoders",
+    "explain",
     "export",
     "layers",
     "losses",

@@ -182,6 +182,33 @@ def predict(model_path, images, question, texts):
         click.echo(json.dumps(result))
 
 
+@cli.command()
+@click.argument("model_path", metavar="MODEL")
+@click.option(
+    "--image",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The image to caption.",
+)
+@click.option(
+    "--out",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The PNG to write: the image, then one attention map per word.",
+)
+def explain(model_path, image, output_path):
+    """Caption an image with MODEL (a .keras captioner) and draw where it
+    looked for each word."""
+    from mmkeras import data
+    from mmkeras import explain as explain_lib
+
+    model = _load_keras_file(model_path)
+    pixels = data.load_image(image).numpy()
+    caption = explain_lib.caption_attention(model, pixels, output_path)
+    click.echo(f"{caption}\n{output_path}")
+
+
 def _read(path):
     with open(path, "rb") as file:
         return file.read()

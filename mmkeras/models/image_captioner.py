@@ -186,6 +186,27 @@ class ImageCaptioner(Task):
             tokens = self.image_projection(tokens)
         return tokens
 
+    def cross_attention_maps(self, images, token_ids):
+        """How much each caption position attends to each image token.
+
+        Returns the last decoder block's cross-attention probabilities
+        averaged over heads, `(batch, T, N)` for `token_ids` `(batch, T)`
+        and `N` image tokens: row `t` is what the model looked at to
+        predict the token after `token_ids[:, t]`.
+        """
+        image_tokens = self.encode_images(images, training=False)
+        padding_mask = ops.not_equal(token_ids, self.pad_token_id)
+        x = self.token_embedding(token_ids)
+        for block in self.decoder_blocks:
+            x, scores = block(
+                x,
+                image_tokens,
+                decoder_padding_mask=padding_mask,
+                return_cross_attention_scores=True,
+                training=False,
+            )
+        return ops.mean(scores, axis=1)
+
     def build_cache(self, images, max_length):
         """Encodes `images` once; returns the decoding cache.
 

@@ -20,6 +20,9 @@ class TransformerDecoderBlock(keras.layers.Layer):
     returns `(outputs, self_attention_cache)`. Pass `cross_attention_cache`
     (from `compute_cross_attention_cache`) instead of the encoder sequence so
     the encoder keys and values are projected once, not at every step.
+    `return_cross_attention_scores=True` appends the cross-attention
+    probabilities `(batch, heads, decoder_len, encoder_len)` to the
+    outputs (what each position looked at, e.g. for attention maps).
 
     Args:
         num_heads: number of attention heads; must divide the feature size.
@@ -130,6 +133,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self_attention_cache_update_index=None,
         cross_attention_cache=None,
         use_causal_mask=True,
+        return_cross_attention_scores=False,
         training=None,
     ):
         decoder_padding_mask = _masking.padding_mask(
@@ -160,14 +164,18 @@ class TransformerDecoderBlock(keras.layers.Layer):
         )
         if self_attention_cache is not None:
             x, self_attention_cache = x
+        scores = None
         if encoder_sequence is not None or cross_attention_cache is not None:
             x = self._cross_attend(
                 x,
                 encoder_sequence,
                 encoder_padding_mask,
                 cross_attention_cache,
+                return_cross_attention_scores,
                 training,
             )
+            if return_cross_attention_scores:
+                x, scores = x
         x = residual(
             x,
             lambda y: self.feed_forward(y, training=training),
@@ -176,11 +184,16 @@ class TransformerDecoderBlock(keras.layers.Layer):
             self.norm_first,
             training,
         )
+        outputs = (x,)
         if self_attention_cache is not None:
-            return x, self_attention_cache
-        return x
+            outputs += (self_attention_cache,)
+        if return_cross_attention_scores:
+            outputs += (scores,)
+        return outputs[0] if len(outputs) == 1 else outputs
 
-    def _cross_attend(self, x, encoder_sequence, padding_mask, cache, training):
+    def _cross_attend(
+        self, x, encoder_sequence, padding_mask, cache, return_scores, training
+    ):
         if self.cross_attention is None:
             raise ValueError(
                 "This TransformerDecoderBlock was built without an "
@@ -194,10 +207,15 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 encoder_sequence,
                 value_mask=padding_mask,
                 cache=cache,
+                return_attention_scores=return_scores,
                 training=training,
             )
+            if not isinstance(outputs, tuple):
+                return outputs
             # A precomputed cache comes back unchanged; drop it.
-            return outputs[0] if cache is not None else outputs
+            if cache is not None:
+                outputs = outputs[:-1]
+            return outputs if len(outputs) > 1 else outputs[0]
 
         return residual(
             x,

@@ -65,3 +65,30 @@ def test_cross_attention_without_encoder_sequence_is_explained():
     block(tokens)
     with pytest.raises(ValueError, match="built without an encoder_sequence"):
         block(tokens, _floats(1, 2, 8))
+
+
+def test_cross_attention_scores_match_between_full_and_cached_passes():
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32)
+    tokens, image = _floats(2, 4, 16), _floats(2, 9, 24)
+    image_mask = np.arange(9)[None] < np.array([[9], [5]])
+    full, scores = block(
+        tokens,
+        image,
+        encoder_padding_mask=image_mask,
+        return_cross_attention_scores=True,
+    )
+    assert scores.shape == (2, 2, 4, 9)
+    np.testing.assert_allclose(np.sum(scores, -1), 1.0, atol=1e-5)
+    # Padded image tokens get no attention.
+    np.testing.assert_allclose(scores[1, :, :, 5:], 0.0, atol=1e-7)
+    self_cache = block.empty_cache(batch_size=2, max_length=4)
+    output, _, step_scores = block(
+        tokens[:, :1],
+        encoder_padding_mask=image_mask,
+        self_attention_cache=self_cache,
+        self_attention_cache_update_index=0,
+        cross_attention_cache=block.compute_cross_attention_cache(image),
+        return_cross_attention_scores=True,
+    )
+    np.testing.assert_allclose(output, full[:, :1], atol=1e-5)
+    np.testing.assert_allclose(step_scores, scores[:, :, :1], atol=1e-5)
