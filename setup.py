@@ -21,6 +21,8 @@ INSTALL_REQUIRES = [
     "pillow==13.0.0",
     "click==8.5.1",
     "rich==15.0.0",
+    # A per-entry lock: two processes loading one zoo entry download once.
+    "filelock==4.2.11",
 ]
 
 EXTRAS_REQUIRE = {
@@ -63,6 +65,10 @@ if __name__ == "__main__":
         license="Apache-2.0",
         python_requires=">=3.10",
         packages=find_packages(include=["mmkeras", "mmkeras.*"]),
+        # The zoo catalogue: mmkeras/zoo/catalogue links to the top-level
+        # zoo/ folder, whose entries (manifests, cards, small weights) ship
+        # in the wheel.
+        package_data={"mmkeras.zoo": ["catalogue/*/*"]},
         install_requires=INSTALL_REQUIRES,
         extras_require=EXTRAS_REQUIRE,
         entry_points={"console_scripts": ["mmkeras=mmkeras.cli.main:cli"]},

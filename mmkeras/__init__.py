@@ -26,6 +26,7 @@ from mmkeras import models  # noqa: E402
 from mmkeras import samplers  # noqa: E402
 from mmkeras import text  # noqa: E402
 from mmkeras import training  # noqa: E402
+from mmkeras import zoo  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
@@ -41,5 +42,6 @@ __all__ = [
     "samplers",
     "text",
     "training",
+    "zoo",
     "__version__",
 ]

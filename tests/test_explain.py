@@ -6,7 +6,7 @@ from PIL import Image
 import mmkeras
 from mmkeras import explain
 from mmkeras.cli.main import cli
-from tests.export import tiny
+from mmkeras.testing import tiny_models as tiny
 
 
 @pytest.fixture(scope="module")

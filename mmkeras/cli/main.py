@@ -93,10 +93,11 @@ def train(config, output_dir, overrides):
     help="Decoding of a captioner's caption signature (greedy, beam...).",
 )
 def export_command(model_path, format_, output_dir, verify, xla, sampler):
-    """Export MODEL (a .keras file) as SavedModel and/or ONNX, verified."""
+    """Export MODEL (a zoo name or a .keras file) as SavedModel and/or
+    ONNX, verified."""
     from mmkeras import export
 
-    model = _load_keras_file(model_path)
+    model = _load_model(model_path)
     written = export.export(
         model,
         output_dir,
@@ -109,22 +110,67 @@ def export_command(model_path, format_, output_dir, verify, xla, sampler):
         click.echo(f"{kind}: {path}")
 
 
-def _load_keras_file(path):
+def _load_model(name_or_path):
+    """A `.keras` file, or else a zoo entry name."""
     import keras
 
-    if not path.endswith(".keras"):
-        raise ValueError(
-            f"MODEL must be a .keras file (saved with model.save). "
-            f"Received: {path!r}"
-        )
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No .keras file at {path!r}.")
+    if not name_or_path.endswith(".keras"):
+        return mmkeras.zoo.load(name_or_path)
+    if not os.path.isfile(name_or_path):
+        raise FileNotFoundError(f"No .keras file at {name_or_path!r}.")
     try:
-        return keras.saving.load_model(path)
+        return keras.saving.load_model(name_or_path)
     except Exception as error:  # zipfile, h5py and Keras errors alike
         raise ValueError(
-            f"{path!r} is not a loadable .keras file: {error}"
+            f"{name_or_path!r} is not a loadable .keras file: {error}"
         ) from error
+
+
+@cli.group()
+def zoo():
+    """Pretrained models: list, inspect and download zoo entries."""
+
+
+@zoo.command("list")
+def zoo_list():
+    """Every entry with its family, version and metrics."""
+    import rich.console
+    import rich.table
+
+    table = rich.table.Table(box=None)
+    for column in ("name", "family", "version", "metrics"):
+        table.add_column(column)
+    for name in mmkeras.zoo.list_models():
+        manifest = mmkeras.zoo.info(name)
+        metrics = ", ".join(
+            f"{key}={value:.4g}"
+            if isinstance(value, float)
+            else f"{key}={value}"
+            for key, value in manifest["metrics"].items()
+        )
+        table.add_row(name, manifest["family"], manifest["version"], metrics)
+    rich.console.Console(width=200).print(table)
+
+
+@zoo.command("info")
+@click.argument("name")
+def zoo_info(name):
+    """The manifest of NAME, as JSON."""
+    import json
+
+    click.echo(json.dumps(mmkeras.zoo.info(name), indent=2))
+
+
+@zoo.command("download")
+@click.argument("names", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every entry.")
+def zoo_download(names, everything):
+    """Fetch and verify the files of NAMES into the cache."""
+    if bool(names) == everything:
+        raise click.UsageError("give entry names or --all, not both")
+    for name in mmkeras.zoo.list_models() if everything else names:
+        for file, path in mmkeras.zoo.download(name).items():
+            click.echo(f"{name} {file}: {path}")
 
 
 @cli.command()
@@ -146,13 +192,13 @@ def _load_keras_file(path):
     "with a dual encoder (repeatable).",
 )
 def predict(model_path, images, question, texts):
-    """Run MODEL (a .keras file) on images: caption, answer, classify or
-    score them, through the same graph as the exported SavedModel."""
+    """Run MODEL (a zoo name or a .keras file) on images: caption, answer,
+    classify or score them, through the exported SavedModel's graph."""
     import json
 
     from mmkeras.export import signatures
 
-    family = signatures.for_model(_load_keras_file(model_path))
+    family = signatures.for_model(_load_model(model_path))
     name = family.default_signature
     functions = family.functions()
     if name not in functions:
@@ -198,12 +244,12 @@ def predict(model_path, images, question, texts):
     help="The PNG to write: the image, then one attention map per word.",
 )
 def explain(model_path, image, output_path):
-    """Caption an image with MODEL (a .keras captioner) and draw where it
-    looked for each word."""
+    """Caption an image with MODEL (a zoo name or a .keras captioner) and
+    draw where it looked for each word."""
     from mmkeras import data
     from mmkeras import explain as explain_lib
 
-    model = _load_keras_file(model_path)
+    model = _load_model(model_path)
     pixels = data.load_image(image).numpy()
     caption = explain_lib.caption_attention(model, pixels, output_path)
     click.echo(f"{caption}\n{output_path}")

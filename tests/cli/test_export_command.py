@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from mmkeras.cli.main import cli
-from tests.export import tiny
+from mmkeras.testing import tiny_models as tiny
 
 
 def _invoke(*args):
@@ -28,10 +28,10 @@ def test_export_a_keras_file_to_onnx(tmp_path):
     "make, message",
     [
         (lambda d: str(d / "missing.keras"), "No .keras file at"),
-        (lambda d: str(d), "MODEL must be a .keras file"),
+        (lambda d: "fusion_gated.colour_match", "Did you mean fusion_gated"),
         (lambda d: _write(d / "bad.keras", b"zip?"), "not a loadable .keras"),
     ],
-    ids=["missing", "not-keras", "corrupt"],
+    ids=["missing", "unknown-name", "corrupt"],
 )
 def test_bad_model_paths_are_one_line_errors(tmp_path, make, message):
     result = _invoke("export", make(tmp_path), "--out", str(tmp_path / "o"))

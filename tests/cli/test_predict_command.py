@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from mmkeras.cli.main import cli
 from mmkeras.export.signatures import decode_images
-from tests.export import tiny
+from mmkeras.testing import tiny_models as tiny
 
 
 @pytest.fixture()

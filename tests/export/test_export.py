@@ -12,7 +12,7 @@ from mmkeras.export import ExportError
 from mmkeras.export import verify
 from mmkeras.export.signatures import decode_images
 from mmkeras.testing import run_export_test
-from tests.export import tiny
+from mmkeras.testing import tiny_models as tiny
 
 CONSUMERS = os.path.join(os.path.dirname(mmkeras.__file__), "export/consumers")
 SIGNATURES = {

@@ -1,5 +1,5 @@
-"""Tiny task models, untrained, with tokenizers and label names, for the
-export tests; seeded, so their outputs are fixed."""
+"""Tiny task models, untrained, with tokenizers and label names, for tests
+and the zoo's test entries; seeded, so their outputs are fixed."""
 
 import keras
 import numpy as np

@@ -1,0 +1,100 @@
+"""Writing zoo entries: files hashed, manifest and model card written from
+the evaluation that made the entry (`tools/make_zoo_entries.py`)."""
+
+import json
+import os
+import shutil
+import tempfile
+
+from mmkeras.zoo import cache
+from mmkeras.zoo.manifest import check_manifest
+
+
+def write_entry(catalogue_dir, manifest, files, notes=""):
+    """Writes the entry folder `catalogue_dir/<manifest["name"]>/`.
+
+    Args:
+        catalogue_dir: the catalogue, e.g. the repository's `zoo/`.
+        manifest: every manifest field but `files` (see `zoo/README.md`).
+        files: dicts with `"name"` and `"path"` (a local copy, hashed);
+            with a `"uri"` the file is referenced (hosted or from a
+            package), without one it is copied into the entry (`file:`).
+        notes: Markdown for the model card's "Notes" section.
+
+    Returns:
+        The manifest written.
+    """
+    name = manifest["name"]
+    target = os.path.join(catalogue_dir, name)
+    staging = tempfile.mkdtemp(prefix=f".{name}.", dir=catalogue_dir)
+    try:
+        entries = []
+        for file in files:
+            uri = file.get("uri")
+            if uri is None:
+                shutil.copyfile(
+                    file["path"], os.path.join(staging, file["name"])
+                )
+                uri = f"file:{file['name']}"
+            entries.append(
+                {
+                    "name": file["name"],
+                    "uri": uri,
+                    "sha256": cache.sha256(file["path"]),
+                    "size": os.path.getsize(file["path"]),
+                }
+            )
+        manifest = {**manifest, "files": entries}
+        check_manifest(manifest, name)
+        with open(os.path.join(staging, "manifest.json"), "w") as out:
+            json.dump(manifest, out, indent=2)
+            out.write("\n")
+        with open(os.path.join(staging, "MODEL_CARD.md"), "w") as out:
+            out.write(model_card(manifest, notes))
+        shutil.rmtree(target, ignore_errors=True)
+        os.rename(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def model_card(manifest, notes=""):
+    """The Markdown model card of a manifest."""
+    lines = [
+        f"# {manifest['name']} (version {manifest['version']})",
+        "",
+        manifest["description"],
+        "",
+        f"- Family: `{manifest['family']}`",
+        f"- License: {manifest['license']}",
+        f"- Source: {manifest['source']}",
+        "",
+        "## Evaluation",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    for key, value in manifest["metrics"].items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"| {key} | {shown} |")
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        manifest["command"],
+        "```",
+        "",
+        "## Files",
+        "",
+        "| file | bytes | sha256 | uri |",
+        "|---|---|---|---|",
+    ]
+    for file in manifest["files"]:
+        lines.append(
+            f"| {file['name']} | {file['size']} | `{file['sha256']}` | "
+            f"`{file['uri']}` |"
+        )
+    if notes:
+        lines += ["", "## Notes", "", notes.strip()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,45 @@
+"""Golden outputs: fixed inputs and the outputs an entry gave when it was
+made, in a bundled `golden.npz`, so a load can be checked exactly.
+
+Arrays are named `input/<key>` and `output/<key>`; a single input `x`
+is passed as the tensor itself, and a tensor output is stored as `y`.
+"""
+
+import numpy as np
+from keras import ops
+
+
+def _outputs(model, inputs):
+    outputs = model(inputs["x"] if set(inputs) == {"x"} else inputs)
+    if not isinstance(outputs, dict):
+        outputs = {"y": outputs}
+    return {key: ops.convert_to_numpy(value) for key, value in outputs.items()}
+
+
+def golden_arrays(model, inputs):
+    """The `golden.npz` arrays of `model` on `inputs` (a dict)."""
+    arrays = {f"input/{key}": np.asarray(v) for key, v in inputs.items()}
+    for key, value in _outputs(model, inputs).items():
+        arrays[f"output/{key}"] = value
+    return arrays
+
+
+def golden_difference(model, path):
+    """The largest absolute difference between `model`'s outputs on the
+    golden inputs in `path` and the recorded ones."""
+    with np.load(path) as data:
+        inputs = {
+            key.split("/", 1)[1]: data[key]
+            for key in data.files
+            if key.startswith("input/")
+        }
+        expected = {
+            key.split("/", 1)[1]: data[key]
+            for key in data.files
+            if key.startswith("output/")
+        }
+    actual = _outputs(model, inputs)
+    return max(
+        float(np.max(np.abs(actual[key] - value)))
+        for key, value in expected.items()
+    )

