@@ -1,0 +1,85 @@
+"""Every catalogue entry loads, matches its golden outputs, round-trips
+and (task models) exports with verification."""
+
+import keras
+import numpy as np
+import pytest
+
+import mmkeras
+from mmkeras.models.task import Task
+from mmkeras.testing import run_export_test
+
+ENTRIES = mmkeras.zoo.list_models()
+TASKS = ("ImageCaptioner", "VQAModel", "FusionClassifier", "DualEncoder")
+TASK_ENTRIES = [
+    name for name in ENTRIES if mmkeras.zoo.info(name)["family"] in TASKS
+]
+
+
+def test_the_catalogue_has_the_pretrained_and_test_entries():
+    assert {
+        "efficientnet_lite0.imagenet",
+        "minilm_l6.sentence",
+        "test_captioner.tiny",
+        "test_fusion.tiny",
+    } <= set(ENTRIES)
+
+
+@pytest.fixture(scope="module", params=ENTRIES)
+def entry(request, tmp_path_factory):
+    # Converted entries cache into MMKERAS_CACHE; keep the user's clean.
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MMKERAS_CACHE", str(cache))
+        files = mmkeras.zoo.download(request.param)
+        yield request.param, mmkeras.zoo.load(request.param), files
+
+
+def test_loads_and_matches_its_golden_outputs(entry):
+    name, model, files = entry
+    manifest = mmkeras.zoo.info(name)
+    assert type(model).__name__ == manifest["family"]
+    assert mmkeras.zoo.golden_difference(model, files["golden.npz"]) <= 1e-5
+
+
+def test_round_trips(entry, tmp_path):
+    _, model, files = entry
+    if isinstance(model, Task):
+        path = str(tmp_path / "model.keras")
+        model.save(path)
+        copy = keras.saving.load_model(path)
+    else:
+        copy = type(model).from_config(model.get_config())
+        with np.load(files["golden.npz"]) as data:
+            copy(data["input/x"])
+        copy.set_weights(model.get_weights())
+    assert mmkeras.zoo.golden_difference(copy, files["golden.npz"]) <= 1e-5
+
+
+@pytest.mark.xdist_group("export")
+@pytest.mark.parametrize("name", TASK_ENTRIES)
+def test_task_models_export_verified(name, tmp_path):
+    run_export_test(mmkeras.zoo.load(name), tmp_path, "all")
+
+
+def test_efficientnet_recognises_the_golden_photos():
+    metrics = mmkeras.zoo.info("efficientnet_lite0.imagenet")["metrics"]
+    assert metrics["golden_top1_chelsea"] == 285  # Egyptian cat
+    assert metrics["golden_top1_coffee"] == 967  # espresso
+
+
+def test_minilm_embedding_matches_the_reference(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMKERAS_CACHE", str(tmp_path))
+    model = mmkeras.zoo.load("minilm_l6.sentence")
+    files = mmkeras.zoo.download("minilm_l6.sentence")
+    tokenizer = mmkeras.text.WordPieceTokenizer(
+        files["vocab.txt"], sequence_length=16, add_start_end=True
+    )
+    pooled = np.asarray(
+        model(tokenizer(["a red circle on a white background"]))["pooled"]
+    )[0]
+    np.testing.assert_allclose(
+        pooled[:3] / np.linalg.norm(pooled),
+        [0.000627, 0.034823, -0.149765],
+        atol=1e-5,
+    )
