@@ -1,144 +1,214 @@
-"""The end-to-end job behind `make demo`, grown with each capability.
+"""The main job end to end, behind `make demo` and `mmkeras demo`.
 
-Today: build a small image + question model from `mmkeras.layers`, train it
-with `model.fit` on generated scenes, then check that the XLA and plain
-attention paths agree and that a `.keras` round trip is exact.
-
-The task: a 32x32 scene holds two squares of different colours; the question
-"is <colour> left" asks whether the square of that colour is the left one.
-Answering needs the question to attend to the right image region, which is
-what co-attention is for; chance is 50%.
+1. Load pretrained models from the zoo (offline, checksum-verified).
+2. Use them: ImageNet classes of photos (EfficientNet-Lite0), sentence
+   retrieval (MiniLM), image + text classification (gated fusion) and,
+   where the zoo has them, VQA answers and captions.
+3. Fine-tune the fusion classifier with `model.fit` on new data.
+4. Export it to SavedModel and ONNX, each verified in a fresh process.
+5. Serve the SavedModel with `serve_saved_model.py` (plain TensorFlow and
+   tensorflow-text, no mmkeras).
+6. Print a summary table.
 """
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 from rich.console import Console
 from rich.table import Table
 
 import mmkeras
+from mmkeras.configs import fusion_color_match
+from mmkeras.export import verify
 
-COLOURS = {
-    "red": (1.0, 0.1, 0.1),
-    "green": (0.1, 0.9, 0.1),
-    "blue": (0.1, 0.2, 1.0),
-    "yellow": (1.0, 0.9, 0.1),
-}
-# Token ids: 0 pads, then the words the questions use.
-VOCABULARY = ["<pad>", "is", "left", *COLOURS]
-IMAGE_SIZE = 32
-SQUARE = 6
+# ImageNet indices of the golden photos in the EfficientNet entry.
+PHOTO_CLASSES = {285: "Egyptian cat", 967: "espresso"}
+QUERIES = ("a red circle", "a green shape above a blue one")
 
 
-def make_scenes(count, seed):
-    """Seeded scenes, questions and yes/no answers (1 = yes)."""
-    rng = np.random.default_rng(seed)
-    images = np.zeros((count, IMAGE_SIZE, IMAGE_SIZE, 3), "float32")
-    questions = np.zeros((count, 3), "int32")
-    answers = np.zeros((count,), "int32")
-    colour_names = list(COLOURS)
-    for i in range(count):
-        pair = rng.choice(len(colour_names), size=2, replace=False)
-        left_x = rng.integers(0, IMAGE_SIZE // 2 - SQUARE)
-        right_x = rng.integers(IMAGE_SIZE // 2, IMAGE_SIZE - SQUARE)
-        for colour, x in zip(pair, (left_x, right_x), strict=True):
-            y = rng.integers(0, IMAGE_SIZE - SQUARE)
-            rgb = COLOURS[colour_names[colour]]
-            images[i, y : y + SQUARE, x : x + SQUARE] = rgb
-        asked = pair[rng.integers(0, 2)]
-        questions[i] = [1, 3 + asked, 2]
-        answers[i] = int(asked == pair[0])
-    return {"image": images, "question": questions}, answers
+class _Steps:
+    """Runs the steps, timing and printing each, for the summary table."""
+
+    def __init__(self, console):
+        self.console, self.rows = console, []
+
+    def run(self, title, step, *args):
+        self.console.rule(title)
+        start = time.perf_counter()
+        result = step(self.console, *args)
+        seconds = time.perf_counter() - start
+        self.rows.append((title, result["summary"], seconds))
+        return result
 
 
-def build_model(xla=True):
-    """ConvStem image tokens + question tokens -> co-attention -> yes/no."""
-    image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
-    question = keras.Input((3,), dtype="int32", name="question")
-    image_tokens = mmkeras.layers.ConvStem(
-        filters=(16, 32), hidden_dim=32, normalization="layer"
-    )(image)
-    words = mmkeras.layers.TokenAndPositionEmbedding(
-        vocabulary_size=len(VOCABULARY), sequence_length=3, embedding_dim=32
-    )(question)
-    image_tokens, words = mmkeras.layers.CoAttention(
-        num_heads=4, intermediate_dim=64, self_attention=True, xla=xla
-    )(image_tokens, words)
-    pooled = [
-        keras.layers.GlobalAveragePooling1D()(image_tokens),
-        keras.layers.GlobalAveragePooling1D()(words),
+def load_zoo(console):
+    names = mmkeras.zoo.list_models()
+    console.print(f"{len(names)} entries: {', '.join(names)}")
+    models = {}
+    for name in (
+        "efficientnet_lite0.imagenet",
+        "minilm_l6.sentence",
+        "fusion_gated.color_match",
+    ):
+        models[name] = mmkeras.zoo.load(name)
+        console.print(f"loaded {name} ({type(models[name]).__name__})")
+    return {"models": models, "summary": f"{len(models)} models loaded"}
+
+
+def classify_photos(console, encoder):
+    golden = mmkeras.zoo.download("efficientnet_lite0.imagenet")["golden.npz"]
+    with np.load(golden) as data:
+        photos = data["input/x"]
+    logits = np.asarray(encoder(photos.astype("float32"))["logits"])
+    found = [PHOTO_CLASSES.get(int(i), f"class {i}") for i in logits.argmax(-1)]
+    for name, label in zip(("chelsea", "coffee"), found, strict=True):
+        console.print(f"scikit-image's {name} photo: {label}")
+    return {"summary": ", ".join(found)}
+
+
+def retrieve_captions(console, encoder):
+    files = mmkeras.zoo.download("minilm_l6.sentence")
+    tokenizer = mmkeras.text.WordPieceTokenizer(
+        files["vocab.txt"], sequence_length=24, add_start_end=True
+    )
+    captions = sorted(
+        {
+            c.decode()
+            for c in mmkeras.data.shapes_captions(40, seed=3)
+            .map(lambda e: e["caption"])
+            .as_numpy_iterator()
+        }
+    )
+
+    def embed(texts):
+        pooled = np.asarray(encoder(tokenizer(list(texts)))["pooled"])
+        return pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
+
+    scores = embed(QUERIES) @ embed(captions).T
+    best = []
+    for query, row in zip(QUERIES, scores, strict=True):
+        top = [captions[i] for i in np.argsort(-row)[:3]]
+        console.print(f"{query!r} -> {top}")
+        best.append(top[0])
+    return {"summary": f"top hit for {QUERIES[0]!r}: {best[0]!r}"}
+
+
+def classify_pairs(console, model):
+    data = fusion_color_match.color_match_arrays(64, seed=11)
+    preprocess = mmkeras.models.fusion_preprocessor(model.tokenizer)
+    inputs, labels = preprocess(data)
+    predicted = np.asarray(model(inputs)).argmax(-1)
+    for i in range(3):
+        colour = fusion_color_match.COLORS[data["image_color"][i]]
+        console.print(
+            f"{colour} shape + {str(data['text'][i])!r} -> "
+            f"{model.class_names[predicted[i]]}"
+        )
+    accuracy = float(np.mean(predicted == np.asarray(labels)))
+    return {"summary": f"accuracy {accuracy:.3f} on 64 new pairs"}
+
+
+def fine_tune(console, model, examples, epochs):
+    train, validation = fusion_color_match.datasets(
+        num_train=examples, num_validation=512, seed=20
+    )
+    before = model.evaluate(validation, verbose=0, return_dict=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4))
+    # The dataset shuffles itself; Keras cannot shuffle a tf.data one.
+    model.fit(train, epochs=epochs, verbose=1, shuffle=False)
+    after = model.evaluate(validation, verbose=0, return_dict=True)
+    summary = (
+        f"validation accuracy {before['accuracy']:.3f} -> "
+        f"{after['accuracy']:.3f}"
+    )
+    console.print(summary)
+    return {"summary": summary}
+
+
+def export_model(console, model, out_dir):
+    written = mmkeras.export.export(model, out_dir, format="all")
+    worst = 0.0
+    for kind, path in written.items():
+        with open(os.path.join(path, "verify.json")) as file:
+            report = json.load(file)
+        diff = max(e.get("max_abs_diff", 0.0) for e in report.values())
+        worst = max(worst, diff)
+        console.print(f"{kind}: {path} (max |diff| {diff:.1e})")
+    return {
+        "written": written,
+        "summary": f"{len(written)} artifacts, max |diff| {worst:.1e} "
+        f"(limit {verify.TOLERANCE:g})",
+    }
+
+
+def serve(console, saved_model, scratch):
+    data = fusion_color_match.color_match_arrays(2, seed=5)
+    image = os.path.join(scratch, "shape.png")
+    with open(image, "wb") as file:
+        file.write(tf.io.encode_png(data["image"][0]).numpy())
+    text = str(data["text"][0])
+    script = os.path.join(verify.CONSUMERS, "serve_saved_model.py")
+    command = [
+        sys.executable,
+        script,
+        saved_model,
+        "--signature=classify",
+        f"--input=image_bytes=@{image}",
+        f"--input=text={text}",
     ]
-    fused = mmkeras.layers.ConcatFusion()(pooled)
-    logits = keras.layers.Dense(2, name="answer")(fused)
-    return keras.Model({"image": image, "question": question}, logits)
+    console.print(" ".join(command))
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    outputs = json.loads(result.stdout.splitlines()[-1])
+    colour = fusion_color_match.COLORS[data["image_color"][0]]
+    console.print(f"{colour} shape + {text!r} -> {outputs['label'][0]}")
+    return {"summary": f"served: {outputs['label'][0]} ({text!r})"}
 
 
-def run(epochs=10, train_size=4000, seed=0, console=None):
-    """Trains and checks the demo model; returns the summary rows."""
+def run(out_dir=None, fine_tune_examples=2048, epochs=1, console=None):
+    """Runs every step; returns the summary rows `(step, result, s)`."""
     console = console or Console()
-    keras.utils.set_random_seed(seed)
-    rows = []
-
-    console.rule("[bold]1. Data: generated two-square scenes")
-    train_x, train_y = make_scenes(train_size, seed=seed)
-    val_x, val_y = make_scenes(1000, seed=seed + 1)
-    console.print(
-        f"{train_size} training / 1000 validation scenes, "
-        f"questions like 'is red left'; yes-rate {val_y.mean():.2f}"
-    )
-
-    console.rule("[bold]2. Model from mmkeras.layers, trained with fit")
-    model = build_model(xla=True)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    console.print(f"{model.count_params():,} parameters; XLA attention core")
-    start = time.perf_counter()
-    model.fit(
-        train_x,
-        train_y,
-        validation_data=(val_x, val_y),
-        epochs=epochs,
-        batch_size=64,
-        verbose=2,
-    )
-    seconds = time.perf_counter() - start
-    _, accuracy = model.evaluate(val_x, val_y, verbose=0)
-    rows.append(("validation accuracy (chance 0.50)", f"{accuracy:.3f}"))
-    rows.append(("training time", f"{seconds:.0f} s"))
-
-    console.rule("[bold]3. XLA and plain attention agree")
-    plain = build_model(xla=False)
-    plain.set_weights(model.get_weights())
-    xla_logits = model.predict(val_x, verbose=0)
-    plain_logits = plain.predict(val_x, verbose=0)
-    difference = float(np.max(np.abs(xla_logits - plain_logits)))
-    rows.append(("max |XLA - plain| logits", f"{difference:.2e}"))
-
-    console.rule("[bold]4. .keras save and reload")
-    with tempfile.TemporaryDirectory() as directory:
-        path = os.path.join(directory, "demo.keras")
-        model.save(path)
-        reloaded = keras.saving.load_model(path)
-        size = os.path.getsize(path)
-    reloaded_logits = reloaded.predict(val_x, verbose=0)
-    reload_difference = float(np.max(np.abs(reloaded_logits - xla_logits)))
-    rows.append(("max |reloaded - original| logits", f"{reload_difference}"))
-    rows.append((".keras file size", f"{size / 1e3:.0f} kB"))
-
-    table = Table(title="mmkeras demo summary")
-    table.add_column("check")
-    table.add_column("value", justify="right")
-    for row in rows:
-        table.add_row(*row)
+    steps = _Steps(console)
+    with tempfile.TemporaryDirectory() as scratch:
+        out_dir = out_dir or os.path.join(scratch, "export")
+        models = steps.run("Load the zoo", load_zoo)["models"]
+        steps.run(
+            "Classify photos (EfficientNet-Lite0)",
+            classify_photos,
+            models["efficientnet_lite0.imagenet"],
+        )
+        steps.run(
+            "Retrieve captions (MiniLM)",
+            retrieve_captions,
+            models["minilm_l6.sentence"],
+        )
+        fusion = models["fusion_gated.color_match"]
+        steps.run(
+            "Classify image + text (gated fusion)", classify_pairs, fusion
+        )
+        steps.run(
+            "Fine-tune with model.fit",
+            fine_tune,
+            fusion,
+            fine_tune_examples,
+            epochs,
+        )
+        written = steps.run("Export and verify", export_model, fusion, out_dir)[
+            "written"
+        ]
+        steps.run(
+            "Serve without mmkeras", serve, written["saved_model"], scratch
+        )
+    table = Table(title="mmkeras demo")
+    for column in ("step", "result", "seconds"):
+        table.add_column(column)
+    for title, summary, seconds in steps.rows:
+        table.add_row(title, summary, f"{seconds:.1f}")
     console.print(table)
-    return dict(
-        accuracy=accuracy,
-        xla_plain_difference=difference,
-        reload_difference=reload_difference,
-    )
+    return steps.rows
