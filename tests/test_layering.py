@@ -28,9 +28,10 @@ FORBIDDEN = {
     "training": ["zoo", "export", "cli"],
 }
 
-# Keras layers stay backend-neutral; the one exception is the compiled
-# attention core (Keras has no public API to XLA-compile a sub-function).
-TENSORFLOW_ALLOWED_IN_LAYERS = {"layers/attention/_core.py"}
+# Keras layers stay backend-neutral; the exceptions are the compiled
+# attention core (Keras has no public API to XLA-compile a sub-function)
+# and HubEncoder, whose TF Hub modules are TensorFlow SavedModels.
+TENSORFLOW_ALLOWED_IN_LAYERS = {"layers/attention/_core.py", "layers/hub.py"}
 
 
 def _imports(path):

@@ -9,6 +9,7 @@ from mmkeras.layers.fusion import BilinearFusion
 from mmkeras.layers.fusion import ConcatFusion
 from mmkeras.layers.fusion import GatedFusion
 from mmkeras.layers.fusion import LateFusion
+from mmkeras.layers.hub import HubEncoder
 from mmkeras.layers.text import TokenAndPositionEmbedding
 from mmkeras.layers.transformer import FeedForward
 from mmkeras.layers.transformer import TransformerDecoderBlock
@@ -24,6 +25,7 @@ __all__ = [
     "ConvStem",
     "FeedForward",
     "GatedFusion",
+    "HubEncoder",
     "LateFusion",
     "MultiHeadAttention",
     "PatchEmbedding",

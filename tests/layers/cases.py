@@ -7,6 +7,7 @@ every public layer it finds, so a new layer cannot ship untested.
 import numpy as np
 
 from tests.layers.fusion.cases import FUSION_CASES
+from tests.layers.hub_cases import HUB_CASES
 from tests.layers.text.cases import TEXT_CASES
 from tests.layers.vision.cases import VISION_CASES
 
@@ -27,6 +28,7 @@ _TOKEN_MASK = _padding_mask(2, 5, [5, 3])
 
 CASES = {
     **FUSION_CASES,
+    **HUB_CASES,
     **VISION_CASES,
     **TEXT_CASES,
     "MultiHeadAttention": dict(

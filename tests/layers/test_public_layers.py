@@ -54,5 +54,6 @@ def test_layer_is_registered(name):
 def test_layer_round_trips(name):
     assert name in CASES, f"add an example for {name} to tests/layers/cases.py"
     case = CASES[name]
+    case.get("setup", lambda: None)()  # files a case needs, e.g. a module
     layer = PUBLIC_LAYERS[name](**case["init_kwargs"])
     run_serialization_test(layer, case["args"], case.get("kwargs"))
