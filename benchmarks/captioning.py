@@ -54,22 +54,37 @@ def main():
 @click.option("--test-images", default=200, show_default=True)
 @click.option("--hidden-dim", default=128, show_default=True)
 @click.option("--learning-rate", default=1e-3, show_default=True)
+@click.option(
+    "--normalization",
+    default="layer",
+    show_default=True,
+    type=click.Choice(["layer", "batch"]),
+)
 @click.option("--steps", default=12000, show_default=True)
 @click.option("--eval-every", default=300, show_default=True)
 @click.option("--minutes", default=60.0, show_default=True)
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False),
+    help="Write the trained model to this .keras file (for the zoo).",
+)
 def accuracy(
     train_images,
     test_images,
     hidden_dim,
     learning_rate,
+    normalization,
     steps,
     eval_every,
     minutes,
+    save,
 ):
     """BLEU-4, CIDEr and truthfulness of greedy captions."""
     keras.utils.set_random_seed(0)
     train, _ = caption_shapes.datasets(train_images, test_images)
-    model = caption_shapes.model(hidden_dim, learning_rate=learning_rate)
+    model = caption_shapes.model(
+        hidden_dim, learning_rate=learning_rate, normalization=normalization
+    )
     curve = _Curve(_test_set(test_images), eval_every, minutes)
     model.fit(
         train.repeat(),
@@ -79,6 +94,8 @@ def accuracy(
         verbose=0,
     )
     seconds = time.perf_counter() - curve.start
+    if save:
+        model.save(save)
     table = rich.table.Table(title="Captioning shapes scenes (greedy)")
     for column in ("step", "minutes", "train loss", *curve.names):
         table.add_column(column, justify="right")
