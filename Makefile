@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # Quiet TensorFlow's C++ start-up logging; errors still show.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,15 @@ $(INSTALLED): setup.py $(BIN)/python
 demo: $(INSTALLED)
 	$(BIN)/mmkeras demo
 
-test: $(INSTALLED) lint
+test: $(INSTALLED) lint docs
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+
+# The site goes to build/ (ignored); --strict fails on any warning.
+docs: $(INSTALLED)
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/attention.py

@@ -41,6 +41,8 @@ EXTRAS_REQUIRE = {
         "tokenizers==0.23.3",
         # Photos (chelsea, coffee) of the pretrained ImageNet golden checks.
         "scikit-image==0.26.0",
+        # The documentation site; `make test` builds it with --strict.
+        "mkdocs==1.6.1",
     ],
 }
 

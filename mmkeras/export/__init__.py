@@ -16,6 +16,7 @@ import shutil
 import tempfile
 
 from mmkeras import _checks
+from mmkeras.export import hub
 from mmkeras.export import signatures
 from mmkeras.export._plain import plain_clone
 from mmkeras.export._plain import uses_xla
@@ -27,7 +28,7 @@ from mmkeras.export.verify import verify as verify_artifact
 
 FORMATS = ("saved_model", "onnx", "all")
 
-__all__ = ["ExportError", "FORMATS", "export"]
+__all__ = ["ExportError", "FORMATS", "export", "hub"]
 
 
 def export(
