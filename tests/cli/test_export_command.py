@@ -52,3 +52,21 @@ def test_unknown_format_is_a_usage_error(tmp_path):
 def _write(path, data):
     path.write_bytes(data)
     return str(path)
+
+
+def test_a_model_that_cannot_be_exported_is_one_line(tmp_path):
+    result = _invoke(
+        "export", "efficientnet_lite0.imagenet", "--out", str(tmp_path)
+    )
+    assert result.exit_code == 1
+    assert "mmkeras exports ImageCaptioner, VQAModel" in result.output
+    assert "EfficientNetLite0Encoder" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = _invoke(
+        "--debug", "export", str(tmp_path / "none.keras"), "--out", "o"
+    )
+    assert result.exit_code == 1
+    assert isinstance(result.exception, FileNotFoundError)
