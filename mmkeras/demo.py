@@ -2,8 +2,8 @@
 
 1. Load pretrained models from the zoo (offline, checksum-verified).
 2. Use them: ImageNet classes of photos (EfficientNet-Lite0), sentence
-   retrieval (MiniLM), image + text classification (gated fusion) and,
-   where the zoo has them, VQA answers and captions.
+   retrieval (MiniLM), image + text classification (gated fusion) and
+   answers to easy-VQA questions (co-attention VQA).
 3. Fine-tune the fusion classifier with `model.fit` on new data.
 4. Export it to SavedModel and ONNX, each verified in a fresh process.
 5. Serve the SavedModel with `serve_saved_model.py` (plain TensorFlow and
@@ -31,6 +31,7 @@ from mmkeras.export import verify
 # ImageNet indices of the golden photos in the EfficientNet entry.
 PHOTO_CLASSES = {285: "Egyptian cat", 967: "espresso"}
 QUERIES = ("a red circle", "a green shape above a blue one")
+VQA_ENTRY = "vqa_coattention.easy_vqa"
 
 
 class _Steps:
@@ -52,11 +53,12 @@ def load_zoo(console):
     names = mmkeras.zoo.list_models()
     console.print(f"{len(names)} entries: {', '.join(names)}")
     models = {}
-    for name in (
+    wanted = [
         "efficientnet_lite0.imagenet",
         "minilm_l6.sentence",
         "fusion_gated.color_match",
-    ):
+    ]
+    for name in wanted + [VQA_ENTRY] * (VQA_ENTRY in names):
         models[name] = mmkeras.zoo.load(name)
         console.print(f"loaded {name} ({type(models[name]).__name__})")
     return {"models": models, "summary": f"{len(models)} models loaded"}
@@ -113,6 +115,25 @@ def classify_pairs(console, model):
         )
     accuracy = float(np.mean(predicted == np.asarray(labels)))
     return {"summary": f"accuracy {accuracy:.3f} on 64 new pairs"}
+
+
+def answer_questions(console, model):
+    """easy-VQA test questions (real data from the easy-vqa package)."""
+    batch = next(iter(mmkeras.data.easy_vqa("test", batch_size=64)))
+    logits = model(
+        {
+            "image": batch["image"],
+            "question_ids": model.tokenizer(batch["question"]),
+        }
+    )
+    predicted = [model.answers[i] for i in np.argmax(logits, -1)]
+    truth = [a.decode() for a in batch["answer"].numpy()]
+    for question, answer, true in list(
+        zip(batch["question"].numpy(), predicted, truth, strict=True)
+    )[:3]:
+        console.print(f"{question.decode()!r} -> {answer} (truth: {true})")
+    accuracy = np.mean([p == t for p, t in zip(predicted, truth, strict=True)])
+    return {"summary": f"accuracy {accuracy:.3f} on 64 test questions"}
 
 
 def fine_tune(console, model, examples, epochs):
@@ -188,6 +209,12 @@ def run(out_dir=None, fine_tune_examples=2048, epochs=1, console=None):
             retrieve_captions,
             models["minilm_l6.sentence"],
         )
+        if VQA_ENTRY in models:
+            steps.run(
+                "Answer questions (co-attention VQA)",
+                answer_questions,
+                models[VQA_ENTRY],
+            )
         fusion = models["fusion_gated.color_match"]
         steps.run(
             "Classify image + text (gated fusion)", classify_pairs, fusion
