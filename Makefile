@@ -25,7 +25,7 @@ demo: $(INSTALLED)
 	$(BIN)/mmkeras demo
 
 test: $(INSTALLED) lint docs
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

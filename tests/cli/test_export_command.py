@@ -12,7 +12,6 @@ def _invoke(*args):
     return CliRunner().invoke(cli, list(args))
 
 
-@pytest.mark.xdist_group("export")
 def test_export_a_keras_file_to_onnx(tmp_path):
     path = str(tmp_path / "classifier.keras")
     tiny.model("fusion").save(path)

@@ -35,9 +35,8 @@ ONNX_GRAPHS = {
 }
 
 
-# One verified export per family, shared by the tests of this file (which
-# run on one xdist worker, see the Makefile's --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("export")
+# One verified export per family, shared by the tests of this file (one
+# xdist worker runs a whole file: the Makefile's --dist loadfile).
 _EXPORTS = {}
 
 

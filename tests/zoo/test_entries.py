@@ -56,7 +56,6 @@ def test_round_trips(entry, tmp_path):
     assert mmkeras.zoo.golden_difference(copy, files["golden.npz"]) <= 1e-5
 
 
-@pytest.mark.xdist_group("export")
 @pytest.mark.parametrize("name", TASK_ENTRIES)
 def test_task_models_export_verified(name, tmp_path):
     run_export_test(mmkeras.zoo.load(name), tmp_path, "all")
