@@ -15,6 +15,8 @@ def test_the_demo_runs_every_step_end_to_end(tmp_path):
         "Egyptian cat, espresso"
     )
     assert "'a red circle'" in results["Retrieve captions (MiniLM)"]
+    vqa = results["Answer questions (co-attention VQA)"]
+    assert float(vqa.split()[1]) >= 0.95  # "accuracy 0.984 on 64 ..."
     assert results["Classify image + text (gated fusion)"].startswith(
         "accuracy 1.000"
     )
