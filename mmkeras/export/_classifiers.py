@@ -1,6 +1,8 @@
 """Export of `VQAModel` and `FusionClassifier`: named classes (answers,
 labels) from image bytes and text, and logits from tensors."""
 
+import abc
+
 import numpy as np
 import tensorflow as tf
 from keras import ops
@@ -97,8 +99,9 @@ class _ClassifierFamily(Family):
             },
         }
 
+    @abc.abstractmethod
     def scores(self, probabilities):
-        raise NotImplementedError
+        """The string signature's score outputs from the probabilities."""
 
 
 class VQAFamily(_ClassifierFamily):

@@ -1,6 +1,8 @@
 """The base of the export families: image decoding in the graph, example
 inputs, and the checks shared by the string signatures."""
 
+import abc
+
 import numpy as np
 import tensorflow as tf
 
@@ -44,7 +46,7 @@ def same_length(first_name, first, second_name, second):
     )
 
 
-class Family:
+class Family(abc.ABC):
     """The serving side of one task model.
 
     `functions()` are the SavedModel signatures by name (each a
@@ -82,17 +84,21 @@ class Family:
     def tokenize(self, text):
         return tf.cast(self.tokenizer(text), tf.int32)
 
+    @abc.abstractmethod
     def functions(self):
-        raise NotImplementedError
+        """`{signature name: tf.function}` for the SavedModel."""
 
+    @abc.abstractmethod
     def onnx_functions(self):
-        raise NotImplementedError
+        """`{graph name: tf.function}` for tf2onnx (tensors only)."""
 
+    @abc.abstractmethod
     def examples(self, batch_size, seed):
-        raise NotImplementedError
+        """`{name: {input: array}}` for every signature and graph."""
 
+    @abc.abstractmethod
     def reference(self, name, inputs):
-        raise NotImplementedError
+        """`{output: array}`: what the Keras model gives for `inputs`."""
 
     def example_images(self, batch_size, rng):
         """uint8 images of the model's size: pixels and PNG bytes (some of
