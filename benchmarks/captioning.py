@@ -52,13 +52,19 @@ def main():
 @main.command()
 @click.option("--train-images", default=4000, show_default=True)
 @click.option("--test-images", default=200, show_default=True)
+@click.option(
+    "--captions",
+    default=5,
+    show_default=True,
+    help="True captions drawn per training image.",
+)
 @click.option("--hidden-dim", default=128, show_default=True)
 @click.option("--learning-rate", default=1e-3, show_default=True)
 @click.option(
     "--normalization",
-    default="layer",
+    default="group",
     show_default=True,
-    type=click.Choice(["layer", "batch"]),
+    type=click.Choice(["group", "layer", "batch"]),
 )
 @click.option("--steps", default=12000, show_default=True)
 @click.option("--eval-every", default=300, show_default=True)
@@ -71,6 +77,7 @@ def main():
 def accuracy(
     train_images,
     test_images,
+    captions,
     hidden_dim,
     learning_rate,
     normalization,
@@ -81,7 +88,9 @@ def accuracy(
 ):
     """BLEU-4, CIDEr and truthfulness of greedy captions."""
     keras.utils.set_random_seed(0)
-    train, _ = caption_shapes.datasets(train_images, test_images)
+    train, _ = caption_shapes.datasets(
+        train_images, test_images, captions=captions
+    )
     model = caption_shapes.model(
         hidden_dim, learning_rate=learning_rate, normalization=normalization
     )

@@ -43,6 +43,12 @@ def main():
 @click.option("--question-input", default="encoding", show_default=True)
 @click.option("--hidden-dim", default=256, show_default=True)
 @click.option("--learning-rate", default=2.5e-4, show_default=True)
+@click.option(
+    "--fusion-layers",
+    default=2,
+    show_default=True,
+    help="Blocks of --fusion transformer.",
+)
 @click.option("--train-images", default=9800, show_default=True)
 @click.option("--test-images", default=200, show_default=True)
 @click.option("--steps", default=60_000, show_default=True)
@@ -53,6 +59,7 @@ def sort_of_clevr(
     question_input,
     hidden_dim,
     learning_rate,
+    fusion_layers,
     train_images,
     test_images,
     steps,
@@ -71,7 +78,7 @@ def sort_of_clevr(
         for kind, name in enumerate(("non-relational", "relational"))
     }
     model = vqa_sort_of_clevr.model(
-        fusion, question_input, hidden_dim, learning_rate
+        fusion, question_input, hidden_dim, learning_rate, fusion_layers
     )
     _run(
         f"Sort-of-CLEVR, fusion={fusion}",

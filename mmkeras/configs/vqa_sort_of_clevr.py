@@ -41,9 +41,12 @@ def model(
     question_input="encoding",
     hidden_dim=256,
     learning_rate=2.5e-4,
+    fusion_layers=2,
 ):
     """The paper's RN: four stride-2 conv layers of 24 filters (75x75 ->
-    5x5 = 25 objects), g_theta and f_phi of `hidden_dim` units."""
+    5x5 = 25 objects), g_theta and f_phi of `hidden_dim` units;
+    `fusion="transformer"` runs `fusion_layers` blocks over the same
+    objects instead."""
     text_encoder = None
     if question_input == "tokens":
         text_encoder = mmkeras.encoders.TransformerTextEncoder.from_preset(
@@ -53,10 +56,11 @@ def model(
             dropout=0.0,
         )
     result = VQAModel(
-        # Layer norm: batch-norm statistics made the test accuracy swing
-        # (down to 1% for one evaluation of the CNN+MLP baseline).
+        # Group norm: batch-norm statistics made the test accuracy swing
+        # (down to 1% for one evaluation of the CNN+MLP baseline), and
+        # per-pixel layer norm cannot tell the gray object from the page.
         mmkeras.encoders.ConvImageEncoder(
-            filters=(24,) * 4, hidden_dim=24, normalization="layer"
+            filters=(24,) * 4, hidden_dim=24, normalization="group"
         ),
         text_encoder,
         num_answers=len(shapes.ANSWERS),
@@ -64,6 +68,7 @@ def model(
         question_input=question_input,
         hidden_dim=hidden_dim,
         num_heads=4,
+        fusion_layers=fusion_layers,
     )
     result.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return result

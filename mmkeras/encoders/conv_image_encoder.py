@@ -26,11 +26,13 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         filters: filters of each stride-2 conv block.
         hidden_dim: size of the tokens (a 1x1 projection).
         kernel_size: side of the conv kernels.
-        normalization: `"layer"` (default), `"batch"` or `None`, as in
-            `ConvStem`. Layer norm by default: with batch norm, evaluation
-            on our tasks swung between epochs (running statistics lag the
-            training batches) and replicas of a `MirroredStrategy` normalize
-            with different statistics.
+        normalization: `"group"` (default), `"batch"`, `"layer"` or
+            `None`, as in `ConvStem`. Group norm by default: it does not
+            depend on the batch (with batch norm, evaluation on our tasks
+            swung between epochs and replicas of a `MirroredStrategy`
+            normalize with different statistics), and unlike `"layer"` it
+            sees intensity (per-pixel layer norm made gray objects
+            invisible on white scenes).
         pooling: `"mean"` or `"max"` over the tokens for `"pooled"`.
 
     Example:
@@ -51,7 +53,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         filters=(32, 64, 128),
         hidden_dim=128,
         kernel_size=3,
-        normalization="layer",
+        normalization="group",
         pooling="mean",
         **kwargs,
     ):

@@ -17,13 +17,25 @@ from mmkeras.layers import AttentionFusion
 from mmkeras.layers import BilinearFusion
 from mmkeras.layers import CoAttention
 from mmkeras.layers import MultiHeadAttention
+from mmkeras.layers import TransformerEncoderBlock
 
-FUSIONS = ("co_attention", "concat", "bilinear", "attention", "relation")
+FUSIONS = (
+    "co_attention",
+    "concat",
+    "bilinear",
+    "attention",
+    "relation",
+    "transformer",
+)
 # g_theta's depth in Santoro et al. 2017 (four 256-unit ReLU layers).
 RELATION_LAYERS = 4
 
 
-def make_head(fusion, hidden_dim, num_heads, dropout, xla, dtype):
+def make_head(fusion, hidden_dim, num_heads, dropout, xla, dtype, layers):
+    if fusion == "transformer":
+        return TransformerHead(
+            hidden_dim, num_heads, dropout, xla, layers, dtype=dtype, name=fusion
+        )
     cls = {
         "co_attention": CoAttentionHead,
         "concat": ConcatHead,
@@ -226,6 +238,82 @@ class RelationHead(_Head):
         # A mean, not the paper's sum: the same up to a constant factor
         # that f_phi absorbs, with a scale that does not grow with N^2.
         return ops.mean(pairs, axis=(1, 2))
+
+
+class TransformerHead(_Head):
+    """Single-stream fusion (VisualBERT-style): a learned fusion token, the
+    question tokens and the image tokens, each stream projected to
+    `hidden_dim` and tagged with a learned type embedding, go through
+    `num_layers` pre-LN transformer encoder blocks; the fusion token's
+    output is the result. Every token attends to every other, so pairs of
+    objects interact in each layer at O(N^2) attention cost, not the
+    relation network's O(N^2) MLPs."""
+
+    def __init__(self, hidden_dim, num_heads, dropout, xla, num_layers, **kw):
+        super().__init__(hidden_dim, num_heads, dropout, xla, **kw)
+        self.num_layers = num_layers
+
+    def build(
+        self, image_shape, question_shape, question_mask_shape, pooled_shape
+    ):
+        self.image_projection = self._dense(
+            "image_projection", self.hidden_dim, image_shape
+        )
+        self.question_projection = self._dense(
+            "question_projection", self.hidden_dim, question_shape
+        )
+        # Row 0 is the fusion token; rows 1 and 2 tag question and image.
+        self.type_embedding = self.add_weight(
+            shape=(3, self.hidden_dim),
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+            name="type_embedding",
+        )
+        length = None
+        if image_shape[1] is not None and question_shape[1] is not None:
+            length = 1 + image_shape[1] + question_shape[1]
+        self.blocks = []
+        for index in range(self.num_layers):
+            block = TransformerEncoderBlock(
+                self.num_heads,
+                4 * self.hidden_dim,
+                dropout=self.dropout,
+                xla=self.xla,
+                dtype=self.dtype_policy,
+                name=f"block_{index}",
+            )
+            block.build((image_shape[0], length, self.hidden_dim))
+            self.blocks.append(block)
+        self.output_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=self.dtype_policy, name="output_norm"
+        )
+        self.output_norm.build((image_shape[0], self.hidden_dim))
+
+    def call(self, image, question, question_mask, pooled, training=None):
+        types = ops.cast(self.type_embedding, self.compute_dtype)
+        batch = ops.shape(image)[0]
+        fusion_token = ops.broadcast_to(
+            types[0][None, None], (batch, 1, self.hidden_dim)
+        )
+        tokens = ops.concatenate(
+            [
+                fusion_token,
+                self.question_projection(question) + types[1],
+                self.image_projection(image) + types[2],
+            ],
+            axis=1,
+        )
+        always = ops.ones((batch, 1), "bool")
+        mask = ops.concatenate(
+            [
+                always,
+                ops.cast(question_mask, "bool"),
+                ops.ones(ops.shape(image)[:2], "bool"),
+            ],
+            axis=1,
+        )
+        for block in self.blocks:
+            tokens = block(tokens, padding_mask=mask, training=training)
+        return self.output_norm(tokens[:, 0])
 
 
 def masked_mean(tokens, mask):

@@ -11,7 +11,14 @@ import mmkeras
 from mmkeras.models.vqa_model import VQAModel
 from mmkeras.models.vqa_model import vqa_preprocessor
 
-FUSIONS = ("co_attention", "concat", "bilinear", "attention", "relation")
+FUSIONS = (
+    "co_attention",
+    "concat",
+    "bilinear",
+    "attention",
+    "relation",
+    "transformer",
+)
 VOCABULARY_SIZE = 20
 
 
@@ -100,6 +107,8 @@ def test_basics():
         ("attention", "tokens"),
         ("relation", "tokens"),
         ("relation", "encoding"),
+        ("transformer", "tokens"),
+        ("transformer", "encoding"),
     ],
 )
 def test_fusion_trains_and_round_trips(fusion, question_input):
@@ -198,6 +207,7 @@ def test_preprocessor_maps_sort_of_clevr_to_inputs():
         (dict(hidden_dim=15), "hidden_dim=15"),
         (dict(num_heads=0), "num_heads=0"),
         (dict(dropout=1.5), "dropout=1.5"),
+        (dict(fusion_layers=0), "fusion_layers=0"),
         (dict(text_encoder=None), "text_encoder=None"),
         (dict(image_encoder=None), "image_encoder=None"),
         (dict(question_input="encoding"), "text_encoder=<"),

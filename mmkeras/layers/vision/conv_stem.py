@@ -3,7 +3,7 @@ from keras import ops
 
 from mmkeras import _checks
 
-_NORMALIZATIONS = ("batch", "layer", None)
+_NORMALIZATIONS = ("batch", "layer", "group", None)
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
@@ -20,8 +20,12 @@ class ConvStem(keras.layers.Layer):
     With `normalization="batch"` under `MirroredStrategy`, the batch
     statistics are computed per replica, over each replica's share of the
     global batch, not across replicas. With small per-replica batches that
-    makes them noisy; `normalization="layer"` (per-token over channels) does
-    not depend on the batch and avoids this.
+    makes them noisy. `normalization="group"` (one group: each image's
+    whole feature map) does not depend on the batch and keeps every
+    pixel's intensity relative to the rest of the image.
+    `normalization="layer"` (per pixel, over channels) also does not
+    depend on the batch, but after a bias-free conv it is blind to scale:
+    a gray region gives the same features as a white one.
 
     Args:
         filters: number of filters of each conv block; one block per entry.
@@ -29,8 +33,8 @@ class ConvStem(keras.layers.Layer):
         hidden_dim: size of the output tokens, via a 1x1 projection; `None`
             keeps `filters[-1]` and adds no projection.
         activation: activation after each normalization.
-        normalization: `"batch"`, `"layer"` or `None` (then the convs have
-            biases instead).
+        normalization: `"batch"`, `"group"`, `"layer"` or `None` (then the
+            convs have biases instead).
         use_position_embedding: add learned position embeddings.
 
     Example:
@@ -109,6 +113,10 @@ class ConvStem(keras.layers.Layer):
         if self.normalization == "batch":
             norm = keras.layers.BatchNormalization(
                 dtype=self.dtype_policy, name=f"batch_norm_{index}"
+            )
+        elif self.normalization == "group":
+            norm = keras.layers.GroupNormalization(
+                groups=1, dtype=self.dtype_policy, name=f"group_norm_{index}"
             )
         else:
             norm = keras.layers.LayerNormalization(

@@ -27,6 +27,50 @@ def test_layer_normalization_variant():
     assert layer.non_trainable_weights == []
 
 
+def test_group_normalization_variant():
+    run_layer_test(
+        ConvStem,
+        init_kwargs=dict(filters=(4, 8), normalization="group"),
+        args=(_IMAGES,),
+        expected_output_shape=(2, 16, 8),
+        expected_num_trainable_weights=7,
+        run_mixed_precision=False,
+    )
+    layer = ConvStem(filters=(4, 8), normalization="group")
+    layer(_IMAGES)
+    assert layer.non_trainable_weights == []
+
+
+def _gray_square_on(page):
+    """A white or black page with the same gray square in its middle."""
+    images = np.full((1, 16, 16, 3), page, "float32")
+    images[:, 4:12, 4:12] = 0.5
+    return images
+
+
+def test_group_normalization_sees_gray_on_white_and_layer_does_not():
+    # The layer-norm blind spot: a bias-free conv maps a gray region to
+    # half the features of a white one, and per-pixel normalization
+    # removes the factor, so a gray square on a white page is invisible.
+    gray_on_white = _gray_square_on(1.0)
+    blank = np.ones_like(gray_on_white)
+    for normalization, visible in (("layer", False), ("group", True)):
+        layer = ConvStem(
+            filters=(8,),
+            kernel_size=1,
+            normalization=normalization,
+            use_position_embedding=False,
+        )
+        difference = np.abs(layer(gray_on_white) - layer(blank)).max()
+        assert (difference > 1e-2) == visible, (normalization, difference)
+    # Group norm normalizes the image as a whole: a gray square still
+    # differs between a white and a black page.
+    layer = ConvStem(filters=(8,), kernel_size=1, normalization="group")
+    on_white = np.asarray(layer(_gray_square_on(1.0)))
+    on_black = np.asarray(layer(_gray_square_on(0.0)))
+    assert np.abs(on_white - on_black).max() > 1e-2
+
+
 def test_two_blocks_give_a_4x4_grid_of_tokens():
     layer = ConvStem(filters=(4, 8))
     assert layer(_IMAGES).shape == (2, 16, 8)
@@ -86,7 +130,7 @@ def test_batch_normalization_uses_batch_statistics_in_training():
         (dict(filters=8), "filters=8"),
         (dict(kernel_size=0), "kernel_size=0"),
         (dict(hidden_dim=0), "hidden_dim=0"),
-        (dict(normalization="group"), "normalization='group'"),
+        (dict(normalization="instance"), "normalization='instance'"),
     ],
 )
 def test_rejects_bad_arguments(kwargs, message):

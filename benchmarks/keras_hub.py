@@ -1,0 +1,557 @@
+"""mmkeras against KerasHub 0.32 at equal sizes: training and decoding speed.
+
+Training: `mmkeras.models.DualEncoder` of `mmkeras.encoders.ViTImageEncoder`
+and `mmkeras.encoders.TransformerTextEncoder` against
+`keras_hub.models.CLIPBackbone` of `keras_hub.models.CLIPVisionEncoder` and
+`keras_hub.models.CLIPTextEncoder`, with the same image and patch size,
+width, depth, heads, MLP width, sequence length, vocabulary and projection
+size (the table gives both parameter counts). Both train with `model.fit`
+(Adam 1e-3, `jit_compile=False`) on one random batch repeated: mmkeras with
+its default `mmkeras.losses.InfoNCE`, KerasHub with the same symmetric
+InfoNCE, written here, on its `vision_logits`. After a warm-up the two take
+turns of two steps, so load from other processes falls on both alike;
+samples/s comes from the median step (and from the best step).
+
+What differs by design, at the same sizes:
+
+- attention: mmkeras compiles its attention cores with XLA (its default;
+  `--no-xla` turns it off); KerasHub runs `keras.layers.MultiHeadAttention`
+  in the plain graph.
+- CLIP's vision tower adds a LayerNorm before the blocks and has no patch
+  bias; its text tower is causal and pools the token with the highest id
+  (CLIP's end token); mmkeras's text tower is bidirectional with a padding
+  mask and mean-pools. Both use exact GELU (not CLIP's quick GELU) and no
+  dropout.
+
+Decoding: `mmkeras.models.ImageCaptioner` (the same ViT as image encoder,
+then `TransformerDecoderBlock`s cross-attending to its tokens, a LayerNorm
+and a Dense to logits) against the same stack from KerasHub parts:
+`CLIPVisionEncoder`, `keras_hub.layers.TokenAndPositionEmbedding`, pre-LN
+`keras_hub.layers.TransformerDecoder` blocks called with `encoder_sequence`
+(cross-attention), a LayerNorm and a Dense. Each side encodes the images
+once and projects every block's cross-attention keys and values once, then
+its own sampler (`mmkeras.samplers` or `keras_hub.samplers`; greedy and
+beam 4) runs one `while_loop` of one-token steps with the self-attention
+KV cache: `--max-length - 1` steps from the start token, no end token, so
+both generate the same number of tokens. KerasHub's samplers take a softmax
+over the vocabulary at every step, mmkeras's greedy takes the argmax of the
+logits. Every mode is a `tf.function`, without and with `jit_compile`;
+after a warm-up the modes take turns, `--repeats` runs each, and tokens/s
+comes from the median run (tokens of the batch, not of the beams).
+
+The ratio column is mmkeras / KerasHub of the throughput, and of the
+parameter counts. Target: mmkeras >= 1.0x on training and on decoding.
+Weights are random (no presets are downloaded).
+
+    .venv/bin/python benchmarks/keras_hub.py
+    .venv/bin/python benchmarks/keras_hub.py --steps 4 --repeats 2
+"""
+
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Run as a script, this file's directory comes first on the path, where its
+# own name would shadow the keras_hub package.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+import click  # noqa: E402
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
+import numpy as np  # noqa: E402
+import rich.console  # noqa: E402
+import rich.table  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
+
+import mmkeras  # noqa: E402
+
+COMMAND = " ".join([".venv/bin/python", *sys.argv])
+# Timed training steps per turn: few, so that the two models interleave.
+STEPS_PER_TURN = 2
+START_ID, PAD_ID = 1, 0
+LIBRARIES = ("mmkeras", "KerasHub")
+
+
+def symmetric_info_nce(y_true, y_pred):
+    """CLIP's loss on `(images, texts)` logits; labels are the diagonal."""
+    image_to_text = -ops.diagonal(ops.log_softmax(y_pred, axis=1))
+    text_to_image = -ops.diagonal(ops.log_softmax(y_pred, axis=0))
+    return (image_to_text + text_to_image) / 2.0
+
+
+def mmkeras_vit(sizes, xla):
+    return mmkeras.encoders.ViTImageEncoder(
+        patch_size=sizes["patch_size"],
+        hidden_dim=sizes["width"],
+        num_layers=sizes["num_layers"],
+        num_heads=sizes["num_heads"],
+        intermediate_dim=sizes["intermediate_dim"],
+        xla=xla,
+    )
+
+
+def hub_vit(sizes):
+    return keras_hub.models.CLIPVisionEncoder(
+        patch_size=sizes["patch_size"],
+        hidden_dim=sizes["width"],
+        num_layers=sizes["num_layers"],
+        num_heads=sizes["num_heads"],
+        intermediate_dim=sizes["intermediate_dim"],
+        intermediate_activation="gelu",  # mmkeras's; CLIP's is quick GELU
+        image_shape=(sizes["image_size"], sizes["image_size"], 3),
+    )
+
+
+def mmkeras_dual_encoder(sizes, xla):
+    model = mmkeras.models.DualEncoder(
+        mmkeras_vit(sizes, xla),
+        mmkeras.encoders.TransformerTextEncoder(
+            vocabulary_size=sizes["vocabulary_size"],
+            sequence_length=sizes["sequence_length"],
+            hidden_dim=sizes["width"],
+            num_layers=sizes["num_layers"],
+            num_heads=sizes["num_heads"],
+            intermediate_dim=sizes["intermediate_dim"],
+            dropout=0.0,  # CLIP has none
+            xla=xla,
+        ),
+        projection_dim=sizes["projection_dim"],
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    return model
+
+
+def hub_clip(sizes):
+    text_encoder = keras_hub.models.CLIPTextEncoder(
+        vocabulary_size=sizes["vocabulary_size"],
+        embedding_dim=sizes["width"],
+        hidden_dim=sizes["width"],
+        num_layers=sizes["num_layers"],
+        num_heads=sizes["num_heads"],
+        intermediate_dim=sizes["intermediate_dim"],
+        intermediate_activation="gelu",
+        max_sequence_length=sizes["sequence_length"],
+    )
+    model = keras_hub.models.CLIPBackbone(
+        hub_vit(sizes), text_encoder, sizes["projection_dim"]
+    )
+    # text_logits is the transpose of vision_logits: one loss covers both.
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss={"vision_logits": symmetric_info_nce, "text_logits": None},
+        jit_compile=False,
+    )
+    return model
+
+
+def pair_batches(sizes, batch_size, image_key):
+    """One random batch of image-text pairs, repeated forever."""
+    rng = np.random.default_rng(0)
+    size = sizes["image_size"]
+    inputs = {
+        image_key: rng.random((batch_size, size, size, 3), "float32"),
+        "token_ids": rng.integers(
+            1,
+            sizes["vocabulary_size"],
+            (batch_size, sizes["sequence_length"]),
+            dtype="int32",
+        ),
+    }
+    labels = {"vision_logits": np.zeros(batch_size, "float32")}
+    # DualEncoder's InfoNCE takes inputs alone; CLIPBackbone needs labels.
+    data = inputs if image_key == "image" else (inputs, labels)
+    return tf.data.Dataset.from_tensors(data).repeat()
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Records the wall time of every training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.step_seconds = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step_seconds.append(time.perf_counter() - self._start)
+
+
+def fit_steps(model, data, steps, callbacks=()):
+    model.fit(
+        data,
+        epochs=1,
+        steps_per_epoch=steps,
+        verbose=0,
+        callbacks=list(callbacks),
+    )
+
+
+def time_training(sizes, batch_size, steps, warmup_steps, xla):
+    """Per-step seconds and trainable parameters of each library's model."""
+    keras.utils.set_random_seed(0)
+    runs = {
+        "mmkeras": (
+            mmkeras_dual_encoder(sizes, xla),
+            pair_batches(sizes, batch_size, "image"),
+        ),
+        "KerasHub": (
+            hub_clip(sizes),
+            pair_batches(sizes, batch_size, "images"),
+        ),
+    }
+    for model, data in runs.values():
+        fit_steps(model, data, warmup_steps)  # builds, traces
+    timers = {library: StepTimer() for library in runs}
+    for _ in range(-(-steps // STEPS_PER_TURN)):
+        for library, (model, data) in runs.items():
+            fit_steps(model, data, STEPS_PER_TURN, [timers[library]])
+    return {
+        library: (timers[library].step_seconds, count_parameters(model))
+        for library, (model, _) in runs.items()
+    }
+
+
+class HubCaptioner(keras.layers.Layer):
+    """ImageCaptioner's layout from KerasHub parts, for cached decoding.
+
+    A `CLIPVisionEncoder`, token and position embeddings, pre-LN
+    `TransformerDecoder` blocks cross-attending to the image tokens, a
+    LayerNorm and a float32 Dense to logits, as in
+    `mmkeras.models.ImageCaptioner`.
+    """
+
+    def __init__(self, vision_encoder, sizes, sequence_length, **kwargs):
+        super().__init__(**kwargs)
+        self.vision_encoder = vision_encoder
+        self.sizes = sizes
+        self.sequence_length = sequence_length
+        self.token_embedding = keras_hub.layers.TokenAndPositionEmbedding(
+            sizes["vocabulary_size"], sequence_length, sizes["width"]
+        )
+        self.blocks = [
+            keras_hub.layers.TransformerDecoder(
+                sizes["intermediate_dim"],
+                sizes["num_heads"],
+                activation="gelu",
+                normalize_first=True,
+            )
+            for _ in range(sizes["num_layers"])
+        ]
+        self.output_norm = keras.layers.LayerNormalization(epsilon=1e-5)
+        self.logits_dense = keras.layers.Dense(
+            sizes["vocabulary_size"], dtype="float32"
+        )
+
+    def build(self, images_shape):
+        num_patches = (images_shape[1] // self.sizes["patch_size"]) ** 2
+        tokens_shape = (None, num_patches + 1, self.sizes["width"])
+        hidden_shape = (None, self.sequence_length, self.sizes["width"])
+        self.token_embedding.build(hidden_shape[:2])
+        for block in self.blocks:
+            block.build(hidden_shape, tokens_shape)
+        self.output_norm.build(hidden_shape)
+        self.logits_dense.build(hidden_shape)
+
+    def build_cache(self, images, max_length):
+        """`(image_tokens, cache)`; the cache holds per block the projected
+        image keys and values and a zero self-attention cache."""
+        image_tokens = self.vision_encoder({"images": images})
+        batch = ops.shape(image_tokens)[0]
+        heads = self.sizes["num_heads"]
+        shape = (batch, 2, max_length, heads, self.sizes["width"] // heads)
+        cache = {
+            "cross": [_cross_cache(b, image_tokens) for b in self.blocks],
+            "self": [ops.zeros(shape) for _ in self.blocks],
+        }
+        return image_tokens, cache
+
+    def call_with_cache(self, token_ids, image_tokens, cache, index):
+        x = self.token_embedding(token_ids, start_index=index)
+        self_caches = []
+        for block, cross, self_cache in zip(
+            self.blocks, cache["cross"], cache["self"], strict=True
+        ):
+            # The block wants encoder_sequence even with a cross cache; it
+            # only reads its (absent) Keras mask, so any batch size works.
+            x, self_cache, _ = block(
+                x,
+                image_tokens,
+                self_attention_cache=self_cache,
+                self_attention_cache_update_index=index,
+                cross_attention_cache=cross,
+            )
+            self_caches.append(self_cache)
+        logits = self.logits_dense(self.output_norm(x))
+        return logits, {"cross": cache["cross"], "self": self_caches}
+
+
+def _cross_cache(block, image_tokens):
+    # KerasHub's public way (BartSeq2SeqLM._build_cache) fills this with a
+    # whole extra decoder step; project directly, as mmkeras does.
+    attention = block._cross_attention_layer
+    keys = attention._key_dense(image_tokens)
+    values = attention._value_dense(image_tokens)
+    return ops.stack([keys, values], axis=1)
+
+
+def _start_ids(images, max_length):
+    row = ops.convert_to_tensor([[START_ID] + [PAD_ID] * (max_length - 1)])
+    return ops.tile(ops.cast(row, "int32"), [ops.shape(images)[0], 1])
+
+
+def mmkeras_generate(model, images, sampler, max_length):
+    cache = model.build_cache(images, max_length)
+
+    def next_fn(token_ids, cache, index):
+        previous = ops.take(token_ids, index - 1, axis=1)[:, None]
+        logits, cache = model.call_with_cache(previous, cache, index - 1)
+        return logits[:, 0], cache
+
+    return sampler(next_fn, _start_ids(images, max_length), cache, 1)
+
+
+def hub_generate(model, images, sampler, max_length):
+    image_tokens, cache = model.build_cache(images, max_length)
+
+    def next_fn(prompt, cache, index):
+        previous = ops.take(prompt, index - 1, axis=1)[:, None]
+        logits, cache = model.call_with_cache(
+            previous, image_tokens, cache, index - 1
+        )
+        return logits[:, 0], None, cache
+
+    return sampler(next_fn, _start_ids(images, max_length), cache, index=1)
+
+
+def captioners(sizes, max_length, xla):
+    """The two captioners, built, with their sampler-driving functions."""
+    mm = mmkeras.models.ImageCaptioner(
+        mmkeras_vit(sizes, xla),
+        vocabulary_size=sizes["vocabulary_size"],
+        sequence_length=max_length,
+        num_layers=sizes["num_layers"],
+        num_heads=sizes["num_heads"],
+        hidden_dim=sizes["width"],
+        intermediate_dim=sizes["intermediate_dim"],
+        xla=xla,
+        start_token_id=START_ID,
+        end_token_id=2,  # never consulted: the loops run every position
+        pad_token_id=PAD_ID,
+    )
+    hub = HubCaptioner(hub_vit(sizes), sizes, max_length)
+    shape = (None, sizes["image_size"], sizes["image_size"], 3)
+    mm.build({"image": shape})
+    hub.build(shape)
+    return {"mmkeras": (mm, mmkeras_generate), "KerasHub": (hub, hub_generate)}
+
+
+def decoding_modes(sizes, max_length, xla):
+    """`{(sampler, jit_compile, library): tf.function}` and the parameter
+    counts of the two captioners."""
+    models = captioners(sizes, max_length, xla)
+    samplers = {
+        "greedy": {
+            "mmkeras": mmkeras.samplers.GreedySampler(),
+            "KerasHub": keras_hub.samplers.GreedySampler(),
+        },
+        "beam 4": {
+            "mmkeras": mmkeras.samplers.BeamSampler(4),
+            "KerasHub": keras_hub.samplers.BeamSampler(4),
+        },
+    }
+    modes = {}
+    for name, by_library in samplers.items():
+        for jit in (False, True):
+            for library, (model, generate) in models.items():
+                modes[name, jit, library] = tf.function(
+                    _bind(generate, model, by_library[library], max_length),
+                    jit_compile=jit,
+                )
+    counts = {lib: count_parameters(m) for lib, (m, _) in models.items()}
+    return modes, counts
+
+
+def _bind(generate, model, sampler, max_length):
+    return lambda images: generate(model, images, sampler, max_length)
+
+
+def time_decoding(sizes, batch_size, max_length, repeats, xla):
+    """Median tokens/s of every mode (or the exception it raised)."""
+    keras.utils.set_random_seed(0)
+    modes, counts = decoding_modes(sizes, max_length, xla)
+    size = sizes["image_size"]
+    images = tf.random.uniform((batch_size, size, size, 3))
+    results, ready = {}, {}
+    for key, fn in modes.items():
+        try:
+            fn(images).numpy()  # warm-up: trace (and compile)
+            ready[key], results[key] = fn, []
+        except Exception as error:  # noqa: BLE001 - reported in the table
+            results[key] = error
+    for _ in range(repeats):
+        for key, fn in ready.items():
+            start = time.perf_counter()
+            fn(images).numpy()
+            results[key].append(time.perf_counter() - start)
+    tokens = batch_size * (max_length - 1)
+    rates = {
+        key: value if key not in ready else tokens / statistics.median(value)
+        for key, value in results.items()
+    }
+    return rates, counts
+
+
+def count_parameters(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def add_row(table, name, values, cells=None):
+    """`values` of both libraries (shown as `cells` if given) and their
+    ratio, or the failure of either."""
+    failed = [v for v in values if isinstance(v, Exception)]
+    if failed:
+        cells = [
+            f"failed: {type(v).__name__}" if v in failed else f"{v:,.0f}"
+            for v in values
+        ]
+        table.add_row(name, *cells, "-")
+        return
+    cells = cells or [f"{v:,.0f}" for v in values]
+    table.add_row(name, *cells, f"{values[0] / values[1]:.2f}x")
+
+
+def training_rows(table, results, batch_size):
+    seconds = [results[library][0] for library in LIBRARIES]
+    add_row(
+        table,
+        "DualEncoder / CLIPBackbone parameters",
+        [results[library][1] for library in LIBRARIES],
+    )
+    for name, pick in (("median", statistics.median), ("best", min)):
+        step = [pick(s) for s in seconds]
+        add_row(
+            table,
+            f"train samples/s (ms/step), {name} step",
+            [batch_size / s for s in step],
+            [f"{batch_size / s:,.1f} ({1e3 * s:.1f} ms)" for s in step],
+        )
+    table.add_section()
+
+
+def decoding_rows(table, rates, counts):
+    add_row(
+        table,
+        "ImageCaptioner / KerasHub captioner parameters",
+        [counts[library] for library in LIBRARIES],
+    )
+    for name, jit in dict.fromkeys(key[:2] for key in rates):
+        label = f"{name} tokens/s, " + ("jit_compile" if jit else "tf.function")
+        add_row(table, label, [rates[name, jit, lib] for lib in LIBRARIES])
+
+
+@click.command()
+@click.option("--image-size", default=64, show_default=True)
+@click.option("--patch-size", default=8, show_default=True)
+@click.option("--width", default=128, show_default=True)
+@click.option("--num-layers", default=2, show_default=True)
+@click.option("--num-heads", default=4, show_default=True)
+@click.option("--intermediate-dim", default=512, show_default=True)
+@click.option("--sequence-length", default=16, show_default=True)
+@click.option("--vocabulary-size", default=1000, show_default=True)
+@click.option("--projection-dim", default=128, show_default=True)
+@click.option("--batch-size", default=32, show_default=True)
+@click.option(
+    "--steps",
+    default=20,
+    show_default=True,
+    type=click.IntRange(STEPS_PER_TURN),
+    help=f"Timed training steps per model, in turns of {STEPS_PER_TURN}.",
+)
+@click.option("--warmup-steps", default=2, show_default=True)
+@click.option(
+    "--max-length",
+    default=32,
+    show_default=True,
+    type=click.IntRange(2),
+    help="Decoded ids per caption, start token included.",
+)
+@click.option("--repeats", default=5, show_default=True)
+@click.option(
+    "--xla/--no-xla",
+    default=True,
+    show_default=True,
+    help="mmkeras attention cores under XLA (its default).",
+)
+def main(
+    image_size,
+    patch_size,
+    width,
+    num_layers,
+    num_heads,
+    intermediate_dim,
+    sequence_length,
+    vocabulary_size,
+    projection_dim,
+    batch_size,
+    steps,
+    warmup_steps,
+    max_length,
+    repeats,
+    xla,
+):
+    """Times mmkeras and KerasHub side by side; prints one table."""
+    sizes = dict(
+        image_size=image_size,
+        patch_size=patch_size,
+        width=width,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        intermediate_dim=intermediate_dim,
+        sequence_length=sequence_length,
+        vocabulary_size=vocabulary_size,
+        projection_dim=projection_dim,
+    )
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    training = time_training(sizes, batch_size, steps, warmup_steps, xla)
+    rates, counts = time_decoding(sizes, batch_size, max_length, repeats, xla)
+    table = rich.table.Table(
+        title=f"mmkeras {mmkeras.__version__} vs KerasHub "
+        f"{keras_hub.__version__}: image {image_size}, patch {patch_size}, "
+        f"width {width}, {num_layers} layers, {num_heads} heads, MLP "
+        f"{intermediate_dim}, text {sequence_length} ids, vocabulary "
+        f"{vocabulary_size}, projection {projection_dim}, batch "
+        f"{batch_size}; {steps} train steps, {max_length} decoded ids x "
+        f"{repeats}; mmkeras xla={xla} (load average {load:.1f})",
+    )
+    for column, justify in (
+        ("", "left"),
+        ("mmkeras", "right"),
+        ("KerasHub", "right"),
+        ("mmkeras / KerasHub", "right"),
+    ):
+        table.add_column(column, justify=justify)
+    training_rows(table, training, batch_size)
+    decoding_rows(table, rates, counts)
+    table.caption = (
+        f"wall time {time.perf_counter() - started:.0f} s; load average at "
+        f"the end {os.getloadavg()[0]:.1f}"
+    )
+    console = rich.console.Console()
+    if not console.is_terminal:
+        console = rich.console.Console(width=120)
+    console.print(table)
+    for key, rate in rates.items():
+        if isinstance(rate, Exception):
+            print(f"{' '.join(map(str, key))}: {rate!r}", file=sys.stderr)
+    console.print(f"command: {COMMAND}")
+
+
+if __name__ == "__main__":
+    main()
