@@ -35,6 +35,7 @@ docs: $(INSTALLED)
 	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 bench: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --editable '.[dev,bench]'
 	$(BIN)/python benchmarks/attention.py
 
 clean:

@@ -44,6 +44,8 @@ EXTRAS_REQUIRE = {
         # The documentation site; `make test` builds it with --strict.
         "mkdocs==1.6.1",
     ],
+    # Benchmark-only: the peer that benchmarks/keras_hub.py measures against.
+    "bench": ["keras-hub==0.32.0"],
 }
 
 # Installed with --no-deps by the Makefile: their declared dependencies pull

@@ -54,6 +54,11 @@ def main():
 @click.option("--steps", default=60_000, show_default=True)
 @click.option("--eval-every", default=500, show_default=True)
 @click.option("--minutes", default=60.0, show_default=True)
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False),
+    help="Write the trained model to this .keras file (for the zoo).",
+)
 def sort_of_clevr(
     fusion,
     question_input,
@@ -65,6 +70,7 @@ def sort_of_clevr(
     steps,
     eval_every,
     minutes,
+    save,
 ):
     """Relational / non-relational test accuracy on Sort-of-CLEVR."""
     keras.utils.set_random_seed(0)
@@ -89,6 +95,8 @@ def sort_of_clevr(
         eval_every,
         minutes,
     )
+    if save:
+        model.save(save)
 
 
 @main.command("easy-vqa")
