@@ -66,8 +66,19 @@ def main():
     show_default=True,
     type=click.Choice(["group", "layer", "batch"]),
 )
+@click.option(
+    "--filters",
+    default="32,64,128,128",
+    show_default=True,
+    help="Conv filters per stride-2 block (4 blocks: 5x5 image tokens).",
+)
 @click.option("--steps", default=12000, show_default=True)
 @click.option("--eval-every", default=300, show_default=True)
+@click.option(
+    "--cosine/--constant",
+    default=False,
+    help="Cosine-decay the learning rate to zero over --steps.",
+)
 @click.option("--minutes", default=60.0, show_default=True)
 @click.option(
     "--save",
@@ -81,8 +92,10 @@ def accuracy(
     hidden_dim,
     learning_rate,
     normalization,
+    filters,
     steps,
     eval_every,
+    cosine,
     minutes,
     save,
 ):
@@ -92,9 +105,15 @@ def accuracy(
         train_images, test_images, captions=captions
     )
     model = caption_shapes.model(
-        hidden_dim, learning_rate=learning_rate, normalization=normalization
+        hidden_dim,
+        learning_rate=learning_rate,
+        normalization=normalization,
+        filters=tuple(int(f) for f in filters.split(",")),
+        decay_steps=steps if cosine else None,
     )
-    curve = _Curve(_test_set(test_images), eval_every, minutes)
+    curve = _Curve(
+        caption_shapes.evaluation_set(test_images), eval_every, minutes
+    )
     model.fit(
         train.repeat(),
         steps_per_epoch=eval_every,
@@ -123,40 +142,6 @@ def accuracy(
         console.print(f"  {'true ' if truth else 'FALSE'}  {text}")
 
 
-def _test_set(num_images):
-    """Images, 5 reference captions each and the scenes (seed 1)."""
-    elements = list(
-        caption_shapes.test_split(num_images).batch(5).as_numpy_iterator()
-    )
-    images = np.stack([e["image"][0] for e in elements])
-    references = [[c.decode() for c in e["caption"]] for e in elements]
-    scenes = mmkeras.data.generate_scenes(num_images, seed=1)
-    return images, references, scenes
-
-
-def score(model, test_set):
-    """(BLEU-4, CIDEr, truthfulness, examples) of greedy captions."""
-    images, references, scenes = test_set
-    generated = []
-    for start in range(0, len(images), 100):
-        generated += model.generate(images[start : start + 100])
-    bleu, cider = mmkeras.metrics.Bleu4(), mmkeras.metrics.Cider()
-    bleu.update_state(references, generated)
-    cider.update_state(references, generated)
-    grammar = caption_shapes.all_captions()
-    truths = [
-        text in grammar and grammar[text].is_true(scene)
-        for text, scene in zip(generated, scenes, strict=True)
-    ]
-    examples = list(zip(generated[:6], truths[:6], strict=True))
-    return (
-        float(bleu.result()),
-        float(cider.result()),
-        np.mean(truths),
-        examples,
-    )
-
-
 class _Curve(keras.callbacks.Callback):
     """Scores every epoch (`eval_every` steps); stops past the budget."""
 
@@ -171,7 +156,9 @@ class _Curve(keras.callbacks.Callback):
         self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        *values, self.examples = score(self.model, self.test_set)
+        *values, self.examples = caption_shapes.score(
+            self.model, self.test_set
+        )
         elapsed = (time.perf_counter() - self.start) / 60
         row = [str((epoch + 1) * self.eval_every), f"{elapsed:.1f}"]
         row += [f"{value:.4f}" for value in [logs["loss"], *values]]

@@ -49,6 +49,18 @@ def main():
     show_default=True,
     help="Blocks of --fusion transformer.",
 )
+@click.option(
+    "--filters",
+    default="24,24,24,24",
+    show_default=True,
+    help="Conv filters per stride-2 block (4 blocks: 5x5 objects).",
+)
+@click.option(
+    "--normalization",
+    default="group",
+    show_default=True,
+    type=click.Choice(["group", "batch", "layer"]),
+)
 @click.option("--train-images", default=9800, show_default=True)
 @click.option("--test-images", default=200, show_default=True)
 @click.option("--steps", default=60_000, show_default=True)
@@ -65,6 +77,8 @@ def sort_of_clevr(
     hidden_dim,
     learning_rate,
     fusion_layers,
+    filters,
+    normalization,
     train_images,
     test_images,
     steps,
@@ -84,7 +98,13 @@ def sort_of_clevr(
         for kind, name in enumerate(("non-relational", "relational"))
     }
     model = vqa_sort_of_clevr.model(
-        fusion, question_input, hidden_dim, learning_rate, fusion_layers
+        fusion,
+        question_input,
+        hidden_dim,
+        learning_rate,
+        fusion_layers,
+        tuple(int(f) for f in filters.split(",")),
+        normalization,
     )
     _run(
         f"Sort-of-CLEVR, fusion={fusion}",

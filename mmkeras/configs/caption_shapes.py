@@ -7,6 +7,7 @@
 import functools
 
 import keras
+import numpy as np
 
 import mmkeras
 from mmkeras.data import _captions
@@ -50,6 +51,8 @@ def model(
     learning_rate=1e-3,
     max_length=None,
     normalization="group",
+    filters=(32, 64, 128, 128),
+    decay_steps=None,
 ):
     """A 4-block CNN (75x75 -> 5x5 = 25 image tokens) and a 2-layer
     transformer decoder of width `hidden_dim`; `max_length` raises the
@@ -59,7 +62,7 @@ def model(
     norm cannot tell from the white page."""
     result = ImageCaptioner(
         mmkeras.encoders.ConvImageEncoder(
-            filters=(32, 64, 128, 128),
+            filters=filters,
             hidden_dim=hidden_dim,
             normalization=normalization,
         ),
@@ -73,6 +76,12 @@ def model(
         start_token_id=tokenizer().start_token_id,
         end_token_id=tokenizer().end_token_id,
     )
+    if decay_steps:
+        # Decaying to zero settles the weights and the batch-norm
+        # statistics, so the final model is not caught mid-swing.
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps
+        )
     result.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return result
 
@@ -99,6 +108,40 @@ def test_split(num_images, seed=0, captions=5):
     """The test captions, in image order (`captions` per image)."""
     return mmkeras.data.shapes_captions(
         num_images, seed=seed + 1, captions_per_image=captions
+    )
+
+
+def evaluation_set(num_images):
+    """Test images, 5 reference captions each and the scenes (seed 1)."""
+    elements = list(test_split(num_images).batch(5).as_numpy_iterator())
+    images = np.stack([e["image"][0] for e in elements])
+    references = [[c.decode() for c in e["caption"]] for e in elements]
+    scenes = mmkeras.data.generate_scenes(num_images, seed=1)
+    return images, references, scenes
+
+
+def score(model, evaluation):
+    """(BLEU-4, CIDEr, truthfulness, examples) of greedy captions of an
+    `evaluation_set`; truthfulness is the fraction of captions that the
+    grammar can write and that are true of their scene."""
+    images, references, scenes = evaluation
+    generated = []
+    for start in range(0, len(images), 100):
+        generated += model.generate(images[start : start + 100])
+    bleu, cider = mmkeras.metrics.Bleu4(), mmkeras.metrics.Cider()
+    bleu.update_state(references, generated)
+    cider.update_state(references, generated)
+    grammar = all_captions()
+    truths = [
+        text in grammar and grammar[text].is_true(scene)
+        for text, scene in zip(generated, scenes, strict=True)
+    ]
+    examples = list(zip(generated[:6], truths[:6], strict=True))
+    return (
+        float(bleu.result()),
+        float(cider.result()),
+        float(np.mean(truths)),
+        examples,
     )
 
 

@@ -42,6 +42,8 @@ def model(
     hidden_dim=256,
     learning_rate=2.5e-4,
     fusion_layers=2,
+    filters=(24,) * 4,
+    normalization="group",
 ):
     """The paper's RN: four stride-2 conv layers of 24 filters (75x75 ->
     5x5 = 25 objects), g_theta and f_phi of `hidden_dim` units;
@@ -60,7 +62,7 @@ def model(
         # (down to 1% for one evaluation of the CNN+MLP baseline), and
         # per-pixel layer norm cannot tell the gray object from the page.
         mmkeras.encoders.ConvImageEncoder(
-            filters=(24,) * 4, hidden_dim=24, normalization="group"
+            filters=filters, hidden_dim=filters[-1], normalization=normalization
         ),
         text_encoder,
         num_answers=len(shapes.ANSWERS),

@@ -123,4 +123,5 @@ def _per_order(rows, orders, values, num_rows):
     sums = np.bincount(
         rows * _N + orders, weights=values, minlength=num_rows * _N
     )
-    return sums.reshape(num_rows, _N)
+    # bincount of nothing is int64 whatever the weights.
+    return sums.astype("float64").reshape(num_rows, _N)

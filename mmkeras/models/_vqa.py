@@ -34,7 +34,13 @@ RELATION_LAYERS = 4
 def make_head(fusion, hidden_dim, num_heads, dropout, xla, dtype, layers):
     if fusion == "transformer":
         return TransformerHead(
-            hidden_dim, num_heads, dropout, xla, layers, dtype=dtype, name=fusion
+            hidden_dim,
+            num_heads,
+            dropout,
+            xla,
+            layers,
+            dtype=dtype,
+            name=fusion,
         )
     cls = {
         "co_attention": CoAttentionHead,

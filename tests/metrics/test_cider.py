@@ -33,6 +33,16 @@ def test_larger_corpus_matches_pycocoevalcap():
     assert abs(float(cider.result()) - expected) < 1e-6
 
 
+def test_candidates_sharing_no_word_score_zero_like_pycocoevalcap():
+    # What an untrained captioner writes: no n-gram in common.
+    references = [["a red circle", "a blue square"], ["a gray circle"]]
+    candidates = ["yellow yellow", "below"]
+    expected = _harness.oracle("cider", references, candidates)
+    cider = mmkeras.metrics.Cider()
+    cider.update_state(_harness.padded(references), np.array(candidates))
+    assert float(cider.result()) == expected == 0.0
+
+
 def test_token_ids_score_as_words():
     references, candidates = _harness.captions()
     ref_ids, candidate_ids = _harness.token_ids(references, candidates)
