@@ -175,7 +175,8 @@ def fusion_gated(scratch, run):
     accuracy = model.evaluate(validation, verbose=0, return_dict=True)
     manifest = {
         "name": "fusion_gated.color_match",
-        "version": "1",
+        # 2: retrained with group norm and max pooling (config change).
+        "version": "2",
         "family": "FusionClassifier",
         "description": "Gated (GMU) fusion of a tiny conv image encoder and "
         "a tiny transformer text encoder on colour match: does the text "
