@@ -62,6 +62,7 @@ import rich.table  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import mmkeras  # noqa: E402
+import _timing  # noqa: E402
 
 WIDTH = 256
 NUM_HEADS = 4
@@ -104,31 +105,6 @@ def random_batches(batch_size, seq_len):
     return tf.data.Dataset.from_tensors((x, y)).repeat()
 
 
-class StepTimer(keras.callbacks.Callback):
-    """Records the wall time of every training step."""
-
-    def __init__(self):
-        super().__init__()
-        self.step_seconds = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step_seconds.append(time.perf_counter() - self._start)
-
-
-def fit_steps(model, data, steps, callbacks=()):
-    model.fit(
-        data,
-        epochs=1,
-        steps_per_epoch=steps,
-        shuffle=False,
-        verbose=0,
-        callbacks=list(callbacks),
-    )
-
-
 def time_modes(batch_size, seq_len, steps, warmup_steps, meter):
     """Per-step seconds of every mode (or the exception it raised).
 
@@ -143,15 +119,15 @@ def time_modes(batch_size, seq_len, steps, warmup_steps, meter):
     for mode, (xla, jit_compile) in MODES.items():
         try:
             models[mode] = build_model(seq_len, xla, jit_compile)
-            fit_steps(models[mode], data, warmup_steps)
+            _timing.fit_steps(models[mode], data, warmup_steps)
         except Exception as error:  # noqa: BLE001 - reported in the table
             models.pop(mode, None)
             results[mode] = error
-    timers = {mode: StepTimer() for mode in models}
+    timers = {mode: _timing.StepTimer() for mode in models}
     for _ in range(-(-steps // STEPS_PER_TURN)):
         meter.sample()
         for mode, model in models.items():
-            fit_steps(model, data, STEPS_PER_TURN, [timers[mode]])
+            _timing.fit_steps(model, data, STEPS_PER_TURN, [timers[mode]])
     results.update({mode: timer.step_seconds for mode, timer in timers.items()})
     return {mode: results[mode] for mode in MODES}
 

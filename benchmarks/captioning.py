@@ -59,6 +59,7 @@ def main():
     help="True captions drawn per training image.",
 )
 @click.option("--hidden-dim", default=128, show_default=True)
+@click.option("--num-layers", default=2, show_default=True)
 @click.option("--learning-rate", default=1e-3, show_default=True)
 @click.option(
     "--normalization",
@@ -90,6 +91,7 @@ def accuracy(
     test_images,
     captions,
     hidden_dim,
+    num_layers,
     learning_rate,
     normalization,
     filters,
@@ -106,6 +108,7 @@ def accuracy(
     )
     model = caption_shapes.model(
         hidden_dim,
+        num_layers,
         learning_rate=learning_rate,
         normalization=normalization,
         filters=tuple(int(f) for f in filters.split(",")),

@@ -65,6 +65,7 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 import mmkeras  # noqa: E402
+import _timing  # noqa: E402
 
 # The decoding modes are tf.functions of one lambda, whose first traces TF
 # would report as retracing.
@@ -167,31 +168,6 @@ def pair_batches(sizes, batch_size, image_key):
     return tf.data.Dataset.from_tensors(data).repeat()
 
 
-class StepTimer(keras.callbacks.Callback):
-    """Records the wall time of every training step."""
-
-    def __init__(self):
-        super().__init__()
-        self.step_seconds = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step_seconds.append(time.perf_counter() - self._start)
-
-
-def fit_steps(model, data, steps, callbacks=()):
-    model.fit(
-        data,
-        epochs=1,
-        steps_per_epoch=steps,
-        shuffle=False,
-        verbose=0,
-        callbacks=list(callbacks),
-    )
-
-
 def time_training(sizes, batch_size, steps, warmup_steps, xla):
     """Per-step seconds and trainable parameters of each library's model."""
     keras.utils.set_random_seed(0)
@@ -206,11 +182,11 @@ def time_training(sizes, batch_size, steps, warmup_steps, xla):
         ),
     }
     for model, data in runs.values():
-        fit_steps(model, data, warmup_steps)  # builds, traces
-    timers = {library: StepTimer() for library in runs}
+        _timing.fit_steps(model, data, warmup_steps)  # builds, traces
+    timers = {library: _timing.StepTimer() for library in runs}
     for _ in range(-(-steps // STEPS_PER_TURN)):
         for library, (model, data) in runs.items():
-            fit_steps(model, data, STEPS_PER_TURN, [timers[library]])
+            _timing.fit_steps(model, data, STEPS_PER_TURN, [timers[library]])
     return {
         library: (timers[library].step_seconds, count_parameters(model))
         for library, (model, _) in runs.items()
