@@ -54,6 +54,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import _timing  # noqa: E402
 import click  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -62,7 +63,6 @@ import rich.table  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import mmkeras  # noqa: E402
-import _timing  # noqa: E402
 
 WIDTH = 256
 NUM_HEADS = 4

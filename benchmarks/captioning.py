@@ -133,14 +133,24 @@ def accuracy(
     for row in curve.rows:
         table.add_row(*row)
     console.print(table)
+    beam = caption_shapes.score(
+        model, curve.test_set, mmkeras.samplers.BeamSampler(4)
+    )
     table = rich.table.Table(title="Captioning shapes scenes: final")
-    for column in ("metric", "value", "steps", "wall time", "command"):
+    for column in ("metric", "greedy", "beam 4", "steps", "wall time"):
         table.add_column(column)
-    for name, value in zip(curve.names, curve.rows[-1][3:], strict=True):
+    for name, value, beam_value in zip(
+        curve.names, curve.rows[-1][3:], beam[:3], strict=True
+    ):
         table.add_row(
-            name, value, curve.rows[-1][0], f"{seconds:.0f} s", COMMAND
+            name,
+            value,
+            f"{beam_value:.4f}",
+            curve.rows[-1][0],
+            f"{seconds:.0f} s",
         )
     console.print(table)
+    console.print(f"command: {COMMAND}")
     for text, truth in curve.examples:
         console.print(f"  {'true ' if truth else 'FALSE'}  {text}")
 

@@ -55,6 +55,7 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import _timing  # noqa: E402
 import click  # noqa: E402
 import keras  # noqa: E402
 import keras_hub  # noqa: E402
@@ -65,7 +66,6 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 import mmkeras  # noqa: E402
-import _timing  # noqa: E402
 
 # The decoding modes are tf.functions of one lambda, whose first traces TF
 # would report as retracing.

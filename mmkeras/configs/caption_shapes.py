@@ -120,14 +120,16 @@ def evaluation_set(num_images):
     return images, references, scenes
 
 
-def score(model, evaluation):
-    """(BLEU-4, CIDEr, truthfulness, examples) of greedy captions of an
-    `evaluation_set`; truthfulness is the fraction of captions that the
-    grammar can write and that are true of their scene."""
+def score(model, evaluation, sampler="greedy"):
+    """(BLEU-4, CIDEr, truthfulness, examples) of the captions `sampler`
+    writes for an `evaluation_set`; truthfulness is the fraction of
+    captions that the grammar can write and that are true of their
+    scene."""
     images, references, scenes = evaluation
     generated = []
     for start in range(0, len(images), 100):
-        generated += model.generate(images[start : start + 100])
+        batch = images[start : start + 100]
+        generated += model.generate(batch, sampler=sampler)
     bleu, cider = mmkeras.metrics.Bleu4(), mmkeras.metrics.Cider()
     bleu.update_state(references, generated)
     cider.update_state(references, generated)

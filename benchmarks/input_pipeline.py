@@ -1,0 +1,196 @@
+"""Is the input pipeline fast enough to feed the model? Per config, in one run.
+
+For each of four training configs in `mmkeras/configs` (captioner:
+`caption_shapes`, vqa: `vqa_easy_vqa`, fusion: `fusion_color_match`,
+dual_encoder: `dual_encoder_shapes`), at batch 64 (the configs' default):
+
+- pipeline samples/s: the train split of the config's `datasets()`,
+  iterated without the model for `--batches` batches, as `model.fit`
+  consumes it (no extra prefetch or parallelism). Each pass makes a fresh
+  iterator, which refills the shuffle buffers as every epoch of training
+  does. The configs that take a size are built with an epoch of exactly
+  `--batches` batches (and a tiny validation split), so a pass is one
+  epoch; easy-VQA's `datasets()` takes no size, so its pass is the first
+  `--batches` of its 603 batches and also pays one shuffle of all 38,575
+  questions, which training spreads over the whole epoch. One untimed pass
+  comes first: it starts the thread pools and fills the dual encoder's
+  `cache()`, so its passes read the cache, as its epochs after the first.
+- model samples/s: `model.fit` training steps of the config's `model()` on
+  one batch of that pipeline, repeated with
+  `tf.data.Dataset.from_tensors(batch).repeat()`, so no input cost is
+  included; the median step, timed by `_timing.StepTimer`, after two
+  untimed steps (tracing).
+
+Pipeline passes and model steps take turns (three turns of one pass and a
+third of `--steps` steps), so load from other processes falls on both
+alike. The pipeline rate comes from the median pass.
+
+Reading the table: `pipeline / model` is the ratio of the two rates; above
+1x the pipeline makes batches faster than the model trains on them. The
+last column is its inverse, the time the pipeline needs for one batch as
+a share of a training step. On a CPU-only machine the pipeline and the
+step share the cores: a pipeline without a final `prefetch` (or with no
+spare core) runs in series with the step, so a step with its input takes
+about (1 + share) of the step alone; only with `prefetch` and a spare
+core can a ratio above 1x hide the input entirely.
+
+Run from the repository root (a few minutes on 2 CPU cores):
+
+    .venv/bin/python benchmarks/input_pipeline.py
+    .venv/bin/python benchmarks/input_pipeline.py --batches 5 --steps 3 \\
+        --families fusion,dual_encoder
+"""
+
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import _timing  # noqa: E402
+import click  # noqa: E402
+import keras  # noqa: E402
+import rich.console  # noqa: E402
+import rich.table  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from mmkeras.configs import caption_shapes  # noqa: E402
+from mmkeras.configs import dual_encoder_shapes  # noqa: E402
+from mmkeras.configs import fusion_color_match  # noqa: E402
+from mmkeras.configs import vqa_easy_vqa  # noqa: E402
+
+COMMAND = " ".join([".venv/bin/python", *sys.argv])
+CONFIGS = {
+    "captioner": caption_shapes,
+    "vqa": vqa_easy_vqa,
+    "fusion": fusion_color_match,
+    "dual_encoder": dual_encoder_shapes,
+}
+BATCH_SIZE = 64
+# caption_shapes.datasets' default: captions per training scene.
+CAPTIONS = 5
+# Validation examples: built by datasets() but never iterated here.
+VALIDATION = 64
+TURNS = 3
+WARMUP_STEPS = 2
+
+
+def train_pipeline(family, batches):
+    """The config's training pipeline, cut to `batches` batches."""
+    samples = batches * BATCH_SIZE
+    kwargs = {
+        # Ceiling: the few extra captions make a partial batch that
+        # `take` drops.
+        "captioner": {
+            "train_images": -(-samples // CAPTIONS),
+            "test_images": VALIDATION,
+            "captions": CAPTIONS,
+        },
+        "vqa": {},
+        "fusion": {"num_train": samples, "num_validation": VALIDATION},
+        "dual_encoder": {"num_train": samples, "num_validation": VALIDATION},
+    }[family]
+    train, _ = CONFIGS[family].datasets(batch_size=BATCH_SIZE, **kwargs)
+    return train.take(batches)
+
+
+def pipeline_pass(dataset):
+    """(samples, seconds) of one pass with a fresh iterator."""
+    samples, start = 0, time.perf_counter()
+    for batch in dataset:
+        samples += int(tf.nest.flatten(batch)[0].shape[0])
+    return samples, time.perf_counter() - start
+
+
+def measure(family, batches, steps):
+    """(pipeline samples/s, model samples/s) of one config, in turns."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    train = train_pipeline(family, batches)
+    pipeline_pass(train)
+    batch = next(iter(train))
+    data = tf.data.Dataset.from_tensors(batch).repeat()
+    model = CONFIGS[family].model()
+    _timing.fit_steps(model, data, WARMUP_STEPS)
+    timer = _timing.StepTimer()
+    passes = []
+    for _ in range(TURNS):
+        passes.append(pipeline_pass(train))
+        _timing.fit_steps(model, data, -(-steps // TURNS), [timer])
+    samples = passes[0][0]
+    pipeline = samples / statistics.median(s for _, s in passes)
+    batch_size = int(tf.nest.flatten(batch)[0].shape[0])
+    return pipeline, batch_size / statistics.median(timer.step_seconds)
+
+
+def _parse_families(ctx, param, value):
+    families = value.split(",")
+    unknown = [family for family in families if family not in CONFIGS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown families {unknown}; expected a comma-separated subset "
+            f"of {','.join(CONFIGS)}. Received: {value!r}"
+        )
+    return families
+
+
+@click.command()
+@click.option(
+    "--batches",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Batches of 64 per timed pipeline pass.",
+)
+@click.option(
+    "--steps",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1),
+    help=f"Timed training steps per config, in {TURNS} turns.",
+)
+@click.option(
+    "--families",
+    default=",".join(CONFIGS),
+    show_default=True,
+    callback=_parse_families,
+    help="Comma-separated families.",
+)
+def main(batches, steps, families):
+    """Pipeline samples/s against training samples/s; prints one table."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    started = time.perf_counter()
+    table = rich.table.Table(
+        title=f"Input pipeline vs model.fit, batch {BATCH_SIZE}: {TURNS} "
+        f"passes of {batches} batches, {-(-steps // TURNS) * TURNS} steps "
+        f"(load average {load})"
+    )
+    table.add_column("family")
+    table.add_column("pipeline\nsamples/s", justify="right")
+    table.add_column("model\nsamples/s", justify="right")
+    table.add_column("pipeline /\nmodel", justify="right")
+    table.add_column("pipeline share\nof a step", justify="right")
+    for family in families:
+        pipeline, model = measure(family, batches, steps)
+        table.add_row(
+            family,
+            f"{pipeline:,.0f}",
+            f"{model:,.0f}",
+            f"{pipeline / model:.1f}x",
+            f"{100 * model / pipeline:.0f}%",
+        )
+    table.caption = (
+        f"wall time {time.perf_counter() - started:.0f} s; load average at "
+        f"the end {os.getloadavg()[0]:.1f}"
+    )
+    console = rich.console.Console()
+    if not console.is_terminal:
+        console = rich.console.Console(width=120)
+    console.print(table)
+    console.print(f"command: {COMMAND}")
+
+
+if __name__ == "__main__":
+    main()
