@@ -237,8 +237,12 @@ CAPTION_COMMAND = (
 
 def caption_transformer_small(scratch, run):
     model = _trained(run)
+    evaluation = caption_shapes.evaluation_set(200)
     bleu, cider, truthfulness, examples = caption_shapes.score(
-        model, caption_shapes.evaluation_set(200)
+        model, evaluation
+    )
+    beam = caption_shapes.score(
+        model, evaluation, mmkeras.samplers.BeamSampler(4)
     )
     images = caption_shapes.evaluation_set(4)[0]
     ids = np.asarray(model.tokenizer(["a red circle is left of a blue square"]))
@@ -258,6 +262,9 @@ def caption_transformer_small(scratch, run):
             "test_bleu4": bleu,
             "test_cider": cider,
             "test_truthfulness": truthfulness,
+            "test_bleu4_beam4": beam[0],
+            "test_cider_beam4": beam[1],
+            "test_truthfulness_beam4": beam[2],
         },
         "license": APACHE,
         "source": "trained by mmkeras on generated scenes "
@@ -271,8 +278,9 @@ def caption_transformer_small(scratch, run):
     )
     notes = (
         "Test: 200 new scenes (seed 1), 5 reference captions each; greedy "
-        "decoding. Truthfulness is the fraction of generated captions the "
-        "grammar can write that are true of their scene, checked by the "
+        "decoding, and beam search with 4 beams (`_beam4`). Truthfulness "
+        "is the fraction of generated captions the grammar can write that "
+        "are true of their scene, checked by the "
         f"generator's own rules. First test captions: {shown}."
     )
     files = [
