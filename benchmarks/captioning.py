@@ -73,6 +73,11 @@ def main():
     show_default=True,
     help="Conv filters per stride-2 block (4 blocks: 5x5 image tokens).",
 )
+@click.option(
+    "--coordinates/--no-coordinates",
+    default=False,
+    help="CoordConv: give the image encoder pixel coordinates.",
+)
 @click.option("--steps", default=12000, show_default=True)
 @click.option("--eval-every", default=300, show_default=True)
 @click.option(
@@ -95,6 +100,7 @@ def accuracy(
     learning_rate,
     normalization,
     filters,
+    coordinates,
     steps,
     eval_every,
     cosine,
@@ -113,6 +119,7 @@ def accuracy(
         normalization=normalization,
         filters=tuple(int(f) for f in filters.split(",")),
         decay_steps=steps if cosine else None,
+        coordinates=coordinates,
     )
     curve = _Curve(
         caption_shapes.evaluation_set(test_images), eval_every, minutes

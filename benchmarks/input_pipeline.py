@@ -4,17 +4,17 @@ For each of four training configs in `mmkeras/configs` (captioner:
 `caption_shapes`, vqa: `vqa_easy_vqa`, fusion: `fusion_color_match`,
 dual_encoder: `dual_encoder_shapes`), at batch 64 (the configs' default):
 
-- pipeline samples/s: the train split of the config's `datasets()`,
-  iterated without the model for `--batches` batches, as `model.fit`
-  consumes it (no extra prefetch or parallelism). Each pass makes a fresh
-  iterator, which refills the shuffle buffers as every epoch of training
-  does. The configs that take a size are built with an epoch of exactly
-  `--batches` batches (and a tiny validation split), so a pass is one
-  epoch; easy-VQA's `datasets()` takes no size, so its pass is the first
-  `--batches` of its 603 batches and also pays one shuffle of all 38,575
-  questions, which training spreads over the whole epoch. One untimed pass
-  comes first: it starts the thread pools and fills the dual encoder's
-  `cache()`, so its passes read the cache, as its epochs after the first.
+- pipeline samples/s: one epoch of the train split of the config's
+  `datasets()`, iterated without the model as `model.fit` consumes it (no
+  extra prefetch or parallelism). Each pass makes a fresh iterator, which
+  refills the shuffle buffers as every epoch of training does. The configs
+  that take a size are built with an epoch of `--batches` batches (and a
+  tiny validation split); easy-VQA's `datasets()` takes no size, so its
+  pass is its whole epoch of 603 batches: a part of it would still pay the
+  shuffle of all 38,575 questions (about 150 ms on 2 busy cores) that
+  training spreads over the epoch. One untimed pass comes first: it starts
+  the thread pools and fills the dual encoder's `cache()`, so its passes
+  read the cache, as its epochs after the first.
 - model samples/s: `model.fit` training steps of the config's `model()` on
   one batch of that pipeline, repeated with
   `tf.data.Dataset.from_tensors(batch).repeat()`, so no input cost is
@@ -78,11 +78,10 @@ WARMUP_STEPS = 2
 
 
 def train_pipeline(family, batches):
-    """The config's training pipeline, cut to `batches` batches."""
+    """The config's training pipeline, `batches` batches long if sized."""
     samples = batches * BATCH_SIZE
     kwargs = {
-        # Ceiling: the few extra captions make a partial batch that
-        # `take` drops.
+        # Ceiling: up to 4 extra captions, in a last partial batch.
         "captioner": {
             "train_images": -(-samples // CAPTIONS),
             "test_images": VALIDATION,
@@ -93,7 +92,7 @@ def train_pipeline(family, batches):
         "dual_encoder": {"num_train": samples, "num_validation": VALIDATION},
     }[family]
     train, _ = CONFIGS[family].datasets(batch_size=BATCH_SIZE, **kwargs)
-    return train.take(batches)
+    return train
 
 
 def pipeline_pass(dataset):
@@ -109,18 +108,18 @@ def measure(family, batches, steps):
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     train = train_pipeline(family, batches)
-    pipeline_pass(train)
+    pipeline_pass(train)  # warm-up: thread pools, the dual encoder's cache
     batch = next(iter(train))
     data = tf.data.Dataset.from_tensors(batch).repeat()
     model = CONFIGS[family].model()
-    _timing.fit_steps(model, data, WARMUP_STEPS)
+    _timing.fit_steps(model, data, WARMUP_STEPS)  # builds, traces
     timer = _timing.StepTimer()
     passes = []
     for _ in range(TURNS):
         passes.append(pipeline_pass(train))
         _timing.fit_steps(model, data, -(-steps // TURNS), [timer])
     samples = passes[0][0]
-    pipeline = samples / statistics.median(s for _, s in passes)
+    pipeline = samples / statistics.median([s for _, s in passes])
     batch_size = int(tf.nest.flatten(batch)[0].shape[0])
     return pipeline, batch_size / statistics.median(timer.step_seconds)
 
@@ -142,7 +141,7 @@ def _parse_families(ctx, param, value):
     default=20,
     show_default=True,
     type=click.IntRange(1),
-    help="Batches of 64 per timed pipeline pass.",
+    help="Batches of 64 per epoch of the sized configs (not easy-VQA).",
 )
 @click.option(
     "--steps",
@@ -164,7 +163,8 @@ def main(batches, steps, families):
     started = time.perf_counter()
     table = rich.table.Table(
         title=f"Input pipeline vs model.fit, batch {BATCH_SIZE}: {TURNS} "
-        f"passes of {batches} batches, {-(-steps // TURNS) * TURNS} steps "
+        f"epochs of {batches} batches (vqa: all), "
+        f"{-(-steps // TURNS) * TURNS} steps "
         f"(load average {load})"
     )
     table.add_column("family")

@@ -8,6 +8,7 @@ import functools
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 import mmkeras
 from mmkeras.data import _captions
@@ -53,6 +54,7 @@ def model(
     normalization="group",
     filters=(32, 64, 128, 128),
     decay_steps=None,
+    coordinates=False,
 ):
     """A 4-block CNN (75x75 -> 5x5 = 25 image tokens) and a 2-layer
     transformer decoder of width `hidden_dim`; `max_length` raises the
@@ -65,6 +67,7 @@ def model(
             filters=filters,
             hidden_dim=hidden_dim,
             normalization=normalization,
+            coordinates=coordinates,
         ),
         vocabulary_size=tokenizer().vocabulary_size(),
         sequence_length=max_length or SEQUENCE_LENGTH,
@@ -98,10 +101,13 @@ def datasets(
         )
         .shuffle(SHUFFLE_BUFFER, seed=seed)
         .batch(batch_size)
-        .map(preprocess)
+        # Tokenizing took 30% of a training step in line with it
+        # (benchmarks/input_pipeline.py); in parallel and ahead, it hides.
+        .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
     )
     test = test_split(test_images, seed, captions).batch(batch_size)
-    return train, test.map(preprocess)
+    return train, test.map(preprocess).prefetch(tf.data.AUTOTUNE)
 
 
 def test_split(num_images, seed=0, captions=5):

@@ -118,10 +118,11 @@ def datasets(num_train=4096, num_validation=1024, batch_size=64, seed=0):
         color_match(num_train, seed)
         .shuffle(num_train, seed=seed)
         .batch(batch_size, drop_remainder=True)
-        .map(preprocess)
+        .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
     )
     validation = color_match(num_validation, seed + 1, batch_size).map(
-        preprocess
+        preprocess, num_parallel_calls=tf.data.AUTOTUNE
     )
     return train, validation
 

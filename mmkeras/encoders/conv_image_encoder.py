@@ -34,6 +34,8 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
             sees intensity (per-pixel layer norm made gray objects
             invisible on white scenes).
         pooling: `"mean"` or `"max"` over the tokens for `"pooled"`.
+        coordinates: give the stem each pixel's row and column as two
+            more input channels (CoordConv), as in `ConvStem`.
 
     Example:
 
@@ -55,6 +57,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         kernel_size=3,
         normalization="group",
         pooling="mean",
+        coordinates=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -67,6 +70,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         self.kernel_size = kernel_size
         self.normalization = normalization
         self.pooling = pooling
+        self.coordinates = coordinates
 
     def build(self, images_shape):
         self.stem = ConvStem(
@@ -74,6 +78,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
             kernel_size=self.kernel_size,
             hidden_dim=self.hidden_dim,
             normalization=self.normalization,
+            coordinates=self.coordinates,
             dtype=self.dtype_policy,
             name="stem",
         )
@@ -106,6 +111,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "normalization": self.normalization,
                 "pooling": self.pooling,
+                "coordinates": self.coordinates,
             }
         )
         return config

@@ -36,6 +36,10 @@ class ConvStem(keras.layers.Layer):
         normalization: `"batch"`, `"group"`, `"layer"` or `None` (then the
             convs have biases instead).
         use_position_embedding: add learned position embeddings.
+        coordinates: append two channels, the pixel's row and column in
+            [-1, 1], to the images before the first conv (CoordConv, Liu
+            et al. 2018), so the features say where they are from the
+            first step on, as relations such as "left of" need.
 
     Example:
 
@@ -52,6 +56,7 @@ class ConvStem(keras.layers.Layer):
         activation="relu",
         normalization="batch",
         use_position_embedding=True,
+        coordinates=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -65,10 +70,13 @@ class ConvStem(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.normalization = normalization
         self.use_position_embedding = use_position_embedding
+        self.coordinates = coordinates
 
     def build(self, inputs_shape):
         _checks.rank("images", inputs_shape, 4)
         shape = tuple(inputs_shape)
+        if self.coordinates:
+            shape = shape[:-1] + (shape[-1] + 2,)
         convs, norms = [], []
         for index, filters in enumerate(self.filters):
             conv = keras.layers.Conv2D(
@@ -127,7 +135,7 @@ class ConvStem(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         _checks.rank("images", inputs.shape, 4)
-        features = inputs
+        features = _with_coordinates(inputs) if self.coordinates else inputs
         for index, conv in enumerate(self.convs):
             features = conv(features)
             if self.norms:
@@ -171,6 +179,18 @@ class ConvStem(keras.layers.Layer):
                 "activation": keras.activations.serialize(self.activation),
                 "normalization": self.normalization,
                 "use_position_embedding": self.use_position_embedding,
+                "coordinates": self.coordinates,
             }
         )
         return config
+
+
+def _with_coordinates(images):
+    """`images` with two more channels: each pixel's row and column."""
+    shape = ops.shape(images)
+    rows = ops.linspace(-1.0, 1.0, shape[1])
+    columns = ops.linspace(-1.0, 1.0, shape[2])
+    grid = ops.stack(ops.meshgrid(rows, columns, indexing="ij"), axis=-1)
+    grid = ops.cast(grid, images.dtype)[None]
+    grid = ops.broadcast_to(grid, (shape[0], shape[1], shape[2], 2))
+    return ops.concatenate([images, grid], axis=-1)

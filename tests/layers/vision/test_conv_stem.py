@@ -71,6 +71,35 @@ def test_group_normalization_sees_gray_on_white_and_layer_does_not():
     assert np.abs(on_white - on_black).max() > 1e-2
 
 
+def test_coordinates_variant():
+    run_layer_test(
+        ConvStem,
+        init_kwargs=dict(filters=(4, 8), coordinates=True),
+        args=(_IMAGES,),
+        expected_output_shape=(2, 16, 8),
+        run_mixed_precision=False,
+    )
+    layer = ConvStem(filters=(4,), coordinates=True)
+    layer(_IMAGES)
+    # Two more input channels: the pixel's row and column.
+    assert layer.convs[0].kernel.shape == (3, 3, 5, 4)
+
+
+def test_coordinates_tell_where_a_token_is_on_a_blank_image():
+    blank = np.ones((1, 16, 16, 3), "float32")
+    for coordinates in (False, True):
+        layer = ConvStem(
+            filters=(8,),
+            kernel_size=1,
+            normalization=None,
+            use_position_embedding=False,
+            coordinates=coordinates,
+        )
+        tokens = np.asarray(layer(blank))[0]
+        spread = np.abs(tokens - tokens[0]).max()
+        assert (spread > 1e-3) == coordinates, (coordinates, spread)
+
+
 def test_two_blocks_give_a_4x4_grid_of_tokens():
     layer = ConvStem(filters=(4, 8))
     assert layer(_IMAGES).shape == (2, 16, 8)
