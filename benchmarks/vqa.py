@@ -61,6 +61,11 @@ def main():
     show_default=True,
     type=click.Choice(["group", "batch", "layer"]),
 )
+@click.option(
+    "--coordinates/--no-coordinates",
+    default=False,
+    help="CoordConv: give the image encoder pixel coordinates.",
+)
 @click.option("--train-images", default=9800, show_default=True)
 @click.option("--test-images", default=200, show_default=True)
 @click.option("--steps", default=60_000, show_default=True)
@@ -79,6 +84,7 @@ def sort_of_clevr(
     fusion_layers,
     filters,
     normalization,
+    coordinates,
     train_images,
     test_images,
     steps,
@@ -105,6 +111,7 @@ def sort_of_clevr(
         fusion_layers,
         tuple(int(f) for f in filters.split(",")),
         normalization,
+        coordinates,
     )
     _run(
         f"Sort-of-CLEVR, fusion={fusion}",

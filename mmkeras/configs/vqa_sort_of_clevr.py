@@ -44,6 +44,7 @@ def model(
     fusion_layers=2,
     filters=(24,) * 4,
     normalization="group",
+    coordinates=False,
 ):
     """The paper's RN: four stride-2 conv layers of 24 filters (75x75 ->
     5x5 = 25 objects), g_theta and f_phi of `hidden_dim` units;
@@ -62,7 +63,10 @@ def model(
         # (down to 1% for one evaluation of the CNN+MLP baseline), and
         # per-pixel layer norm cannot tell the gray object from the page.
         mmkeras.encoders.ConvImageEncoder(
-            filters=filters, hidden_dim=filters[-1], normalization=normalization
+            filters=filters,
+            hidden_dim=filters[-1],
+            normalization=normalization,
+            coordinates=coordinates,
         ),
         text_encoder,
         num_answers=len(shapes.ANSWERS),
