@@ -1,6 +1,7 @@
 """Helpers of `ImageCaptioner`: argument checks, teacher-forcing targets,
 image scaling and cutting generated ids at the end token."""
 
+import keras
 from keras import ops
 
 from mmkeras import _checks
@@ -87,7 +88,8 @@ def check_max_length(max_length, sequence_length):
 
 def scale_images(images, dtype):
     """uint8 images (as `mmkeras.data` gives them) to [0, 1] floats."""
-    if str(images.dtype) == "uint8":
+    # `str` of a tensor's dtype is "<dtype: 'uint8'>", not "uint8".
+    if keras.backend.standardize_dtype(images.dtype) == "uint8":
         return ops.cast(images, dtype) / 255.0
     return ops.cast(images, dtype)
 

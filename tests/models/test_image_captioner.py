@@ -99,6 +99,20 @@ def test_basics(model, data):
     assert reloaded.generate(images) == model.generate(images)
 
 
+def test_uint8_images_are_scaled_like_floats_in_graph_and_eagerly(
+    model, data
+):
+    # Training feeds uint8 tensors from tf.data; serving and `explain`
+    # feed floats in [0, 1]. Both must reach the encoder alike.
+    images = data[0]
+    expected = np.asarray(model.encode_images(images / 255.0))
+    eager = model.encode_images(tf.constant(images))
+    in_graph = tf.function(model.encode_images)(tf.constant(images))
+    np.testing.assert_allclose(np.asarray(eager), expected, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(in_graph), expected, atol=1e-5)
+    assert model.generate(images) == model.generate(images / 255.0)
+
+
 def test_preprocess_shifts_ids_by_one(model, data):
     inputs, labels = _batch(model, data)
     ids = model.tokenizer(data[1][:4]).numpy()
