@@ -26,6 +26,7 @@ from mmkeras.zoo.errors import OfflineError
 from mmkeras.zoo.errors import UnknownModelError
 from mmkeras.zoo.errors import ZooError
 from mmkeras.zoo.golden import golden_difference
+from mmkeras.zoo.golden import golden_tolerance
 from mmkeras.zoo.manifest import read_manifest
 
 BUNDLED_CATALOGUE = os.path.join(os.path.dirname(__file__), "catalogue")
@@ -39,6 +40,7 @@ __all__ = [
     "ZooError",
     "download",
     "golden_difference",
+    "golden_tolerance",
     "info",
     "list_models",
     "load",
