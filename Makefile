@@ -37,6 +37,7 @@ docs: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet --editable '.[dev,bench]'
 	$(BIN)/python benchmarks/attention.py
+	$(BIN)/python benchmarks/vs_keras_hub.py --steps 40
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
