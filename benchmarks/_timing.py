@@ -1,10 +1,12 @@
-"""Step timing shared by the benchmark scripts (run from the repository
-root as `python benchmarks/<script>.py`, which puts this folder on the
-import path)."""
+"""Step timing and table printing shared by the benchmark scripts (run
+from the repository root as `python benchmarks/<script>.py`, which puts
+this folder on the import path)."""
 
+import os
 import time
 
 import keras
+import rich.console
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -31,3 +33,17 @@ def fit_steps(model, data, steps, callbacks=()):
         verbose=0,
         callbacks=list(callbacks),
     )
+
+
+def print_table(table, started):
+    """Prints `table` with the wall time since `started` and the load
+    average; returns the console, 120 columns wide when piped to a file."""
+    table.caption = (
+        f"wall time {time.perf_counter() - started:.0f} s; load average at "
+        f"the end {os.getloadavg()[0]:.1f}"
+    )
+    console = rich.console.Console()
+    if not console.is_terminal:
+        console = rich.console.Console(width=120)
+    console.print(table)
+    return console

@@ -181,14 +181,7 @@ def main(batches, steps, families):
             f"{pipeline / model:.1f}x",
             f"{100 * model / pipeline:.0f}%",
         )
-    table.caption = (
-        f"wall time {time.perf_counter() - started:.0f} s; load average at "
-        f"the end {os.getloadavg()[0]:.1f}"
-    )
-    console = rich.console.Console()
-    if not console.is_terminal:
-        console = rich.console.Console(width=120)
-    console.print(table)
+    console = _timing.print_table(table, started)
     console.print(f"command: {COMMAND}")
 
 

@@ -515,14 +515,7 @@ def main(
         table.add_column(column, justify=justify)
     training_rows(table, training, batch_size)
     decoding_rows(table, rates, counts)
-    table.caption = (
-        f"wall time {time.perf_counter() - started:.0f} s; load average at "
-        f"the end {os.getloadavg()[0]:.1f}"
-    )
-    console = rich.console.Console()
-    if not console.is_terminal:
-        console = rich.console.Console(width=120)
-    console.print(table)
+    console = _timing.print_table(table, started)
     for key, rate in rates.items():
         if isinstance(rate, Exception):
             print(f"{' '.join(map(str, key))}: {rate!r}", file=sys.stderr)
