@@ -244,7 +244,7 @@ def caption_transformer_small(scratch, run):
     beam = caption_shapes.score(
         model, evaluation, mmkeras.samplers.BeamSampler(4)
     )
-    images = caption_shapes.evaluation_set(4)[0]
+    images = evaluation[0][:4]
     ids = np.asarray(model.tokenizer(["a red circle is left of a blue square"]))
     golden_inputs = {
         "image": images,
