@@ -12,32 +12,19 @@ def test_basics():
     run_layer_test(ConvStem, **VISION_CASES["ConvStem"])
 
 
-def test_layer_normalization_variant():
+@pytest.mark.parametrize("normalization", ["layer", "group"])
+def test_batch_independent_normalization_variants(normalization):
     run_layer_test(
         ConvStem,
-        init_kwargs=dict(filters=(4, 8), normalization="layer"),
+        init_kwargs=dict(filters=(4, 8), normalization=normalization),
         args=(_IMAGES,),
         expected_output_shape=(2, 16, 8),
         expected_num_trainable_weights=7,
         run_mixed_precision=False,
     )
-    layer = ConvStem(filters=(4, 8), normalization="layer")
+    layer = ConvStem(filters=(4, 8), normalization=normalization)
     layer(_IMAGES)
     # No moving statistics, hence nothing that differs between replicas.
-    assert layer.non_trainable_weights == []
-
-
-def test_group_normalization_variant():
-    run_layer_test(
-        ConvStem,
-        init_kwargs=dict(filters=(4, 8), normalization="group"),
-        args=(_IMAGES,),
-        expected_output_shape=(2, 16, 8),
-        expected_num_trainable_weights=7,
-        run_mixed_precision=False,
-    )
-    layer = ConvStem(filters=(4, 8), normalization="group")
-    layer(_IMAGES)
     assert layer.non_trainable_weights == []
 
 
