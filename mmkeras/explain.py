@@ -1,16 +1,19 @@
-"""Pictures of where a captioner looks: one attention map per word.
+"""Pictures of where a model looks.
 
     caption = mmkeras.explain.caption_attention(model, image, "where.png")
+    answer = mmkeras.explain.vqa_attention(model, image, question, "a.png")
 
 The map of a word is the last decoder block's cross-attention (averaged
 over heads) from the position that predicted it over the image tokens,
-drawn in red over the image. Image tokens must form a square grid (conv
-and patch encoders do).
+shown by dimming the rest of the image; a VQA model's map is its question's
+attention over the image tokens. Image tokens must form a square grid
+(conv and patch encoders do).
 """
 
 import math
 import os
 import tempfile
+import textwrap
 
 import numpy as np
 from keras import ops
@@ -19,11 +22,14 @@ from PIL import ImageDraw
 
 from mmkeras.data import preprocess_image
 from mmkeras.models import ImageCaptioner
+from mmkeras.models import VQAModel
 
 PANEL = 160  # pixels per side of each drawn image
 PANELS_PER_ROW = 6
-_TEXT_HEIGHT = 18
-_RED = np.array([255, 0, 0], "float32")
+# PIL's default font: about 6 pixels a character, 11 a line.
+_CHARS_PER_LINE = 25
+_LINE_HEIGHT = 12
+_DIMMED = 0.15  # brightness of what gets no attention
 
 
 def caption_attention(model, image, path):
@@ -54,38 +60,90 @@ def caption_attention(model, image, path):
         words.append(model.tokenizer.id_to_token(int(token)))
         rows.append(maps[position])
     caption = model.tokenizer.detokenize(ids).numpy()[0].decode()
-    picture = _draw(np.asarray(pixels[0]) * 255.0, caption, words, rows)
-    _save_png(picture, path)
+    base = _panel(np.asarray(pixels[0]) * 255.0)
+    panels = [(base, caption)]
+    panels += [(_heat(base, m), w) for w, m in zip(words, rows, strict=True)]
+    _save_png(_sheet(panels), path)
     return caption
 
 
-def _draw(pixels, caption, words, maps):
-    side = math.isqrt(maps[0].size) if maps else 0
-    if maps and side * side != maps[0].size:
+def vqa_attention(model, image, question, path):
+    """Answers `question` about `image`; writes the image and where the
+    question looked (`VQAModel.image_attention_maps`) to `path`.
+
+    Args:
+        model: a `VQAModel` with a tokenizer and answer names, whose fusion
+            attends from the question to the image ("co_attention",
+            "bilinear" or "attention").
+        image: `(height, width, 3)` pixels, uint8 or floats in [0, 255];
+            resized to the model's input size.
+        question: the question string.
+        path: the PNG to write (atomically).
+
+    Returns:
+        The answer.
+    """
+    if (
+        not isinstance(model, VQAModel)
+        or model.tokenizer is None
+        or model.answers is None
+    ):
         raise ValueError(
-            f"the image encoder gives {maps[0].size} tokens, not a square "
+            "vqa_attention draws the answer of a VQAModel with a tokenizer "
+            f"and answer names. Received: a {type(model).__name__}"
+        )
+    size = tuple(model.input_shapes()["image"][1:3])
+    pixels = preprocess_image(np.asarray(image), size)[None]
+    inputs = {"image": pixels, "question_ids": model.tokenizer([question])}
+    weights = ops.convert_to_numpy(model.image_attention_maps(inputs))[0]
+    logits = ops.convert_to_numpy(model(inputs, training=False))[0]
+    answer = model.answers[int(np.argmax(logits))]
+    base = _panel(np.asarray(pixels[0]) * 255.0)
+    panels = [(base, question), (_heat(base, weights), f"answer: {answer}")]
+    _save_png(_sheet(panels), path)
+    return answer
+
+
+def _panel(pixels):
+    image = Image.fromarray(pixels.astype("uint8")).resize((PANEL, PANEL))
+    return np.asarray(image).astype("float32")
+
+
+def _heat(base, weights):
+    """`base` lit by `weights` over a square grid of image tokens: what
+    the model looked at keeps its colours, the rest is dimmed (a colour
+    overlay would hide objects of its own colour)."""
+    side = math.isqrt(weights.size)
+    if side * side != weights.size:
+        raise ValueError(
+            f"the image encoder gives {weights.size} tokens, not a square "
             "grid, so they cannot be drawn over the image"
         )
-    base = np.asarray(
-        Image.fromarray(pixels.astype("uint8")).resize((PANEL, PANEL))
-    ).astype("float32")
-    panels = [(base, caption)]
-    for word, weights in zip(words, maps, strict=True):
-        grid = weights.reshape(side, side)
-        grid = grid / max(float(grid.max()), 1e-9)
-        heat = Image.fromarray((grid * 255).astype("uint8"))
-        heat = np.asarray(heat.resize((PANEL, PANEL), Image.BILINEAR))
-        alpha = 0.6 * heat[..., None].astype("float32") / 255.0
-        panels.append((base * (1 - alpha) + _RED * alpha, word))
+    grid = weights.reshape(side, side)
+    grid = grid / max(float(grid.max()), 1e-9)
+    heat = Image.fromarray((grid * 255).astype("uint8"))
+    heat = np.asarray(heat.resize((PANEL, PANEL), Image.BILINEAR))
+    light = heat[..., None].astype("float32") / 255.0
+    return base * (_DIMMED + (1 - _DIMMED) * light)
+
+
+def _sheet(panels):
+    """Panels `(pixels, label)` in rows, each label wrapped under its
+    panel."""
+    labels = [
+        textwrap.wrap(label, _CHARS_PER_LINE) or [""] for _, label in panels
+    ]
     columns = min(len(panels), PANELS_PER_ROW)
     rows = math.ceil(len(panels) / columns)
-    height = PANEL + _TEXT_HEIGHT
+    height = PANEL + _LINE_HEIGHT * max(len(lines) for lines in labels) + 6
     sheet = Image.new("RGB", (columns * PANEL, rows * height), "white")
     draw = ImageDraw.Draw(sheet)
-    for i, (panel, label) in enumerate(panels):
+    for i, ((panel, _), lines) in enumerate(zip(panels, labels, strict=True)):
         x, y = (i % columns) * PANEL, (i // columns) * height
         sheet.paste(Image.fromarray(panel.astype("uint8")), (x, y))
-        draw.text((x + 4, y + PANEL + 3), label, fill="black")
+        for row, line in enumerate(lines):
+            position = (x + 4, y + PANEL + 3 + row * _LINE_HEIGHT)
+            draw.text(position, line, fill="black")
     return sheet
 
 

@@ -234,25 +234,32 @@ def predict(model_path, images, question, texts):
     "--image",
     required=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="The image to caption.",
+    help="The image to caption or ask about.",
 )
+@click.option("--question", help="The question, for a VQA model.")
 @click.option(
     "--out",
     "output_path",
     required=True,
     type=click.Path(dir_okay=False),
-    help="The PNG to write: the image, then one attention map per word.",
+    help="The PNG to write: the image, then where the model looked (one "
+    "map per word of a caption, or the question's map).",
 )
-def explain(model_path, image, output_path):
-    """Caption an image with MODEL (a zoo name or a .keras captioner) and
-    draw where it looked for each word."""
+def explain(model_path, image, question, output_path):
+    """Caption an image (or answer --question about it) with MODEL, a zoo
+    name or a .keras captioner or VQA model, and draw where it looked."""
     from mmkeras import data
     from mmkeras import explain as explain_lib
+    from mmkeras.models import VQAModel
 
     model = _load_model(model_path)
     pixels = data.load_image(image).numpy()
-    caption = explain_lib.caption_attention(model, pixels, output_path)
-    click.echo(f"{caption}\n{output_path}")
+    if isinstance(model, VQAModel):
+        question = _required(question, "--question")
+        result = explain_lib.vqa_attention(model, pixels, question, output_path)
+    else:
+        result = explain_lib.caption_attention(model, pixels, output_path)
+    click.echo(f"{result}\n{output_path}")
 
 
 def _read(path):

@@ -65,6 +65,15 @@ class _Head(keras.layers.Layer):
     ):
         return (image_shape[0], self.hidden_dim)
 
+    def image_attention(self, image, question, question_mask, pooled):
+        """`(B, N)`: how much the question attends to each image token,
+        averaged over heads (and question tokens)."""
+        raise ValueError(
+            f'fusion="{self.name}" has no attention from the question to '
+            'the image tokens to draw; "co_attention", "bilinear" and '
+            '"attention" have'
+        )
+
     def _dense(self, name, units, input_shape, activation=None):
         layer = keras.layers.Dense(
             units, activation=activation, dtype=self.dtype_policy, name=name
@@ -110,6 +119,16 @@ class CoAttentionHead(_Head):
         return ops.concatenate(
             [ops.mean(image, axis=1), masked_mean(question, question_mask)], -1
         )
+
+    def image_attention(self, image, question, question_mask, pooled):
+        *_, question_scores = self.co_attention(
+            self.image_projection(image),
+            self.question_projection(question),
+            y_mask=question_mask,
+            return_attention_scores=True,
+        )
+        # (B, heads, T, N): each question token's guided attention.
+        return masked_mean(ops.mean(question_scores, axis=1), question_mask)
 
     def compute_output_shape(
         self, image_shape, question_shape, question_mask_shape, pooled_shape
@@ -175,6 +194,12 @@ class BilinearHead(_Head):
         attended = self.attention(pooled[:, None], image, training=training)
         return self.bilinear([attended[:, 0], pooled], training=training)
 
+    def image_attention(self, image, question, question_mask, pooled):
+        _, scores = self.attention(
+            pooled[:, None], image, return_attention_scores=True
+        )
+        return ops.mean(scores[:, :, 0], axis=1)
+
 
 class AttentionHead(_Head):
     """A learned query attends over the image and question tokens."""
@@ -196,6 +221,15 @@ class AttentionHead(_Head):
         return self.fusion(
             [image, question], mask=[None, question_mask], training=training
         )
+
+    def image_attention(self, image, question, question_mask, pooled):
+        _, scores = self.fusion(
+            [image, question],
+            mask=[None, question_mask],
+            return_attention_scores=True,
+        )
+        # The learned query's weights on the image tokens, which come first.
+        return ops.mean(scores[:, :, : ops.shape(image)[1]], axis=1)
 
 
 class RelationHead(_Head):

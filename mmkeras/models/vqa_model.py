@@ -188,7 +188,9 @@ class VQAModel(Task):
         layer.build(shape)
         return layer
 
-    def call(self, inputs, training=None):
+    def _encode(self, inputs, training):
+        """The head's inputs: image tokens, question tokens, their mask and
+        the pooled question."""
         image = self.image_encoder(inputs["image"], training=training)
         if self.question_input == "tokens":
             ids = inputs["question_ids"]
@@ -199,9 +201,20 @@ class VQAModel(Task):
             pooled = self.question_embedding(inputs["question_encoding"])
             question = pooled[:, None]
             mask = ops.ones(ops.shape(question)[:2], "bool")
-        features = self.head(
-            image["tokens"], question, mask, pooled, training=training
-        )
+        return image["tokens"], question, mask, pooled
+
+    def image_attention_maps(self, inputs):
+        """How much the question attends to each image token, `(batch, N)`
+        for N image tokens, averaged over heads and question tokens (the
+        co-attention's question-to-image attention, the bilinear fusion's
+        question query, the attention fusion's query). Raises ValueError
+        for fusions without one ("concat", "relation", "transformer")."""
+        if not self.built:
+            self(inputs)
+        return self.head.image_attention(*self._encode(inputs, False))
+
+    def call(self, inputs, training=None):
+        features = self.head(*self._encode(inputs, training), training=training)
         hidden = self.hidden_1(self.hidden_0(features))
         hidden = self.classifier_dropout(hidden, training=training)
         return self.logits(hidden)

@@ -133,6 +133,38 @@ def test_question_padding_does_not_change_logits(fusion):
     assert not np.allclose(model(other).numpy(), short, atol=1e-4)
 
 
+@pytest.mark.parametrize("fusion", ["co_attention", "bilinear", "attention"])
+def test_image_attention_maps_weigh_the_image_tokens(fusion):
+    keras.utils.set_random_seed(0)
+    inputs, _ = _data(count=4, length=5)
+    model = _model(fusion)
+    maps = np.asarray(model.image_attention_maps(inputs))
+    assert maps.shape == (4, 16)  # 16 px through two stride-2 convs: 4x4
+    assert np.all(maps >= 0.0)
+    total = maps.sum(-1)
+    if fusion == "attention":  # the query also weighs the question tokens
+        assert np.all((total > 0.0) & (total < 1.0))
+    else:
+        np.testing.assert_allclose(total, 1.0, atol=1e-5)
+    padded = dict(
+        inputs, question_ids=np.pad(inputs["question_ids"], [(0, 0), (0, 3)])
+    )
+    np.testing.assert_allclose(
+        model.image_attention_maps(padded), maps, atol=1e-5
+    )
+    other = dict(inputs, question_ids=inputs["question_ids"][::-1])
+    assert not np.allclose(model.image_attention_maps(other), maps)
+
+
+@pytest.mark.parametrize("fusion", ["concat", "relation", "transformer"])
+def test_fusions_without_a_question_to_image_attention_say_so(fusion):
+    inputs, _ = _data(count=2)
+    model = _model(fusion)
+    model(inputs)
+    with pytest.raises(ValueError, match=f'fusion="{fusion}" has no'):
+        model.image_attention_maps(inputs)
+
+
 def test_relation_coordinates_tag_a_square_grid():
     from mmkeras.models import _vqa
 

@@ -17,6 +17,9 @@ class CoAttention(keras.layers.Layer):
     passes its own MLP; every sublayer is a pre-LN residual. With
     `self_attention=True` each stream first attends to itself, giving
     MCAN's self-attention + guided-attention unit in both directions.
+    With `return_attention_scores=True` the call also returns each
+    stream's attention probabilities over the other, `(batch, num_heads,
+    T_x, T_y)` for `x` and `(batch, num_heads, T_y, T_x)` for `y`.
 
     The two streams may have different feature sizes (image regions and
     word embeddings); each keeps its own.
@@ -87,17 +90,43 @@ class CoAttention(keras.layers.Layer):
         stream.build(own_shape, other_shape)
         return stream
 
-    def call(self, x, y, x_mask=None, y_mask=None, training=None):
+    def call(
+        self,
+        x,
+        y,
+        x_mask=None,
+        y_mask=None,
+        return_attention_scores=False,
+        training=None,
+    ):
         x_mask = _masking.padding_mask(x, x_mask)
         y_mask = _masking.padding_mask(y, y_mask)
         x_out = self.x_stream(
-            x, y, own_mask=x_mask, other_mask=y_mask, training=training
+            x,
+            y,
+            own_mask=x_mask,
+            other_mask=y_mask,
+            return_attention_scores=return_attention_scores,
+            training=training,
         )
         y_out = self.y_stream(
-            y, x, own_mask=y_mask, other_mask=x_mask, training=training
+            y,
+            x,
+            own_mask=y_mask,
+            other_mask=x_mask,
+            return_attention_scores=return_attention_scores,
+            training=training,
         )
+        scores = ()
+        if return_attention_scores:
+            (x_out, x_scores), (y_out, y_scores) = x_out, y_out
+            scores = (x_scores, y_scores)
         # Keras infers only the first output's mask; give both theirs.
-        return _masking.attach(x_out, x_mask), _masking.attach(y_out, y_mask)
+        return (
+            _masking.attach(x_out, x_mask),
+            _masking.attach(y_out, y_mask),
+            *scores,
+        )
 
     def compute_output_shape(self, x_shape, y_shape):
         return x_shape, y_shape
@@ -122,7 +151,9 @@ class CoAttention(keras.layers.Layer):
 
 
 class _GuidedAttentionStream(keras.layers.Layer):
-    """One stream: [self-attention], attention to the other stream, MLP.
+    """One stream: [self-attention], attention to the other stream, MLP;
+    with `return_attention_scores`, also the guided attention's
+    probabilities.
 
     Private: built and serialized only as part of `CoAttention`.
     """
@@ -202,7 +233,15 @@ class _GuidedAttentionStream(keras.layers.Layer):
             name=name,
         )
 
-    def call(self, own, other, own_mask=None, other_mask=None, training=None):
+    def call(
+        self,
+        own,
+        other,
+        own_mask=None,
+        other_mask=None,
+        return_attention_scores=False,
+        training=None,
+    ):
         def sublayer(x, fn, norm):
             return residual(x, fn, norm, self.residual_dropout, True, training)
 
@@ -217,12 +256,20 @@ class _GuidedAttentionStream(keras.layers.Layer):
         own = sublayer(
             own,
             lambda x: self.guided_attention(
-                x, other, value_mask=other_mask, training=training
+                x,
+                other,
+                value_mask=other_mask,
+                return_attention_scores=return_attention_scores,
+                training=training,
             ),
             self.guided_attention_norm,
         )
-        return sublayer(
+        scores = ()
+        if return_attention_scores:
+            own, *scores = own
+        own = sublayer(
             own,
             lambda x: self.feed_forward(x, training=training),
             self.feed_forward_norm,
         )
+        return (own, *scores) if scores else own

@@ -53,3 +53,21 @@ def test_heads_must_divide_both_feature_sizes():
     layer = CoAttention(num_heads=4, intermediate_dim=16)
     with pytest.raises(ValueError, match="features=6, num_heads=4"):
         layer(_floats(1, 2, 8), _floats(1, 2, 6))
+
+
+def test_attention_scores_are_each_streams_weights_over_the_other():
+    layer = CoAttention(num_heads=2, intermediate_dim=16, self_attention=True)
+    image, text = _floats(2, 4, 8), _floats(2, 5, 12)
+    text_mask = np.arange(5)[None] < np.array([[5], [2]])
+    image_out, text_out = layer(image, text, y_mask=text_mask)
+    *outputs, image_scores, text_scores = layer(
+        image, text, y_mask=text_mask, return_attention_scores=True
+    )
+    np.testing.assert_allclose(outputs[0], image_out, atol=1e-6)
+    np.testing.assert_allclose(outputs[1], text_out, atol=1e-6)
+    assert image_scores.shape == (2, 2, 4, 5)
+    assert text_scores.shape == (2, 2, 5, 4)
+    np.testing.assert_allclose(np.sum(image_scores, -1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.sum(text_scores, -1), 1.0, atol=1e-5)
+    # Padded words get none of the image's attention.
+    np.testing.assert_allclose(np.asarray(image_scores)[1, :, :, 2:], 0.0)
