@@ -263,11 +263,7 @@ class RelationHead(_Head):
         ]
 
     def call(self, image, question, question_mask, pooled, training=None):
-        coordinates = ops.cast(self.coordinates, image.dtype)[None]
-        coordinates = ops.broadcast_to(
-            coordinates, (ops.shape(image)[0], *self.coordinates.shape)
-        )
-        objects = ops.concatenate([image, coordinates], axis=-1)
+        objects = with_coordinates(image, self.coordinates)
         pairs = ops.relu(
             self.first_object(objects)[:, :, None]
             + self.second_object(objects)[:, None, :]
@@ -283,7 +279,9 @@ class RelationHead(_Head):
 class TransformerHead(_Head):
     """Single-stream fusion (VisualBERT-style): a learned fusion token, the
     question tokens and the image tokens, each stream projected to
-    `hidden_dim` and tagged with a learned type embedding, go through
+    `hidden_dim` and tagged with a learned type embedding (image tokens
+    first get their grid coordinates, as the relation network's objects
+    do, since attention alone is blind to position), go through
     `num_layers` pre-LN transformer encoder blocks; the fusion token's
     output is the result. Every token attends to every other, so pairs of
     objects interact in each layer at O(N^2) attention cost, not the
@@ -296,8 +294,17 @@ class TransformerHead(_Head):
     def build(
         self, image_shape, question_shape, question_mask_shape, pooled_shape
     ):
+        if image_shape[1] is None:
+            raise ValueError(
+                'fusion="transformer" tags image tokens with coordinates and '
+                "needs their number to be static. Received: image tokens of "
+                f"shape {tuple(image_shape)}"
+            )
+        self.coordinates = grid_coordinates(image_shape[1])
         self.image_projection = self._dense(
-            "image_projection", self.hidden_dim, image_shape
+            "image_projection",
+            self.hidden_dim,
+            (*image_shape[:-1], image_shape[-1] + 2),
         )
         self.question_projection = self._dense(
             "question_projection", self.hidden_dim, question_shape
@@ -338,7 +345,8 @@ class TransformerHead(_Head):
             [
                 fusion_token,
                 self.question_projection(question) + types[1],
-                self.image_projection(image) + types[2],
+                self.image_projection(with_coordinates(image, self.coordinates))
+                + types[2],
             ],
             axis=1,
         )
@@ -360,6 +368,15 @@ def masked_mean(tokens, mask):
     weights = ops.cast(mask, tokens.dtype)[:, :, None]
     count = ops.maximum(ops.sum(weights, axis=1), 1.0)
     return ops.sum(tokens * weights, axis=1) / count
+
+
+def with_coordinates(tokens, coordinates):
+    """`tokens` `(B, N, D)` with `coordinates` `(N, 2)` appended."""
+    coordinates = ops.cast(coordinates, tokens.dtype)[None]
+    coordinates = ops.broadcast_to(
+        coordinates, (ops.shape(tokens)[0], *coordinates.shape[1:])
+    )
+    return ops.concatenate([tokens, coordinates], axis=-1)
 
 
 def grid_coordinates(num_tokens):

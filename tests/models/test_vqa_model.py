@@ -165,6 +165,22 @@ def test_fusions_without_a_question_to_image_attention_say_so(fusion):
         model.image_attention_maps(inputs)
 
 
+@pytest.mark.parametrize("fusion", ["relation", "transformer"])
+def test_object_fusions_know_where_each_image_token_is(fusion):
+    keras.utils.set_random_seed(0)
+    inputs, _ = _data(count=2)
+    model = _model(fusion)
+    model(inputs)
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((2, 16, 16)).astype("float32")
+    question = rng.standard_normal((2, 6, 16)).astype("float32")
+    mask, pooled = np.ones((2, 6), bool), question[:, 0]
+    before = model.head(image, question, mask, pooled)
+    # The same tokens in another order are other positions of the objects.
+    after = model.head(image[:, ::-1], question, mask, pooled)
+    assert not np.allclose(after, before, atol=1e-4)
+
+
 def test_relation_coordinates_tag_a_square_grid():
     from mmkeras.models import _vqa
 
