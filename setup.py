@@ -19,6 +19,8 @@ INSTALL_REQUIRES = [
     "onnxruntime==1.32.0",
     "numpy==2.4.6",
     "pillow==13.0.0",
+    # Training curves (`mmkeras plot`).
+    "matplotlib==3.11.2",
     "click==8.5.1",
     "rich==15.0.0",
     # A per-entry lock: two processes loading one zoo entry download once.

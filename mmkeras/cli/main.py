@@ -262,6 +262,25 @@ def explain(model_path, image, question, output_path):
     click.echo(f"{result}\n{output_path}")
 
 
+@cli.command()
+@click.argument("run", type=click.Path(exists=True))
+@click.option(
+    "--out",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The PNG to write.",
+)
+@click.option("--title", help="A title over the curves.")
+def plot(run, output_path, title):
+    """Draw the training curves of RUN (a `mmkeras train` output directory
+    or its history.json): one panel per metric, train and validation."""
+    from mmkeras import training
+
+    metrics = training.plot_history(run, output_path, title)
+    click.echo(f"{', '.join(metrics)}\n{output_path}")
+
+
 def _read(path):
     with open(path, "rb") as file:
         return file.read()

@@ -1,5 +1,6 @@
 """Callbacks that make training safe to interrupt."""
 
+import json
 import os
 
 import keras
@@ -21,6 +22,39 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
         temporary = f"{self.path}.tmp.keras"
         self.model.save(temporary)
         os.replace(temporary, self.path)
+
+
+class HistoryLog(keras.callbacks.Callback):
+    """Writes the run's history to a JSON file after every epoch,
+    atomically: `{"epoch": [1, 2, ...], "loss": [...], ...}`, like
+    `keras.callbacks.History` but across the calls of a resumed run. An
+    epoch trained again (after a crash) replaces its earlier entries.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = os.fspath(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        history = read_history(self.path)
+        kept = sum(1 for e in history.get("epoch", []) if e <= epoch)
+        history = {key: values[:kept] for key, values in history.items()}
+        for key, value in {"epoch": epoch + 1, **(logs or {})}.items():
+            # A metric first logged now has no value for earlier epochs.
+            column = history.setdefault(key, [None] * kept)
+            column.append(float(value) if key != "epoch" else value)
+        temporary = f"{self.path}.tmp"
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(history, file, indent=2)
+        os.replace(temporary, self.path)
+
+
+def read_history(path):
+    """The history a `HistoryLog` wrote, `{}` if there is none yet."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
 
 
 class StepBackup(keras.callbacks.Callback):

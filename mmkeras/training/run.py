@@ -1,6 +1,5 @@
 """`train(config, output_dir)`: the loop behind `mmkeras train`."""
 
-import json
 import os
 
 import keras
@@ -22,7 +21,9 @@ def train(config, output_dir, devices=None, verbose="auto"):
     the uninterrupted run's (tested with SIGKILL mid-epoch).
 
     Outputs in `output_dir`: `model.keras` (after every epoch, atomic),
-    `history.json`, TensorBoard logs in `logs/`, the backup in `backup/`.
+    `history.json` (every epoch of the run so far, resumed calls
+    included; `mmkeras plot` draws it), TensorBoard logs in `logs/`, the
+    backup in `backup/`.
     Under a multi-worker strategy the chief writes there and every other
     worker in `output_dir/worker-<i>/`.
 
@@ -65,6 +66,7 @@ def _train(config, output_dir, strategy, verbose):
         mm_callbacks.AtomicModelCheckpoint(
             os.path.join(output_dir, "model.keras")
         ),
+        mm_callbacks.HistoryLog(os.path.join(output_dir, "history.json")),
         keras.callbacks.TensorBoard(os.path.join(output_dir, "logs")),
         *[config_lib.resolve(spec) for spec in config.get("callbacks", [])],
     ]
@@ -95,7 +97,6 @@ def _train(config, output_dir, strategy, verbose):
         epoch += 1
     if epoch < epochs:
         fit(epoch * steps_per_epoch, epoch, epochs, steps_per_epoch)
-    _write_json(os.path.join(output_dir, "history.json"), history)
     return model, history
 
 
@@ -112,10 +113,3 @@ def _cardinality(dataset):
 def _extend(history, new):
     for key, values in new.items():
         history.setdefault(key, []).extend(float(v) for v in values)
-
-
-def _write_json(path, payload):
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump(payload, file, indent=2)
-    os.replace(temporary, path)

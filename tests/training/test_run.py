@@ -48,6 +48,10 @@ def test_train_writes_outputs_and_a_finished_run_is_not_repeated(tmp_path):
     again, history = training.train(config, tmp_path, verbose=0)
     assert history == {}
     assert int(again.optimizer.iterations.numpy()) == 36
+    # Running the finished command again keeps the run's history.
+    logged = training.callbacks.read_history(tmp_path / "history.json")
+    assert logged["epoch"] == [1, 2, 3]
+    assert len(logged["loss"]) == 3
 
 
 def test_more_epochs_continue_a_finished_run(tmp_path):
@@ -82,6 +86,17 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path):
         strict=True,
     ):
         np.testing.assert_allclose(a, b, atol=1e-5)
+    # The history holds the epoch finished before the crash too.
+    history = training.callbacks.read_history(
+        tmp_path / "crashed" / "history.json"
+    )
+    assert history["epoch"] == [1, 2, 3]
+    straight_history = training.callbacks.read_history(
+        tmp_path / "straight" / "history.json"
+    )
+    np.testing.assert_allclose(
+        history["loss"][0], straight_history["loss"][0], rtol=1e-5
+    )
 
 
 def test_unknown_config_key_is_an_error():
