@@ -2,12 +2,14 @@
 
     caption = mmkeras.explain.caption_attention(model, image, "where.png")
     answer = mmkeras.explain.vqa_attention(model, image, question, "a.png")
+    mmkeras.explain.retrieval(dual_encoder, texts, images, "ranked.png")
 
 The map of a word is the last decoder block's cross-attention (averaged
 over heads) from the position that predicted it over the image tokens,
 shown by dimming the rest of the image; a VQA model's map is its question's
 attention over the image tokens. Image tokens must form a square grid
-(conv and patch encoders do).
+(conv and patch encoders do). `retrieval` draws, for each text, the
+images a dual encoder ranks first.
 """
 
 import math
@@ -21,6 +23,7 @@ from PIL import Image
 from PIL import ImageDraw
 
 from mmkeras.data import preprocess_image
+from mmkeras.models import DualEncoder
 from mmkeras.models import ImageCaptioner
 from mmkeras.models import VQAModel
 
@@ -104,6 +107,60 @@ def vqa_attention(model, image, question, path):
     return answer
 
 
+def retrieval(model, texts, images, path, k=4):
+    """Ranks `images` for each of `texts` with a dual encoder and writes
+    one row per text to `path`: the text, then its `k` best images with
+    their cosine similarities.
+
+    Args:
+        model: a `DualEncoder` with a tokenizer.
+        texts: the query strings.
+        images: the gallery, `(height, width, 3)` pixels each, uint8 or
+            floats in [0, 255]; resized to the model's input size.
+        path: the PNG to write (atomically).
+        k: images shown per text, at most `len(images)`.
+
+    Returns:
+        `(indices, scores)`, each `(len(texts), k)`, best first.
+    """
+    if not isinstance(model, DualEncoder) or model.tokenizer is None:
+        raise ValueError(
+            "retrieval ranks images for texts with a DualEncoder with a "
+            f"tokenizer. Received: a {type(model).__name__}"
+        )
+    size = tuple(model.input_shapes()["image"][1:3])
+    pixels = np.stack([preprocess_image(np.asarray(i), size) for i in images])
+    indices, scores = model.retrieve(
+        model.encode_text(model.tokenizer(list(texts))),
+        model.encode_image(pixels),
+        k,
+    )
+    indices, scores = (
+        ops.convert_to_numpy(indices),
+        ops.convert_to_numpy(scores),
+    )
+    panels = []
+    for text, row, row_scores in zip(texts, indices, scores, strict=True):
+        panels.append((_text_panel(text), ""))
+        panels += [
+            (_panel(pixels[i] * 255.0), f"{rank}. cosine {score:.3f}")
+            for rank, (i, score) in enumerate(
+                zip(row, row_scores, strict=True), 1
+            )
+        ]
+    _save_png(_sheet(panels, columns=k + 1), path)
+    return indices, scores
+
+
+def _text_panel(text):
+    """A white panel with `text` written on it."""
+    panel = Image.new("RGB", (PANEL, PANEL), "white")
+    draw = ImageDraw.Draw(panel)
+    for row, line in enumerate(textwrap.wrap(text, _CHARS_PER_LINE)):
+        draw.text((6, 6 + row * _LINE_HEIGHT), line, fill="black")
+    return np.asarray(panel).astype("float32")
+
+
 def _panel(pixels):
     image = Image.fromarray(pixels.astype("uint8")).resize((PANEL, PANEL))
     return np.asarray(image).astype("float32")
@@ -127,13 +184,13 @@ def _heat(base, weights):
     return base * (_DIMMED + (1 - _DIMMED) * light)
 
 
-def _sheet(panels):
-    """Panels `(pixels, label)` in rows, each label wrapped under its
-    panel."""
+def _sheet(panels, columns=PANELS_PER_ROW):
+    """Panels `(pixels, label)` in rows of `columns`, each label wrapped
+    under its panel."""
     labels = [
         textwrap.wrap(label, _CHARS_PER_LINE) or [""] for _, label in panels
     ]
-    columns = min(len(panels), PANELS_PER_ROW)
+    columns = min(len(panels), columns)
     rows = math.ceil(len(panels) / columns)
     height = PANEL + _LINE_HEIGHT * max(len(lines) for lines in labels) + 6
     sheet = Image.new("RGB", (columns * PANEL, rows * height), "white")

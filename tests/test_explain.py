@@ -76,6 +76,8 @@ def test_only_captioners_and_vqa_models_are_explained(vqa):
         explain.caption_attention(vqa, _image(), "x.png")
     with pytest.raises(ValueError, match="Received: a FusionClassifier"):
         explain.vqa_attention(tiny.model("fusion"), _image(), "q", "x.png")
+    with pytest.raises(ValueError, match="Received: a VQAModel"):
+        explain.retrieval(vqa, ["q"], [_image()], "x.png")
 
 
 def test_the_command_prints_the_caption_and_writes_the_png(captioner, tmp_path):
@@ -109,3 +111,23 @@ def test_the_command_answers_a_question_about_the_image(vqa, tmp_path):
     assert result.exit_code == 0, result.output
     answer, written = result.output.splitlines()[-2:]
     assert answer in vqa.answers and written == str(out)
+
+
+def test_retrieval_draws_each_texts_best_images_in_order(tmp_path):
+    model = tiny.model("dual_encoder")
+    rng = np.random.default_rng(2)
+    images = [rng.integers(0, 256, (30, 30, 3), "uint8") for _ in range(5)]
+    texts = ["a red circle", "a blue square above a green circle"]
+    path = tmp_path / "ranked.png"
+    indices, scores = explain.retrieval(model, texts, images, str(path), k=3)
+    size = tuple(model.input_shapes()["image"][1:3])
+    pixels = np.stack([mmkeras.data.preprocess_image(i, size) for i in images])
+    expected = np.asarray(model.score(pixels, model.tokenizer(texts))).T
+    np.testing.assert_array_equal(indices, np.argsort(-expected, 1)[:, :3])
+    np.testing.assert_allclose(
+        scores, np.sort(expected, 1)[:, ::-1][:, :3], atol=1e-5
+    )
+    sheet = np.asarray(Image.open(path))
+    assert sheet.shape[1] == 4 * explain.PANEL  # the text, then 3 images
+    with pytest.raises(ValueError, match="k must be at most"):
+        explain.retrieval(model, texts, images, str(path), k=6)

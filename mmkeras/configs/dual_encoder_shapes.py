@@ -8,9 +8,11 @@ trained model.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 import mmkeras
+from mmkeras.data import _captions
 from mmkeras.data import shapes
 from mmkeras.models.dual_encoder import DualEncoder
 
@@ -22,6 +24,7 @@ WORDS = sorted(
     | {word for relation in shapes.RELATIONS for word in relation.split()}
 )
 VOCABULARY = ["[PAD]", "[UNK]", *WORDS]
+_DIRECTIONS = ("image_to_text", "text_to_image")
 
 
 def tokenizer():
@@ -31,18 +34,30 @@ def tokenizer():
     )
 
 
-def caption_pairs(num_images, seed, split="all", batch_size=64):
-    """Model inputs of one caption per scene, unshuffled, as `fit` takes."""
+def caption_pairs(
+    num_images, seed, split="all", batch_size=64, text_tokenizer=None
+):
+    """Model inputs of one caption per scene, unshuffled, as `fit` takes;
+    captions through `text_tokenizer` (default `tokenizer()`)."""
     dataset = shapes.shapes_captions(
         num_images, seed=seed, split=split, captions_per_image=1
     )
     dataset = dataset.batch(batch_size)
-    return dataset.map(DualEncoder.make_preprocessor(tokenizer()))
+    preprocess = DualEncoder.make_preprocessor(text_tokenizer or tokenizer())
+    return dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def datasets(num_train=4000, num_validation=500, batch_size=64, seed=0):
+def datasets(
+    num_train=4000,
+    num_validation=500,
+    batch_size=64,
+    seed=0,
+    text_tokenizer=None,
+):
     """(train, validation): fresh scenes with different seeds."""
-    train = caption_pairs(num_train, seed, batch_size=batch_size).unbatch()
+    train = caption_pairs(
+        num_train, seed, batch_size=batch_size, text_tokenizer=text_tokenizer
+    ).unbatch()
     train = (
         train.cache()
         .shuffle(num_train, seed=seed)
@@ -51,7 +66,12 @@ def datasets(num_train=4000, num_validation=500, batch_size=64, seed=0):
         .apply(tf.data.experimental.assert_cardinality(num_train // batch_size))
         .prefetch(tf.data.AUTOTUNE)
     )
-    validation = caption_pairs(num_validation, seed + 1, batch_size=batch_size)
+    validation = caption_pairs(
+        num_validation,
+        seed + 1,
+        batch_size=batch_size,
+        text_tokenizer=text_tokenizer,
+    )
     return train, validation.cache()
 
 
@@ -76,6 +96,47 @@ def model(projection_dim=64, learning_rate=1e-3):
     optimizer.exclude_from_weight_decay(var_names=["log_logit_scale"])
     result.compile(optimizer=optimizer)
     return result
+
+
+def caption_truth(num_images, seed, split):
+    """`truth[i, j]`: caption j of the set is true of scene i (the diagonal
+    always is)."""
+    scenes = shapes.generate_scenes(num_images, seed, split)
+    captions = [
+        element["caption"].numpy().decode()
+        for element in shapes.shapes_captions(
+            num_images, seed, split=split, captions_per_image=1
+        )
+    ]
+    true = [{c.text for c in _captions.true_captions(s, "all")} for s in scenes]
+    return np.array([[c in t for c in captions] for t in true])
+
+
+def oracle_recall(truth, ks=(1, 5, 10)):
+    """Expected recall@K of a model that knows which captions are true."""
+    matches = {
+        "image_to_text": truth.sum(axis=1),
+        "text_to_image": truth.sum(axis=0),
+    }
+    return {
+        f"recall_at_{k}_{d}": float(np.mean(np.minimum(1.0, k / matches[d])))
+        for d in _DIRECTIONS
+        for k in ks
+    } | {f"true_at_1_{d}": 1.0 for d in _DIRECTIONS}
+
+
+def true_at_1(model, data, truth):
+    """Share of queries whose top-1 hit is true, both ways."""
+    images, texts = [], []
+    for inputs in data:
+        images.append(np.asarray(model.encode_image(inputs["image"])))
+        texts.append(np.asarray(model.encode_text(inputs["token_ids"])))
+    scores = np.concatenate(images) @ np.concatenate(texts).T
+    rows = np.arange(len(scores))
+    return {
+        "true_at_1_image_to_text": float(truth[rows, scores.argmax(1)].mean()),
+        "true_at_1_text_to_image": float(truth[scores.argmax(0), rows].mean()),
+    }
 
 
 def get_config():

@@ -35,8 +35,9 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
     (255 by default; 1 for the [0, 1] floats that mmkeras data and
     preprocessors give); with `include_rescaling=True` they are mapped to
     `(255 x / input_scale - 127) / 128` as the Lite models expect. Pass
-    `include_rescaling=False` for inputs already in [-1, 1]. Give a static image size (224 for the ImageNet weights): the
-    stride-2 padding depends on whether each size is odd.
+    `include_rescaling=False` for inputs already in [-1, 1]. Give a static
+    image size (224 for the ImageNet weights): the stride-2 padding
+    depends on whether each size is odd.
 
     Returns `{"tokens": (batch, h * w, 1280), "pooled": (batch, 1280)}`,
     `h, w` being the image size / 32 rounded up, plus `"logits": (batch,

@@ -91,9 +91,13 @@ def info(name):
 
 
 def download(name):
-    """Fetches and verifies every file of `name`; returns their paths."""
+    """Fetches and verifies every file of `name`, and of the entries it
+    `requires`; returns the paths of its own files."""
     entry_dir = _entry_dir(name)
-    return cache.resolve(read_manifest(entry_dir), entry_dir)
+    manifest = read_manifest(entry_dir)
+    for required in manifest.get("requires", []):
+        download(required)
+    return cache.resolve(manifest, entry_dir)
 
 
 def load(name):

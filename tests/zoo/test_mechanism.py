@@ -96,6 +96,26 @@ def test_a_hosted_entry_downloads_once_then_loads_offline(
     assert hosted.requests == 1
 
 
+def test_an_entry_that_requires_a_hosted_one_downloads_it_too(
+    hosted, tmp_path, monkeypatch
+):
+    manifest = {
+        **zoo.info("test_fusion.tiny"),
+        "name": "needs_hosted.tiny",
+        "requires": [NAME],
+    }
+    del manifest["files"]
+    zoo.write_entry(
+        str(tmp_path / "catalogue"),
+        manifest,
+        [{"name": "model.keras", "path": os.path.join(TINY, "model.keras")}],
+    )
+    files = zoo.download("needs_hosted.tiny")
+    assert list(files) == ["model.keras"]
+    assert _cached_files(tmp_path) == [".lock", "model.keras"]
+    assert hosted.requests == 1
+
+
 def test_offline_mode_names_the_missing_file(hosted, monkeypatch):
     monkeypatch.setenv("MMKERAS_OFFLINE", "1")
     with pytest.raises(zoo.OfflineError) as error:
