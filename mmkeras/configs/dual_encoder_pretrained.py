@@ -37,7 +37,13 @@ def tokenizer(sequence_length=SEQUENCE_LENGTH):
 def image_tower(image_size=IMAGE_SIZE, pretrained=True):
     """EfficientNet-Lite0 without its classifier, for [0, 1] images of
     `image_size`, with the zoo's ImageNet weights if `pretrained`."""
-    tower = EfficientNetLite0Encoder.from_preset("lite0", input_scale=1.0)
+    # Fine-tune the convolutions only: trained batch norm would swap the
+    # ImageNet statistics for those of white scenes in 64-image batches,
+    # and evaluation (moving averages) would see other features than
+    # training did.
+    tower = EfficientNetLite0Encoder.from_preset(
+        "lite0", input_scale=1.0, freeze_batch_norm=True
+    )
     tower.build((None, image_size, image_size, 3))
     if pretrained:
         imagenet = mmkeras.zoo.load(IMAGE_ENTRY).get_weights()

@@ -44,9 +44,13 @@ def conv(filters, kernel_size, strides, name, dtype, depthwise=False):
     )
 
 
-def batch_norm(name, dtype):
+def batch_norm(name, dtype, trainable=True):
     return keras.layers.BatchNormalization(
-        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=dtype, name=name
+        momentum=BN_MOMENTUM,
+        epsilon=BN_EPSILON,
+        trainable=trainable,
+        dtype=dtype,
+        name=name,
     )
 
 
@@ -79,9 +83,11 @@ class MBConvBlock(keras.layers.Layer):
         kernel_size,
         strides,
         expand_ratio,
+        batch_norm_trainable=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.batch_norm_trainable = batch_norm_trainable
         self.in_filters = in_filters
         self.out_filters = out_filters
         self.kernel_size = kernel_size
@@ -96,7 +102,9 @@ class MBConvBlock(keras.layers.Layer):
             self.expand_conv, shape = built(
                 conv(hidden, 1, 1, "expand_conv", dtype), shape
             )
-            self.bn0, shape = built(batch_norm("bn0", dtype), shape)
+            self.bn0, shape = built(
+                batch_norm("bn0", dtype, self.batch_norm_trainable), shape
+            )
         self.pad = padder(shape, self.kernel_size, self.strides, "pad", dtype)
         if self.pad is not None:
             self.pad, shape = built(self.pad, shape)
@@ -111,11 +119,15 @@ class MBConvBlock(keras.layers.Layer):
             ),
             shape,
         )
-        self.bn1, shape = built(batch_norm("bn1", dtype), shape)
+        self.bn1, shape = built(
+            batch_norm("bn1", dtype, self.batch_norm_trainable), shape
+        )
         self.project_conv, shape = built(
             conv(self.out_filters, 1, 1, "project_conv", dtype), shape
         )
-        self.bn2, _ = built(batch_norm("bn2", dtype), shape)
+        self.bn2, _ = built(
+            batch_norm("bn2", dtype, self.batch_norm_trainable), shape
+        )
 
     def compute_output_shape(self, shape):
         height, width = (

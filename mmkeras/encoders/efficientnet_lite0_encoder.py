@@ -49,6 +49,9 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
         dropout: dropout before the classifier.
         include_rescaling: rescale [0, input_scale] inputs to [-1, 1).
         input_scale: the input value of full intensity, 255 or 1.
+        freeze_batch_norm: keep every batch norm in inference mode with
+            its statistics fixed, the usual way to fine-tune pretrained
+            weights on small batches of new images.
 
     Example:
 
@@ -70,6 +73,7 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
         dropout=0.2,
         include_rescaling=True,
         input_scale=255.0,
+        freeze_batch_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -86,6 +90,7 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
         self.dropout = dropout
         self.include_rescaling = include_rescaling
         self.input_scale = float(input_scale)
+        self.freeze_batch_norm = freeze_batch_norm
 
     def build(self, images_shape):
         _checks.rank("images", images_shape, 4)
@@ -98,12 +103,16 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
             _mbconv.conv(STEM_FILTERS, 3, 2, "stem_conv", dtype), shape
         )
         self.stem_bn, shape = _mbconv.built(
-            _mbconv.batch_norm("stem_bn", dtype), shape
+            _mbconv.batch_norm("stem_bn", dtype, not self.freeze_batch_norm),
+            shape,
         )
         self.blocks = []
         for args in _block_args():
             block = _mbconv.MBConvBlock(
-                *args, dtype=dtype, name=f"block_{len(self.blocks)}"
+                *args,
+                batch_norm_trainable=not self.freeze_batch_norm,
+                dtype=dtype,
+                name=f"block_{len(self.blocks)}",
             )
             block, shape = _mbconv.built(block, shape)
             self.blocks.append(block)
@@ -111,7 +120,8 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
             _mbconv.conv(HEAD_FILTERS, 1, 1, "head_conv", dtype), shape
         )
         self.head_bn, shape = _mbconv.built(
-            _mbconv.batch_norm("head_bn", dtype), shape
+            _mbconv.batch_norm("head_bn", dtype, not self.freeze_batch_norm),
+            shape,
         )
         self.classifier = None
         if self.include_top:
@@ -149,6 +159,7 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
                 "dropout": self.dropout,
                 "include_rescaling": self.include_rescaling,
                 "input_scale": self.input_scale,
+                "freeze_batch_norm": self.freeze_batch_norm,
             }
         )
         return config

@@ -116,6 +116,22 @@ def test_unit_range_inputs_give_the_same_features_as_255():
     assert EfficientNetLite0Encoder.from_config(config).input_scale == 1.0
 
 
+def test_frozen_batch_norm_keeps_its_statistics_in_training():
+    encoder = EfficientNetLite0Encoder(freeze_batch_norm=True)
+    inference = encoder(_IMAGES)["pooled"]
+    before = [w.numpy() for w in encoder.non_trainable_weights]
+    training = encoder(_IMAGES, training=True)["pooled"]
+    np.testing.assert_allclose(training, inference, atol=1e-5)
+    for a, b in zip(before, encoder.non_trainable_weights, strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
+    # Only the convolutions train; the betas and gammas stay too.
+    trainable = {w.path.split("/")[-1] for w in encoder.trainable_weights}
+    assert trainable == {"kernel"}
+    copy = EfficientNetLite0Encoder.from_config(encoder.get_config())
+    copy(_IMAGES)
+    assert len(copy.trainable_weights) == len(encoder.trainable_weights)
+
+
 def test_unknown_preset_lists_the_available_ones():
     with pytest.raises(ValueError, match="lite0, lite0_imagenet_classifier"):
         EfficientNetLite0Encoder.from_preset("lite1")
