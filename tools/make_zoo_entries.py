@@ -43,11 +43,15 @@ from mmkeras.configs import fusion_color_match  # noqa: E402
 from mmkeras.configs import vqa_easy_vqa  # noqa: E402
 from mmkeras.encoders import pretrained  # noqa: E402
 from mmkeras.testing import tiny_models  # noqa: E402
+from mmkeras.zoo.entries import model_cards_page  # noqa: E402
 from mmkeras.zoo.golden import golden_arrays  # noqa: E402
 from mmkeras.zoo.loaders import save_dual_encoder_heads  # noqa: E402
 from mmkeras.zoo.loaders import save_weights  # noqa: E402
 
 CATALOGUE = os.path.join(os.path.dirname(__file__), os.pardir, "zoo")
+CARDS_PAGE = os.path.join(
+    os.path.dirname(__file__), os.pardir, "docs", "model-cards.md"
+)
 MAKE = ".venv/bin/python tools/make_zoo_entries.py"
 APACHE = "Apache-2.0"
 
@@ -430,6 +434,8 @@ def main(name, run):
     with tempfile.TemporaryDirectory() as scratch:
         manifest, files, notes = ENTRIES[name](scratch, run)
         mmkeras.zoo.write_entry(CATALOGUE, manifest, files, notes)
+    with open(CARDS_PAGE, "w", encoding="utf-8") as page:
+        page.write(model_cards_page(CATALOGUE))
     print(f"wrote zoo/{name}: {manifest['metrics']}", file=sys.stderr)
 
 

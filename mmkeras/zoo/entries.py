@@ -98,3 +98,35 @@ def model_card(manifest, notes=""):
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"
+
+
+def model_cards_page(catalogue_dir):
+    """Every entry's `MODEL_CARD.md` in name order as one Markdown page,
+    each card's headings one level down: the docs' model-cards page
+    (`tools/make_zoo_entries.py` rewrites `docs/model-cards.md` with it).
+    """
+    names = sorted(
+        name
+        for name in os.listdir(catalogue_dir)
+        if os.path.isfile(os.path.join(catalogue_dir, name, "MODEL_CARD.md"))
+    )
+    parts = [
+        "# Model cards\n\nWritten by `tools/make_zoo_entries.py` from the "
+        "evaluation run of each entry; the same cards are "
+        "`zoo/<name>/MODEL_CARD.md`.\n"
+    ]
+    for name in names:
+        path = os.path.join(catalogue_dir, name, "MODEL_CARD.md")
+        with open(path, encoding="utf-8") as file:
+            card = file.read()
+        parts.append(_demote_headings(card))
+    return "\n".join(parts)
+
+
+def _demote_headings(markdown):
+    lines, fenced = [], False
+    for line in markdown.splitlines():
+        fenced ^= line.startswith("```")
+        heading = line.startswith("#") and not fenced
+        lines.append(f"#{line}" if heading else line)
+    return "\n".join(lines) + "\n"

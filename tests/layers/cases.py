@@ -59,9 +59,7 @@ CASES = {
         expected_num_trainable_weights=26,
     ),
     "CoAttention": dict(
-        init_kwargs=dict(
-            num_heads=2, intermediate_dim=32, self_attention=True
-        ),
+        init_kwargs=dict(num_heads=2, intermediate_dim=32, self_attention=True),
         args=(_IMAGE_TOKENS, _TOKENS),
         kwargs=dict(y_mask=_TOKEN_MASK),
         expected_output_shape=((2, 9, 24), (2, 5, 16)),

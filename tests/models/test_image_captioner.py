@@ -99,9 +99,7 @@ def test_basics(model, data):
     assert reloaded.generate(images) == model.generate(images)
 
 
-def test_uint8_images_are_scaled_like_floats_in_graph_and_eagerly(
-    model, data
-):
+def test_uint8_images_are_scaled_like_floats_in_graph_and_eagerly(model, data):
     # Training feeds uint8 tensors from tf.data; serving and `explain`
     # feed floats in [0, 1]. Both must reach the encoder alike.
     images = data[0]

@@ -1,6 +1,8 @@
 """Every catalogue entry loads, matches its golden outputs, round-trips
 and (task models) exports with verification."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ import pytest
 import mmkeras
 from mmkeras.models.task import Task
 from mmkeras.testing import run_export_test
+from mmkeras.zoo.entries import model_cards_page
 
 ENTRIES = mmkeras.zoo.list_models()
 TASKS = ("ImageCaptioner", "VQAModel", "FusionClassifier", "DualEncoder")
@@ -23,6 +26,18 @@ def test_the_catalogue_has_the_pretrained_and_test_entries():
         "test_captioner.tiny",
         "test_fusion.tiny",
     } <= set(ENTRIES)
+
+
+def test_the_docs_model_cards_page_is_the_cards():
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    with open(os.path.join(repo, "docs", "model-cards.md")) as page:
+        written = page.read()
+    expected = model_cards_page(os.path.join(repo, "zoo"))
+    assert written == expected, (
+        "docs/model-cards.md is stale; tools/make_zoo_entries.py rewrites it"
+    )
+    for name in ENTRIES:
+        assert f"## {name} (version" in written
 
 
 @pytest.fixture(scope="module", params=ENTRIES)
