@@ -80,11 +80,17 @@ def test_only_captioners_and_vqa_models_are_explained(vqa):
         explain.retrieval(vqa, ["q"], [_image()], "x.png")
 
 
-def test_the_command_prints_the_caption_and_writes_the_png(captioner, tmp_path):
-    model_path = str(tmp_path / "captioner.keras")
-    captioner.save(model_path)
+def _saved(model, tmp_path):
+    """The paths of `model` saved as .keras and of an image file."""
+    model_path = str(tmp_path / "model.keras")
+    model.save(model_path)
     image_path = tmp_path / "scene.png"
     Image.fromarray(_image()).save(image_path)
+    return model_path, image_path
+
+
+def test_the_command_prints_the_caption_and_writes_the_png(captioner, tmp_path):
+    model_path, image_path = _saved(captioner, tmp_path)
     out = tmp_path / "maps.png"
     result = CliRunner().invoke(
         cli,
@@ -96,10 +102,7 @@ def test_the_command_prints_the_caption_and_writes_the_png(captioner, tmp_path):
 
 
 def test_the_command_answers_a_question_about_the_image(vqa, tmp_path):
-    model_path = str(tmp_path / "vqa.keras")
-    vqa.save(model_path)
-    image_path = tmp_path / "scene.png"
-    Image.fromarray(_image()).save(image_path)
+    model_path, image_path = _saved(vqa, tmp_path)
     out = tmp_path / "answer.png"
     command = ["explain", model_path, "--image", str(image_path)]
     result = CliRunner().invoke(cli, [*command, "--out", str(out)])

@@ -241,13 +241,7 @@ class RelationHead(_Head):
     def build(
         self, image_shape, question_shape, question_mask_shape, pooled_shape
     ):
-        if image_shape[1] is None:
-            raise ValueError(
-                'fusion="relation" tags image tokens with coordinates and '
-                "needs their number to be static. Received: image tokens of "
-                f"shape {tuple(image_shape)}"
-            )
-        self.coordinates = grid_coordinates(image_shape[1])
+        self.coordinates = static_grid(self.name, image_shape)
         object_shape = (*image_shape[:-1], image_shape[-1] + 2)
         # g_theta's first layer on [o_i, o_j, q] is linear, so it splits
         # into three projections added by broadcasting: O(N) not O(N^2).
@@ -294,13 +288,7 @@ class TransformerHead(_Head):
     def build(
         self, image_shape, question_shape, question_mask_shape, pooled_shape
     ):
-        if image_shape[1] is None:
-            raise ValueError(
-                'fusion="transformer" tags image tokens with coordinates and '
-                "needs their number to be static. Received: image tokens of "
-                f"shape {tuple(image_shape)}"
-            )
-        self.coordinates = grid_coordinates(image_shape[1])
+        self.coordinates = static_grid(self.name, image_shape)
         self.image_projection = self._dense(
             "image_projection",
             self.hidden_dim,
@@ -377,6 +365,18 @@ def with_coordinates(tokens, coordinates):
         coordinates, (ops.shape(tokens)[0], *coordinates.shape[1:])
     )
     return ops.concatenate([tokens, coordinates], axis=-1)
+
+
+def static_grid(fusion, image_shape):
+    """The `grid_coordinates` of the image tokens, whose number must be
+    static for `fusion` to tag them."""
+    if image_shape[1] is None:
+        raise ValueError(
+            f'fusion="{fusion}" tags image tokens with coordinates and needs '
+            "their number to be static. Received: image tokens of shape "
+            f"{tuple(image_shape)}"
+        )
+    return grid_coordinates(image_shape[1])
 
 
 def grid_coordinates(num_tokens):
