@@ -176,9 +176,7 @@ class _Curve(keras.callbacks.Callback):
         self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        *values, self.examples = caption_shapes.score(
-            self.model, self.test_set
-        )
+        *values, self.examples = caption_shapes.score(self.model, self.test_set)
         elapsed = (time.perf_counter() - self.start) / 60
         row = [str((epoch + 1) * self.eval_every), f"{elapsed:.1f}"]
         row += [f"{value:.4f}" for value in [logs["loss"], *values]]
