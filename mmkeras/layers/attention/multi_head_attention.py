@@ -151,10 +151,9 @@ class MultiHeadAttention(keras.layers.Layer):
         query_start = 0
         if cache is not None and cache_update_index is not None:
             self._check_cacheable()
-            key_heads = _write_steps(cache[:, 0], key_heads, cache_update_index)
-            value_heads = _write_steps(
-                cache[:, 1], value_heads, cache_update_index
-            )
+            write = _write_steps_in_place if self.xla else _write_steps
+            key_heads = write(cache[:, 0], key_heads, cache_update_index)
+            value_heads = write(cache[:, 1], value_heads, cache_update_index)
             cache = ops.stack([key_heads, value_heads], axis=1)
             query_start = cache_update_index
             # Cache slots after the current step hold no keys yet.
@@ -271,11 +270,20 @@ def _combine_masks(
     return mask
 
 
+def _write_steps_in_place(cache, steps, index):
+    """`_write_steps` as XLA's in-place dynamic-update-slice: O(steps), not
+    O(T), per write, for the XLA path (which tf2onnx cannot convert
+    anyway)."""
+    zero = ops.zeros((), "int32")
+    start = [zero, ops.cast(index, "int32"), zero, zero]
+    return ops.slice_update(cache, start, ops.cast(steps, cache.dtype))
+
+
 def _write_steps(cache, steps, index):
     """`cache` (batch, T, heads, dim) with `steps` written from `index` on.
 
     A gather and a select rather than `ops.slice_update`: the same math,
-    static shapes for XLA, and ops that tf2onnx converts (it has no
+    static shapes, and ops that tf2onnx converts (it has no
     XlaDynamicUpdateSlice).
     """
     positions = ops.arange(ops.shape(cache)[1])

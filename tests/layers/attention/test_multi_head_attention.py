@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from mmkeras.layers import MultiHeadAttention
 from mmkeras.testing import run_layer_test
@@ -175,3 +176,20 @@ def test_cache_needs_equal_key_and_value_dims():
     layer(_floats(1, 2, 16), _floats(1, 2, 16))
     with pytest.raises(ValueError, match="key_dim=8, value_dim=4"):
         layer.empty_cache(1, 4)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_in_place_cache_writes_equal_the_exportable_ones(jit_compile):
+    from mmkeras.layers.attention import multi_head_attention as mha
+
+    rng = np.random.default_rng(0)
+    cache = rng.standard_normal((2, 7, 3, 4)).astype("float32")
+    steps = rng.standard_normal((2, 2, 3, 4)).astype("float32")
+    for index in (0, 3, 5):
+        in_place = tf.function(
+            mha._write_steps_in_place, jit_compile=jit_compile
+        )
+        np.testing.assert_array_equal(
+            in_place(cache, steps, tf.constant(index)),
+            mha._write_steps(cache, steps, index),
+        )
