@@ -23,7 +23,7 @@ ambiguity does not cap: the oracle's is 1.
     .venv/bin/python benchmarks/dual_encoder.py            # ~5 min, 2 CPUs
     .venv/bin/python benchmarks/dual_encoder.py --epochs 2 --num-train 512
     .venv/bin/python benchmarks/dual_encoder.py --config \
-        dual_encoder_pretrained --epochs 10 --save clip.keras
+        dual_encoder_pretrained --epochs 3 --num-train 40000 --save clip.keras
 """
 
 import argparse

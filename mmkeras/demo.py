@@ -2,8 +2,9 @@
 
 1. Load pretrained models from the zoo (offline, checksum-verified).
 2. Use them: ImageNet classes of photos (EfficientNet-Lite0), captions of
-   new shapes scenes (transformer captioner), sentence retrieval
-   (MiniLM), image + text classification (gated fusion) and answers to
+   new shapes scenes (transformer captioner), scenes retrieved for
+   captions (EfficientNet-Lite0 + MiniLM dual encoder), image + text
+   classification (gated fusion) and answers to
    easy-VQA questions (co-attention VQA).
 3. Fine-tune the fusion classifier with `model.fit` on new data.
 4. Export it to SavedModel and ONNX, each verified in a fresh process.
@@ -27,13 +28,15 @@ from rich.table import Table
 
 import mmkeras
 from mmkeras.configs import caption_shapes
+from mmkeras.configs import dual_encoder_pretrained
+from mmkeras.configs import dual_encoder_shapes
 from mmkeras.configs import fusion_color_match
 from mmkeras.export import verify
 
 # ImageNet indices of the golden photos in the EfficientNet entry.
 PHOTO_CLASSES = {285: "Egyptian cat", 967: "espresso"}
-QUERIES = ("a red circle", "a green shape above a blue one")
 CAPTION_ENTRY = "caption_transformer_small.shapes"
+DUAL_ENCODER_ENTRY = "dual_encoder_lite0_minilm.shapes"
 VQA_ENTRY = "vqa_coattention.easy_vqa"
 
 
@@ -59,7 +62,7 @@ def load_zoo(console):
     wanted = [
         "efficientnet_lite0.imagenet",
         CAPTION_ENTRY,
-        "minilm_l6.sentence",
+        DUAL_ENCODER_ENTRY,
         "fusion_gated.color_match",
         VQA_ENTRY,
     ]
@@ -80,31 +83,32 @@ def classify_photos(console, encoder):
     return {"summary": ", ".join(found)}
 
 
-def retrieve_captions(console, encoder):
-    files = mmkeras.zoo.download("minilm_l6.sentence")
-    tokenizer = mmkeras.text.WordPieceTokenizer(
-        files["vocab.txt"], sequence_length=24, add_start_end=True
+def retrieve_scenes(console, model):
+    """Each of 32 new captions ranks 32 new scenes: is the top scene one
+    the caption is true of?"""
+    seed, count = 7, 32
+    inputs = next(
+        iter(
+            dual_encoder_pretrained.caption_pairs(count, seed, batch_size=count)
+        )
     )
-    captions = sorted(
-        {
-            c.decode()
-            for c in mmkeras.data.shapes_captions(40, seed=3)
-            .map(lambda e: e["caption"])
-            .as_numpy_iterator()
-        }
-    )
-
-    def embed(texts):
-        pooled = np.asarray(encoder(tokenizer(list(texts)))["pooled"])
-        return pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
-
-    scores = embed(QUERIES) @ embed(captions).T
-    best = []
-    for query, row in zip(QUERIES, scores, strict=True):
-        top = [captions[i] for i in np.argsort(-row)[:3]]
-        console.print(f"{query!r} -> {top}")
-        best.append(top[0])
-    return {"summary": f"top hit for {QUERIES[0]!r}: {best[0]!r}"}
+    captions = [
+        e["caption"].decode()
+        for e in mmkeras.data.shapes_captions(
+            count, seed=seed, captions_per_image=1
+        ).as_numpy_iterator()
+    ]
+    truth = dual_encoder_shapes.caption_truth(count, seed, "all")
+    scores = np.asarray(model.score(inputs["image"], inputs["token_ids"]))
+    best = scores.argmax(0)  # the top scene of each caption
+    hits = truth[best, np.arange(count)]
+    for j in range(3):
+        verdict = "true" if hits[j] else "false"
+        console.print(f"{captions[j]!r} -> scene {best[j]} ({verdict} of it)")
+    return {
+        "summary": f"top scene true for {int(hits.sum())}/{count} captions "
+        f"(chance {truth.mean():.0%})"
+    }
 
 
 def caption_scenes(console, model):
@@ -224,9 +228,9 @@ def run(out_dir=None, fine_tune_examples=2048, epochs=1, console=None):
             models[CAPTION_ENTRY],
         )
         steps.run(
-            "Retrieve captions (MiniLM)",
-            retrieve_captions,
-            models["minilm_l6.sentence"],
+            "Retrieve scenes (EfficientNet + MiniLM dual encoder)",
+            retrieve_scenes,
+            models[DUAL_ENCODER_ENTRY],
         )
         steps.run(
             "Answer questions (co-attention VQA)",

@@ -19,7 +19,8 @@ outputs, hashes the files and writes the manifest and model card.
     .venv/bin/python tools/make_zoo_entries.py fusion_gated.color_match \\
         --run runs/fusion_gated
     .venv/bin/python benchmarks/dual_encoder.py --config \\
-        dual_encoder_pretrained --epochs 10 --save runs/clip/model.keras
+        dual_encoder_pretrained --epochs 3 --num-train 40000 \\
+        --save runs/clip/model.keras
     .venv/bin/python tools/make_zoo_entries.py \\
         dual_encoder_lite0_minilm.shapes --run runs/clip
 """
@@ -315,7 +316,8 @@ def caption_transformer_small(scratch, run):
 
 CLIP_COMMAND = (
     ".venv/bin/python benchmarks/dual_encoder.py --config "
-    "dual_encoder_pretrained --epochs 10 --save runs/clip/model.keras"
+    "dual_encoder_pretrained --epochs 3 --num-train 40000 "
+    "--save runs/clip/model.keras"
 )
 
 

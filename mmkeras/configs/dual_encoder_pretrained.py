@@ -88,7 +88,7 @@ def caption_pairs(num_images, seed, split="all", batch_size=64):
     )
 
 
-def datasets(num_train=4000, num_validation=500, batch_size=64, seed=0):
+def datasets(num_train=40_000, num_validation=500, batch_size=64, seed=0):
     """`dual_encoder_shapes.datasets` with MiniLM's tokenizer."""
     return dual_encoder_shapes.datasets(
         num_train, num_validation, batch_size, seed, text_tokenizer=tokenizer()
@@ -100,12 +100,16 @@ def get_config():
 
     Command: `mmkeras train dual_encoder_pretrained --out runs/clip` (or
     `.venv/bin/python benchmarks/dual_encoder.py --config
-    dual_encoder_pretrained`, which also reports recall@K and how often
-    the top hit is a true caption).
-    Data: 4,000 generated scenes with one caption each (seed 0) for
+    dual_encoder_pretrained --epochs 3 --num-train 40000`, which also
+    reports recall@K and how often the top hit is a true caption).
+    Data: 40,000 generated scenes with one caption each (seed 0) for
     training, 500 fresh scenes (seed 1) held out.
-    Expected: see the zoo entry `dual_encoder_lite0_minilm.shapes`, whose
-    card holds the measured numbers of this recipe.
+    Expected (measured 2026-12-02, 2 CPU cores, 1,756 s of training):
+    held-out true@1 0.326 image-to-text and 0.410 text-to-image (chance
+    0.167), recall@5 0.018 / 0.032 (chance 0.010; a caption-truth oracle
+    0.061 / 0.075). With 4,000 scenes for 10 epochs the image tower
+    overfits: validation loss rose from epoch 3 and held-out true@1 was
+    0.232 / 0.276.
     """
     return {
         "model": {
@@ -114,8 +118,8 @@ def get_config():
         },
         "data": {
             "fn": "mmkeras.configs.dual_encoder_pretrained.datasets",
-            "kwargs": {"num_train": 4000, "num_validation": 500},
+            "kwargs": {"num_train": 40_000, "num_validation": 500},
         },
-        "epochs": 10,
+        "epochs": 3,
         "seed": 0,
     }

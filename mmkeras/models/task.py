@@ -59,6 +59,11 @@ class Task(keras.Model):
         shape = tuple(shape)
         if not encoder.built:
             encoder.build(shape)
+        if not encoder.trainable:
+            # A frozen encoder from a config (a reloaded `.keras`) made its
+            # sublayers in `build`, trainable: freeze their variables too.
+            for variable in encoder.weights:
+                variable.trainable = False
         spec = encoder.compute_output_spec(keras.KerasTensor(shape, dtype))
         return {key: tuple(value.shape) for key, value in spec.items()}
 

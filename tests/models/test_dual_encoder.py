@@ -274,3 +274,23 @@ def test_reloaded_model_is_compiled_with_its_defaults(tmp_path):
     assert reloaded.compiled
     assert isinstance(reloaded.optimizer, keras.optimizers.AdamW)
     assert isinstance(reloaded.loss, mmkeras.losses.InfoNCE)
+
+
+def test_a_frozen_tower_stays_frozen_through_a_keras_file(tmp_path):
+    from mmkeras.testing import tiny_models
+
+    model = tiny_models.model("dual_encoder")
+    model.text_encoder.trainable = False
+    path = str(tmp_path / "frozen.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert len(reloaded.trainable_weights) == len(model.trainable_weights)
+    before = [w.numpy() for w in reloaded.text_encoder.weights]
+    inputs = {
+        "image": np.random.default_rng(0).random((4, 24, 24, 3), "float32"),
+        "token_ids": np.ones((4, tiny_models.TEXT_LENGTH), "int32"),
+    }
+    reloaded.compile()
+    reloaded.fit(inputs, epochs=1, verbose=0)
+    for a, b in zip(before, reloaded.text_encoder.weights, strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
