@@ -33,6 +33,7 @@ PANELS_PER_ROW = 6
 _CHARS_PER_LINE = 25
 _LINE_HEIGHT = 12
 _DIMMED = 0.15  # brightness of what gets no attention
+_FRAME = (200, 200, 200)
 
 
 def caption_attention(model, image, path):
@@ -198,6 +199,8 @@ def _sheet(panels, columns=PANELS_PER_ROW):
     for i, ((panel, _), lines) in enumerate(zip(panels, labels, strict=True)):
         x, y = (i % columns) * PANEL, (i // columns) * height
         sheet.paste(Image.fromarray(panel.astype("uint8")), (x, y))
+        # A frame: white scenes would run into each other.
+        draw.rectangle([x, y, x + PANEL - 1, y + PANEL - 1], outline=_FRAME)
         for row, line in enumerate(lines):
             position = (x + 4, y + PANEL + 3 + row * _LINE_HEIGHT)
             draw.text(position, line, fill="black")
