@@ -4,6 +4,7 @@ embeddings, and fusion of modalities. Nothing here imports `mmkeras.models`.
 
 from mmkeras.layers.attention import CoAttention
 from mmkeras.layers.attention import MultiHeadAttention
+from mmkeras.layers.attention._core import inside_jit_compile
 from mmkeras.layers.fusion import AttentionFusion
 from mmkeras.layers.fusion import BilinearFusion
 from mmkeras.layers.fusion import ConcatFusion
@@ -32,4 +33,5 @@ __all__ = [
     "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
+    "inside_jit_compile",
 ]

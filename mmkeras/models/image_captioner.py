@@ -6,6 +6,7 @@ from mmkeras import _checks
 from mmkeras import samplers as samplers_lib
 from mmkeras.layers import TokenAndPositionEmbedding
 from mmkeras.layers import TransformerDecoderBlock
+from mmkeras.layers import inside_jit_compile
 from mmkeras.losses import MaskedSparseCategoricalCrossentropy
 from mmkeras.models import _captioning
 from mmkeras.models.task import Task
@@ -311,9 +312,15 @@ class ImageCaptioner(Task):
             _captioning.require_tokenizer(self.tokenizer, "return_strings=True")
         key = (repr(samplers_lib.serialize(sampler)), max_length, jit_compile)
         if key not in self._generate_functions:
+
+            def decode(images):
+                if not jit_compile:
+                    return self.generate_step(images, sampler, max_length)
+                with inside_jit_compile():
+                    return self.generate_step(images, sampler, max_length)
+
             self._generate_functions[key] = tf.function(
-                lambda images: self.generate_step(images, sampler, max_length),
-                jit_compile=jit_compile,
+                decode, jit_compile=jit_compile
             )
         token_ids = self._generate_functions[key](ops.convert_to_tensor(images))
         token_ids = ops.convert_to_numpy(token_ids)

@@ -7,6 +7,9 @@ compiling only the core (not the whole train step) is what works under
 `tf.distribute.MirroredStrategy` and what a consumer without XLA can skip.
 """
 
+import contextlib
+import threading
+
 import tensorflow as tf
 
 # Large but finite, so a fully masked row softmaxes to uniform, not NaN.
@@ -65,3 +68,33 @@ def attention(
 compiled_attention = tf.function(
     attention, jit_compile=True, reduce_retracing=True
 )
+
+
+_tracing = threading.local()
+
+
+@contextlib.contextmanager
+def inside_jit_compile():
+    """Use while tracing a function that XLA compiles whole (such as
+    `tf.function(..., jit_compile=True)`): attention layers then call the
+    plain core, which XLA fuses with the rest, not `compiled_attention`.
+    Measured here: a nested XLA function inside a jit-compiled greedy loop
+    halved its tokens/s (`benchmarks/vs_keras_hub.py`)."""
+    previous = getattr(_tracing, "whole", False)
+    _tracing.whole = True
+    try:
+        yield
+    finally:
+        _tracing.whole = previous
+
+
+def whole_graph_compiled():
+    """True inside `inside_jit_compile`."""
+    return getattr(_tracing, "whole", False)
+
+
+def core(xla):
+    """The core a layer built with `xla` calls here."""
+    if xla and not whole_graph_compiled():
+        return compiled_attention
+    return attention

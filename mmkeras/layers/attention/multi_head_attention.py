@@ -151,7 +151,9 @@ class MultiHeadAttention(keras.layers.Layer):
         query_start = 0
         if cache is not None and cache_update_index is not None:
             self._check_cacheable()
-            write = _write_steps_in_place if self.xla else _write_steps
+            # tf2onnx converts only the plain path, which never runs in XLA.
+            in_xla = self.xla or _core.whole_graph_compiled()
+            write = _write_steps_in_place if in_xla else _write_steps
             key_heads = write(cache[:, 0], key_heads, cache_update_index)
             value_heads = write(cache[:, 1], value_heads, cache_update_index)
             cache = ops.stack([key_heads, value_heads], axis=1)
@@ -168,8 +170,7 @@ class MultiHeadAttention(keras.layers.Layer):
         )
         dropout_rate = self.dropout if training else 0.0
         seed = self.seed_generator.next() if dropout_rate > 0.0 else None
-        core = _core.compiled_attention if self.xla else _core.attention
-        attended = core(
+        attended = _core.core(self.xla)(
             query_heads,
             key_heads,
             value_heads,

@@ -193,3 +193,22 @@ def test_in_place_cache_writes_equal_the_exportable_ones(jit_compile):
             in_place(cache, steps, tf.constant(index)),
             mha._write_steps(cache, steps, index),
         )
+
+
+def test_inside_jit_compile_the_layers_call_the_plain_core():
+    import mmkeras
+    from mmkeras.layers.attention import _core
+
+    assert _core.core(True) is _core.compiled_attention
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, xla=True)
+    x = np.random.default_rng(0).standard_normal((2, 5, 8)).astype("float32")
+    expected = layer(x, x)
+
+    def compiled(x):
+        with mmkeras.layers.inside_jit_compile():
+            assert _core.core(True) is _core.attention
+            return layer(x, x)
+
+    actual = tf.function(compiled, jit_compile=True)(x)
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+    assert _core.core(True) is _core.compiled_attention
