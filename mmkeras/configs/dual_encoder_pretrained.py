@@ -46,17 +46,14 @@ def image_tower(image_size=IMAGE_SIZE, pretrained=True):
     )
     tower.build((None, image_size, image_size, 3))
     if pretrained:
-        imagenet = mmkeras.zoo.load(IMAGE_ENTRY).get_weights()
-        # The same layers in the same order; the classifier's kernel and
-        # bias come last.
-        features = imagenet[:-2]
-        shapes = [w.shape for w in tower.get_weights()]
-        if [w.shape for w in features] != shapes:
-            raise ValueError(
-                f"{IMAGE_ENTRY}'s weights do not fit EfficientNet-Lite0 "
-                "without its classifier; the entry or the encoder changed"
-            )
-        tower.set_weights(features)
+        # By name within the encoder ("stem_bn/gamma", ...): every weight
+        # but the classifier's.
+        imagenet = {
+            w.path.split("/", 1)[1]: w
+            for w in mmkeras.zoo.load(IMAGE_ENTRY).weights
+        }
+        for weight in tower.weights:
+            weight.assign(imagenet[weight.path.split("/", 1)[1]])
     return tower
 
 

@@ -101,3 +101,23 @@ def test_minilm_embedding_matches_the_reference(tmp_path, monkeypatch):
         [0.000627, 0.034823, -0.149765],
         atol=1e-5,
     )
+
+
+def test_the_dual_encoder_recipe_starts_from_the_pretrained_entries():
+    from mmkeras.configs import dual_encoder_pretrained as recipe
+
+    tower = recipe.image_tower()
+    # The entry's encoder rebuilt for 75 px (its stride-2 padding depends
+    # on the image size).
+    imagenet = mmkeras.encoders.EfficientNetLite0Encoder.from_preset(
+        "lite0_imagenet_classifier"
+    )
+    imagenet.build((None, 75, 75, 3))
+    imagenet.set_weights(
+        mmkeras.zoo.load("efficientnet_lite0.imagenet").get_weights()
+    )
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 75, 75, 3))
+    expected = imagenet(pixels.astype("float32"))["pooled"]
+    actual = tower(pixels.astype("float32") / 255.0)["pooled"]
+    np.testing.assert_allclose(actual, expected, atol=1e-4)
+    assert not recipe.text_tower().trainable
