@@ -135,10 +135,13 @@ def get_config():
     batch norm (`benchmarks/vqa.py sort-of-clevr --fusion transformer
     --hidden-dim 128 --learning-rate 5e-4 --filters 32,64,64,64
     --normalization batch --coordinates`) reached 64.0% non-relational
-    and 74.7% relational after 16,000 steps (38 minutes); targets not
-    reached. On 2 heavily shared CPU cores a step took 1.5 s
-    at hidden_dim=256 (0.5 s at 128), about 75 minutes per epoch (3,063
-    steps), so the full run (~20 epochs) is a GPU job.
+    and 74.7% relational after 16,000 steps (38 minutes); with grid
+    coordinates on the transformer's image tokens, 61.8% / 74.1% after
+    28,000 steps (36 minutes, idle CPU; the zoo's
+    `vqa_transformer.sort_of_clevr`); targets not reached. On 2 heavily
+    shared CPU cores a step took 1.5 s at hidden_dim=256 (0.5 s at 128),
+    about 75 minutes per epoch (3,063 steps), so the full run (~20
+    epochs) is a GPU job.
     """
     return {
         "model": {
