@@ -1,3 +1,5 @@
+import contextlib
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -314,9 +316,8 @@ class ImageCaptioner(Task):
         if key not in self._generate_functions:
 
             def decode(images):
-                if not jit_compile:
-                    return self.generate_step(images, sampler, max_length)
-                with inside_jit_compile():
+                plain = contextlib.nullcontext()
+                with inside_jit_compile() if jit_compile else plain:
                     return self.generate_step(images, sampler, max_length)
 
             self._generate_functions[key] = tf.function(
