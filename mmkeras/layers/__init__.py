@@ -8,6 +8,7 @@ from mmkeras.layers.attention._core import inside_jit_compile
 from mmkeras.layers.fusion import AttentionFusion
 from mmkeras.layers.fusion import BilinearFusion
 from mmkeras.layers.fusion import ConcatFusion
+from mmkeras.layers.fusion import FiLM
 from mmkeras.layers.fusion import GatedFusion
 from mmkeras.layers.fusion import LateFusion
 from mmkeras.layers.hub import HubEncoder
@@ -25,6 +26,7 @@ __all__ = [
     "ConcatFusion",
     "ConvStem",
     "FeedForward",
+    "FiLM",
     "GatedFusion",
     "HubEncoder",
     "LateFusion",

@@ -16,6 +16,7 @@ from keras import ops
 from mmkeras.layers import AttentionFusion
 from mmkeras.layers import BilinearFusion
 from mmkeras.layers import CoAttention
+from mmkeras.layers import FiLM
 from mmkeras.layers import MultiHeadAttention
 from mmkeras.layers import TransformerEncoderBlock
 
@@ -26,14 +27,16 @@ FUSIONS = (
     "attention",
     "relation",
     "transformer",
+    "film",
 )
 # g_theta's depth in Santoro et al. 2017 (four 256-unit ReLU layers).
 RELATION_LAYERS = 4
 
 
 def make_head(fusion, hidden_dim, num_heads, dropout, xla, dtype, layers):
-    if fusion == "transformer":
-        return TransformerHead(
+    if fusion in ("transformer", "film"):
+        cls = TransformerHead if fusion == "transformer" else FiLMHead
+        return cls(
             hidden_dim,
             num_heads,
             dropout,
@@ -350,6 +353,91 @@ class TransformerHead(_Head):
         for block in self.blocks:
             tokens = block(tokens, padding_mask=mask, training=training)
         return self.output_norm(tokens[:, 0])
+
+
+class FiLMHead(_Head):
+    """FiLM (Perez et al. 2018): the image tokens, back on their square
+    grid, go through `num_layers` residual blocks, each a 1x1 conv, a 3x3
+    conv and batch norm whose channels the question scales and shifts
+    (`mmkeras.layers.FiLM`), then a ReLU added to the block's input; every
+    block and the final 1x1 conv also read each position's coordinates.
+    A max pool over the grid gives the fused vector. The question steers
+    which features survive before anything is pooled, which is what finds
+    "the red object" of a Sort-of-CLEVR question."""
+
+    def __init__(self, hidden_dim, num_heads, dropout, xla, num_layers, **kw):
+        super().__init__(hidden_dim, num_heads, dropout, xla, **kw)
+        self.num_layers = num_layers
+
+    def build(
+        self, image_shape, question_shape, question_mask_shape, pooled_shape
+    ):
+        coordinates = static_grid(self.name, image_shape)
+        side = math.isqrt(image_shape[1])
+        if side * side != image_shape[1]:
+            raise ValueError(
+                f'fusion="film" convolves over the image tokens and needs a '
+                f"square grid of them (a conv encoder's). Received: "
+                f"{image_shape[1]} image tokens"
+            )
+        self.coordinates = np.reshape(coordinates, (side, side, 2))
+        grid = (image_shape[0], side, side, self.hidden_dim)
+        self.condition = self._dense(
+            "condition", self.hidden_dim, pooled_shape, "relu"
+        )
+        condition = (pooled_shape[0], self.hidden_dim)
+        self.blocks = []
+        features = image_shape[-1]
+        for index in range(self.num_layers):
+            name = f"block_{index}"
+            with_xy = (*grid[:-1], features + 2)
+            conv = keras.layers.Conv2D(
+                self.hidden_dim,
+                3,
+                padding="same",
+                dtype=self.dtype_policy,
+                name=f"{name}_conv",
+            )
+            conv.build(grid)
+            norm = keras.layers.BatchNormalization(
+                center=False,  # FiLM's shift and scale replace batch norm's
+                scale=False,
+                dtype=self.dtype_policy,
+                name=f"{name}_norm",
+            )
+            norm.build(grid)
+            film = FiLM(dtype=self.dtype_policy, name=f"{name}_film")
+            film.build([grid, condition])
+            entry = self._dense(
+                f"{name}_input", self.hidden_dim, with_xy, "relu"
+            )
+            self.blocks.append((entry, conv, norm, film))
+            features = self.hidden_dim
+        self.output_projection = self._dense(
+            "output_projection",
+            self.hidden_dim,
+            (*grid[:-1], features + 2),
+            "relu",
+        )
+
+    def call(self, image, question, question_mask, pooled, training=None):
+        batch = ops.shape(image)[0]
+        side = self.coordinates.shape[0]
+        grid = ops.reshape(image, (batch, side, side, image.shape[-1]))
+        condition = self.condition(pooled)
+        for entry, conv, norm, film in self.blocks:
+            grid = entry(self._with_coordinates(grid))
+            residual = norm(conv(grid), training=training)
+            grid = grid + ops.relu(film([residual, condition]))
+        grid = self.output_projection(self._with_coordinates(grid))
+        return ops.max(grid, axis=(1, 2))
+
+    def _with_coordinates(self, grid):
+        coordinates = ops.cast(self.coordinates, grid.dtype)[None]
+        coordinates = ops.broadcast_to(
+            coordinates, (ops.shape(grid)[0], *self.coordinates.shape)
+        )
+        return ops.concatenate([grid, coordinates], axis=-1)
 
 
 def masked_mean(tokens, mask):

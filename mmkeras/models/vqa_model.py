@@ -13,7 +13,7 @@ class VQAModel(Task):
     """Visual question answering: image + question -> answer logits.
 
     The image encoder's `"tokens"` and the question (text encoder tokens,
-    or a fixed-size question encoding) meet in one of five fusions, whose
+    or a fixed-size question encoding) meet in one of seven fusions, whose
     vector an MLP (f_phi in the relation network's terms: two ReLU layers
     of `hidden_dim`, dropout, a float32 linear layer) maps to
     `(batch, num_answers)` logits:
@@ -39,6 +39,10 @@ class VQAModel(Task):
       token's output is the fused vector. Relational like the relation
       network (every token attends to every other in each layer) at a
       fraction of its cost on Sort-of-CLEVR.
+    - `"film"`: FiLM (Perez et al. 2018); `fusion_layers` residual conv
+      blocks over the image tokens' square grid, each with its channels
+      scaled and shifted by the pooled question (`mmkeras.layers.FiLM`),
+      then a max pool. Needs a conv encoder's square grid of tokens.
 
     Inputs are a dict: `"image"` float32 `(batch, H, W, 3)` and either
     `"question_ids"` int32 `(batch, T)` with 0 as padding
@@ -53,13 +57,13 @@ class VQAModel(Task):
             `question_input="encoding"`.
         num_answers: number of answer classes.
         fusion: one of `"co_attention"`, `"concat"`, `"bilinear"`,
-            `"attention"`, `"relation"`, `"transformer"`.
+            `"attention"`, `"relation"`, `"transformer"`, `"film"`.
         question_input: `"tokens"` or `"encoding"`.
         hidden_dim: width of the fusion and of the classifier MLP.
         num_heads: attention heads of the fusion; must divide `hidden_dim`.
         dropout: dropout in the fusion and before the last layer.
-        fusion_layers: number of transformer blocks of
-            `fusion="transformer"` (unused by the other fusions).
+        fusion_layers: number of blocks of `fusion="transformer"` and
+            `fusion="film"` (unused by the other fusions).
         xla: run the fusion's attention cores under XLA.
         tokenizer: optional question tokenizer (an
             `mmkeras.text.WordPieceTokenizer` with a `sequence_length`),
@@ -208,7 +212,8 @@ class VQAModel(Task):
         for N image tokens, averaged over heads and question tokens (the
         co-attention's question-to-image attention, the bilinear fusion's
         question query, the attention fusion's query). Raises ValueError
-        for fusions without one ("concat", "relation", "transformer")."""
+        for fusions without one ("concat", "relation", "transformer",
+        "film")."""
         if not self.built:
             self(inputs)
         return self.head.image_attention(*self._encode(inputs, False))

@@ -18,6 +18,7 @@ FUSIONS = (
     "attention",
     "relation",
     "transformer",
+    "film",
 )
 VOCABULARY_SIZE = 20
 
@@ -109,6 +110,8 @@ def test_basics():
         ("relation", "encoding"),
         ("transformer", "tokens"),
         ("transformer", "encoding"),
+        ("film", "tokens"),
+        ("film", "encoding"),
     ],
 )
 def test_fusion_trains_and_round_trips(fusion, question_input):
@@ -156,7 +159,9 @@ def test_image_attention_maps_weigh_the_image_tokens(fusion):
     assert not np.allclose(model.image_attention_maps(other), maps)
 
 
-@pytest.mark.parametrize("fusion", ["concat", "relation", "transformer"])
+@pytest.mark.parametrize(
+    "fusion", ["concat", "relation", "transformer", "film"]
+)
 def test_fusions_without_a_question_to_image_attention_say_so(fusion):
     inputs, _ = _data(count=2)
     model = _model(fusion)
@@ -165,7 +170,7 @@ def test_fusions_without_a_question_to_image_attention_say_so(fusion):
         model.image_attention_maps(inputs)
 
 
-@pytest.mark.parametrize("fusion", ["relation", "transformer"])
+@pytest.mark.parametrize("fusion", ["relation", "transformer", "film"])
 def test_object_fusions_know_where_each_image_token_is(fusion):
     keras.utils.set_random_seed(0)
     inputs, _ = _data(count=2)
@@ -179,6 +184,38 @@ def test_object_fusions_know_where_each_image_token_is(fusion):
     # The same tokens in another order are other positions of the objects.
     after = model.head(image[:, ::-1], question, mask, pooled)
     assert not np.allclose(after, before, atol=1e-4)
+
+
+def test_film_needs_a_square_grid_of_image_tokens():
+    vit = mmkeras.encoders.ViTImageEncoder(
+        patch_size=8,
+        hidden_dim=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=32,
+    )
+    model = VQAModel(vit, None, 5, fusion="film", question_input="encoding")
+    inputs, _ = _data(count=2)
+    with pytest.raises(ValueError, match="square grid.*Received: 5 image"):
+        model({k: inputs[k] for k in ("image", "question_encoding")})
+
+
+def test_film_question_steers_the_features_before_pooling():
+    """Two questions over one image give different fused vectors although
+    FiLM's pooled question never reaches the output directly."""
+    keras.utils.set_random_seed(0)
+    inputs, _ = _data(count=2)
+    model = _model("film", question_input="encoding")
+    model(inputs)
+    rng = np.random.default_rng(1)
+    image = rng.standard_normal((1, 16, 16)).astype("float32")
+    question = np.zeros((1, 1, 16), "float32")
+    mask = np.ones((1, 1), bool)
+    first, second = (
+        model.head(image, question, mask, pooled)
+        for pooled in rng.standard_normal((2, 1, 16)).astype("float32")
+    )
+    assert not np.allclose(first, second, atol=1e-4)
 
 
 def test_relation_coordinates_tag_a_square_grid():

@@ -135,6 +135,28 @@ def test_dropout_is_active_only_in_training():
     assert not np.allclose(trained, inference)
 
 
+@pytest.mark.parametrize("value_dim, use_bias", [(None, True), (4, False)])
+def test_one_tensor_projects_in_one_matmul_with_the_same_result(
+    value_dim, use_bias
+):
+    layer = MultiHeadAttention(
+        num_heads=2, key_dim=8, value_dim=value_dim, use_bias=use_bias
+    )
+    x = _floats(2, 5, 16)
+    fused = layer(x, x, use_causal_mask=True)
+    separate = layer(x, x.copy(), use_causal_mask=True)
+    np.testing.assert_allclose(fused, separate, atol=1e-6)
+
+    def matmuls(fn):
+        graph = tf.function(fn).get_concrete_function(tf.TensorSpec(x.shape))
+        ops = [op.type for op in graph.graph.get_operations()]
+        return ops.count("BatchMatMulV2")
+
+    layer.xla = False  # the XLA core would hide its own matmuls
+    assert matmuls(lambda t: layer(t, t)) == 2  # projections, output
+    assert matmuls(lambda t: layer(t, t + 0.0)) == 4
+
+
 def test_mixed_precision_softmax_is_float32():
     layer = MultiHeadAttention(num_heads=2, key_dim=8, dtype="mixed_float16")
     query = _floats(2, 5, 16) * 300.0

@@ -15,6 +15,7 @@ AUDIO = _floats(3, 8)
 TEXT_TOKENS = _floats(3, 5, 16)
 # Text lengths 5, 3 and 1: the last two examples are padded.
 TEXT_MASK = np.arange(5)[None, :] < np.array([5, 3, 1])[:, None]
+FEATURE_MAP = _floats(3, 4, 4, 8)
 LOGITS = [_floats(3, 6), _floats(3, 6)]
 
 FUSION_CASES = {
@@ -44,6 +45,12 @@ FUSION_CASES = {
         expected_output_shape=(3, 16),
         # Two projections (4), the embeddings, the query, 8 in the attention.
         expected_num_trainable_weights=14,
+    ),
+    "FiLM": dict(
+        init_kwargs=dict(),
+        args=([FEATURE_MAP, TEXT],),
+        expected_output_shape=(3, 4, 4, 8),
+        expected_num_trainable_weights=2,
     ),
     "LateFusion": dict(
         init_kwargs=dict(mode="learned", combine="probabilities"),
