@@ -30,7 +30,8 @@ import rich.table  # noqa: E402
 from mmkeras.configs import vqa_easy_vqa  # noqa: E402
 from mmkeras.configs import vqa_sort_of_clevr  # noqa: E402
 
-console = rich.console.Console()
+# Wide enough for the per-question-type columns when piped to a log.
+console = rich.console.Console(width=None if sys.stdout.isatty() else 150)
 
 
 @click.group()
@@ -98,10 +99,10 @@ def sort_of_clevr(
         train_images, test_images, question_input
     )
     tests = {
-        f"{name} accuracy": vqa_sort_of_clevr.test_split(
+        name: vqa_sort_of_clevr.test_split(
             test_images, 0, question_input, 256, kind
         ).cache()
-        for kind, name in enumerate(("non-relational", "relational"))
+        for name, kind in vqa_sort_of_clevr.QUESTION_TYPES.items()
     }
     model = vqa_sort_of_clevr.model(
         fusion,
@@ -121,6 +122,10 @@ def sort_of_clevr(
         steps,
         eval_every,
         minutes,
+        summaries={
+            "non-relational": ("shape", "left/right", "top/bottom"),
+            "relational": ("closest", "furthest", "count"),
+        },
     )
     if save:
         model.save(save)
@@ -136,7 +141,7 @@ def easy_vqa(fusion, steps, eval_every, minutes):
     keras.utils.set_random_seed(0)
     train, test = vqa_easy_vqa.datasets()
     model = vqa_easy_vqa.model(fusion)
-    tests = {"test accuracy": test.cache()}
+    tests = {"test": test.cache()}
     _run(
         f"easy-VQA, fusion={fusion}",
         model,
@@ -148,9 +153,13 @@ def easy_vqa(fusion, steps, eval_every, minutes):
     )
 
 
-def _run(title, model, train, tests, steps, eval_every, minutes):
+def _run(
+    title, model, train, tests, steps, eval_every, minutes, summaries=None
+):
+    """Fits, evaluating `tests` every `eval_every` steps; `summaries` name
+    accuracies over groups of tests (weighted by their sizes)."""
     command = " ".join([".venv/bin/python", *sys.argv])
-    curve = _Curve(tests, eval_every, minutes)
+    curve = _Curve(tests, eval_every, minutes, summaries or {})
     model.fit(
         train.repeat(),
         steps_per_epoch=eval_every,
@@ -159,40 +168,53 @@ def _run(title, model, train, tests, steps, eval_every, minutes):
         verbose=0,
     )
     seconds = time.perf_counter() - curve.start
-    table = rich.table.Table(title=f"{title}: learning curve")
-    for column in ("step", "minutes", "train loss", *tests):
+    table = rich.table.Table(title=f"{title}: test accuracy by step")
+    for column in ("step", "minutes", "train loss", *curve.columns):
         table.add_column(column, justify="right")
     for row in curve.rows:
         table.add_row(*row)
     console.print(table)
-    table = rich.table.Table(title=title)
-    for column in ("metric", "value", "steps", "wall time", "command"):
+    table = rich.table.Table(
+        title=f"{title}: after {curve.rows[-1][0]} steps, {seconds:.0f} s"
+    )
+    for column in ("test accuracy", "value"):
         table.add_column(column)
     for name, value in curve.results.items():
-        table.add_row(
-            name, f"{value:.4f}", curve.rows[-1][0], f"{seconds:.0f} s", command
-        )
+        table.add_row(name, f"{value:.4f}")
     console.print(table)
+    console.print(f"command: {command}")
 
 
 class _Curve(keras.callbacks.Callback):
     """Evaluates every epoch (`eval_every` steps); stops past the budget."""
 
-    def __init__(self, tests, eval_every, minutes):
+    def __init__(self, tests, eval_every, minutes, summaries):
         super().__init__()
         self.tests = tests
         self.eval_every = eval_every
         self.minutes = minutes
+        self.summaries = summaries
+        self.columns = [*summaries, *tests]
+        self.sizes = {
+            name: sum(int(x[1].shape[0]) for x in data)
+            for name, data in tests.items()
+        }
         self.rows, self.results = [], {}
         self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.results = {
+        accuracies = {
             name: self.model.evaluate(data, verbose=0, return_dict=True)[
                 "accuracy"
             ]
             for name, data in self.tests.items()
         }
+        for name, members in self.summaries.items():
+            total = sum(self.sizes[m] for m in members)
+            accuracies[name] = (
+                sum(accuracies[m] * self.sizes[m] for m in members) / total
+            )
+        self.results = {name: accuracies[name] for name in self.columns}
         elapsed = (time.perf_counter() - self.start) / 60
         values = [logs["loss"], *self.results.values()]
         row = [str((epoch + 1) * self.eval_every), f"{elapsed:.1f}"]

@@ -15,6 +15,15 @@ from mmkeras.models.vqa_model import VQAModel
 from mmkeras.models.vqa_model import vqa_preprocessor
 
 SEQUENCE_LENGTH = 16
+# (kind, subtype) of each question template, as `test_split` takes them.
+QUESTION_TYPES = {
+    "shape": (0, 0),
+    "left/right": (0, 1),
+    "top/bottom": (0, 2),
+    "closest": (1, 0),
+    "furthest": (1, 1),
+    "count": (1, 2),
+}
 # Elements hold their image (16 kB): a full-epoch buffer would take GBs.
 SHUFFLE_BUFFER = 10_000
 
@@ -104,15 +113,23 @@ def datasets(
 
 def test_split(num_images, seed, question_input, batch_size, kind=None):
     """The test questions; `kind` 0 keeps the non-relational ones, 1 the
-    relational ones, None all."""
+    relational ones, `(kind, subtype)` one question type of
+    `QUESTION_TYPES`, None all."""
     preprocess = vqa_preprocessor(
         tokenizer() if question_input == "tokens" else None, question_input
     )
     data = mmkeras.data.sort_of_clevr(num_images, seed=seed + 1)
     if kind is not None:
-        # The encoding's kind one-hot follows the 6 colour entries.
-        column = len(shapes.COLORS) + kind
-        data = data.filter(lambda e: e["question_encoding"][column] > 0.5)
+        kind, subtype = kind if isinstance(kind, tuple) else (kind, None)
+        # The encoding: colour one-hot, kind one-hot, subtype one-hot.
+        columns = [len(shapes.COLORS) + kind]
+        if subtype is not None:
+            columns.append(len(shapes.COLORS) + 2 + subtype)
+        data = data.filter(
+            lambda e: keras.ops.all(
+                keras.ops.take(e["question_encoding"], columns) > 0.5
+            )
+        )
     return data.batch(batch_size).map(preprocess)
 
 
