@@ -363,7 +363,12 @@ class FiLMHead(_Head):
     block and the final 1x1 conv also read each position's coordinates.
     A max pool over the grid gives the fused vector. The question steers
     which features survive before anything is pooled, which is what finds
-    "the red object" of a Sort-of-CLEVR question."""
+    "the red object" of a Sort-of-CLEVR question.
+
+    Block `i` dilates its 3x3 conv by `2**i` (capped by the grid), so a
+    fine grid keeps the small objects apart while the last blocks still
+    see across the whole image, as relations between distant objects
+    need."""
 
     def __init__(self, hidden_dim, num_heads, dropout, xla, num_layers, **kw):
         super().__init__(hidden_dim, num_heads, dropout, xla, **kw)
@@ -395,6 +400,7 @@ class FiLMHead(_Head):
                 self.hidden_dim,
                 3,
                 padding="same",
+                dilation_rate=min(2**index, max(1, (side - 1) // 2)),
                 dtype=self.dtype_policy,
                 name=f"{name}_conv",
             )

@@ -93,10 +93,20 @@ def info(name):
 def download(name):
     """Fetches and verifies every file of `name`, and of the entries it
     `requires`; returns the paths of its own files."""
+    return _download(name, ())
+
+
+def _download(name, requiring):
+    if name in requiring:
+        cycle = " -> ".join((*requiring, name))
+        raise ManifestError(
+            f"zoo entries require each other in a cycle ({cycle}); remove "
+            "one of these names from a manifest's `requires`."
+        )
     entry_dir = _entry_dir(name)
     manifest = read_manifest(entry_dir)
     for required in manifest.get("requires", []):
-        download(required)
+        _download(required, (*requiring, name))
     return cache.resolve(manifest, entry_dir)
 
 

@@ -27,6 +27,10 @@ def write_entry(catalogue_dir, manifest, files, notes=""):
     name = manifest["name"]
     target = os.path.join(catalogue_dir, name)
     staging = tempfile.mkdtemp(prefix=f".{name}.", dir=catalogue_dir)
+    # mkdtemp makes the folder private (0700); entries are for everyone.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
     try:
         entries = []
         for file in files:

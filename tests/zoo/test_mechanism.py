@@ -116,6 +116,48 @@ def test_an_entry_that_requires_a_hosted_one_downloads_it_too(
     assert hosted.requests == 1
 
 
+def test_entries_that_require_each_other_name_the_cycle(tmp_path, monkeypatch):
+    catalogue = tmp_path / "catalogue"
+    catalogue.mkdir()
+    for name, required in (("a.tiny", "b.tiny"), ("b.tiny", "a.tiny")):
+        manifest = {
+            **zoo.info("test_fusion.tiny"),
+            "name": name,
+            "requires": [required],
+        }
+        del manifest["files"]
+        zoo.write_entry(
+            str(catalogue),
+            manifest,
+            [
+                {
+                    "name": "model.keras",
+                    "path": os.path.join(TINY, "model.keras"),
+                }
+            ],
+        )
+    monkeypatch.setenv("MMKERAS_ZOO_CATALOGUE", str(catalogue))
+    with pytest.raises(
+        zoo.ManifestError,
+        match=r"cycle \(a.tiny -> b.tiny "
+        r"-> a.tiny\); remove one",
+    ):
+        zoo.download("a.tiny")
+
+
+def test_written_entries_are_readable_by_everyone(tmp_path):
+    manifest = {**zoo.info("test_fusion.tiny"), "name": "shared.tiny"}
+    del manifest["files"]
+    zoo.write_entry(
+        str(tmp_path),
+        manifest,
+        [{"name": "model.keras", "path": os.path.join(TINY, "model.keras")}],
+    )
+    (tmp_path / "plain").mkdir()
+    expected = (tmp_path / "plain").stat().st_mode
+    assert (tmp_path / "shared.tiny").stat().st_mode == expected
+
+
 def test_offline_mode_names_the_missing_file(hosted, monkeypatch):
     monkeypatch.setenv("MMKERAS_OFFLINE", "1")
     with pytest.raises(zoo.OfflineError) as error:
