@@ -218,6 +218,16 @@ def test_film_question_steers_the_features_before_pooling():
     assert not np.allclose(first, second, atol=1e-4)
 
 
+def test_film_blocks_dilate_to_see_the_whole_grid():
+    from mmkeras.models import _vqa
+
+    head = _vqa.FiLMHead(16, 2, 0.0, False, 5, name="film")
+    head.build((None, 19 * 19, 8), (None, 1, 16), (None, 1), (None, 16))
+    dilations = [conv.dilation_rate[0] for _, conv, _, _ in head.blocks]
+    # A 3x3 conv dilated by d reaches d cells away; 1+2+4+8 covers 19.
+    assert dilations == [1, 2, 4, 8, 9]
+
+
 def test_relation_coordinates_tag_a_square_grid():
     from mmkeras.models import _vqa
 
