@@ -67,6 +67,11 @@ def main():
     default=False,
     help="CoordConv: give the image encoder pixel coordinates.",
 )
+@click.option(
+    "--normalize-tokens/--no-normalize-tokens",
+    default=True,
+    help="End the image encoder with a layer norm per token.",
+)
 @click.option("--train-images", default=9800, show_default=True)
 @click.option("--test-images", default=200, show_default=True)
 @click.option("--steps", default=60_000, show_default=True)
@@ -86,6 +91,7 @@ def sort_of_clevr(
     filters,
     normalization,
     coordinates,
+    normalize_tokens,
     train_images,
     test_images,
     steps,
@@ -113,6 +119,7 @@ def sort_of_clevr(
         tuple(int(f) for f in filters.split(",")),
         normalization,
         coordinates,
+        normalize_tokens,
     )
     _run(
         f"Sort-of-CLEVR, fusion={fusion}",

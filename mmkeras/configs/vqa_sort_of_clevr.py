@@ -54,6 +54,7 @@ def model(
     filters=(24,) * 4,
     normalization="group",
     coordinates=False,
+    normalize_tokens=True,
 ):
     """The paper's RN: four stride-2 conv layers of 24 filters (75x75 ->
     5x5 = 25 objects), g_theta and f_phi of `hidden_dim` units;
@@ -76,6 +77,7 @@ def model(
             hidden_dim=filters[-1],
             normalization=normalization,
             coordinates=coordinates,
+            normalize_tokens=normalize_tokens,
         ),
         text_encoder,
         num_answers=len(shapes.ANSWERS),

@@ -36,6 +36,11 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         pooling: `"mean"` or `"max"` over the tokens for `"pooled"`.
         coordinates: give the stem each pixel's row and column as two
             more input channels (CoordConv), as in `ConvStem`.
+        normalize_tokens: end with a layer norm over each token's
+            features. `False` keeps the stem's features, so an empty
+            stretch of page stays weaker than an object, which a fusion
+            that max-pools over the grid (`VQAModel(fusion="film")`)
+            needs.
 
     Example:
 
@@ -58,6 +63,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         normalization="group",
         pooling="mean",
         coordinates=False,
+        normalize_tokens=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -71,6 +77,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         self.normalization = normalization
         self.pooling = pooling
         self.coordinates = coordinates
+        self.normalize_tokens = normalize_tokens
 
     def build(self, images_shape):
         self.stem = ConvStem(
@@ -84,13 +91,17 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         )
         self.stem.build(images_shape)
         tokens_shape = self.stem.compute_output_shape(images_shape)
-        self.output_norm = keras.layers.LayerNormalization(
-            epsilon=1e-6, dtype=self.dtype_policy, name="output_norm"
-        )
-        self.output_norm.build(tokens_shape)
+        self.output_norm = None
+        if self.normalize_tokens:
+            self.output_norm = keras.layers.LayerNormalization(
+                epsilon=1e-6, dtype=self.dtype_policy, name="output_norm"
+            )
+            self.output_norm.build(tokens_shape)
 
     def call(self, images, training=None):
-        tokens = self.output_norm(self.stem(images, training=training))
+        tokens = self.stem(images, training=training)
+        if self.output_norm is not None:
+            tokens = self.output_norm(tokens)
         return {"tokens": tokens, "pooled": _pooling.pool(tokens, self.pooling)}
 
     def compute_output_shape(self, images_shape):
@@ -112,6 +123,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
                 "normalization": self.normalization,
                 "pooling": self.pooling,
                 "coordinates": self.coordinates,
+                "normalize_tokens": self.normalize_tokens,
             }
         )
         return config

@@ -30,6 +30,24 @@ def test_preset_shapes(preset, num_tokens, hidden_dim):
     assert outputs["pooled"].shape == (2, hidden_dim)
 
 
+def test_tokens_without_the_layer_norm_are_the_stems_features():
+    run_layer_test(
+        ConvImageEncoder,
+        dict(filters=(4, 8), hidden_dim=8, normalize_tokens=False),
+        args=(_IMAGES,),
+        expected_output_shape=((2, 8), (2, 16, 8)),
+        expected_num_trainable_weights=9,
+    )
+    encoder = ConvImageEncoder(
+        filters=(4,), hidden_dim=8, normalize_tokens=False
+    )
+    tokens = encoder(_IMAGES)["tokens"]
+    np.testing.assert_allclose(tokens, encoder.stem(_IMAGES), atol=1e-6)
+    # The stem's features keep their scale; a layer norm would give every
+    # token unit variance.
+    assert not np.allclose(np.std(tokens, axis=-1), 1.0, atol=0.1)
+
+
 def test_mean_pooling_averages_the_tokens():
     outputs = ConvImageEncoder(filters=(4,), hidden_dim=8)(_IMAGES)
     np.testing.assert_allclose(
