@@ -241,50 +241,57 @@ def vqa_coattention(scratch, run):
 
 
 SORT_OF_CLEVR_COMMAND = (
-    ".venv/bin/python benchmarks/vqa.py sort-of-clevr --fusion transformer "
-    "--hidden-dim 128 --learning-rate 5e-4 --filters 32,64,64,64 "
-    "--normalization batch --coordinates --steps 60000 --eval-every 2000 "
-    "--minutes 34 --save runs/sort_of_clevr/model.keras"
+    ".venv/bin/python benchmarks/vqa.py sort-of-clevr --fusion film "
+    "--filters 32,64 --hidden-dim 256 --fusion-layers 4 --normalization "
+    "batch --coordinates --no-normalize-tokens --learning-rate 3e-4 --steps "
+    "60000 --eval-every 1000 --minutes 70 --save "
+    "runs/sort_of_clevr_film/model.keras"
 )
 
 
-def vqa_transformer_sort_of_clevr(scratch, run):
+def vqa_film_sort_of_clevr(scratch, run):
     model = _trained(run)
+    splits = {
+        "non_relational": 0,
+        "relational": 1,
+        **{
+            name.replace("/", "_or_"): kind
+            for name, kind in vqa_sort_of_clevr.QUESTION_TYPES.items()
+        },
+    }
     metrics = {}
-    for kind, name in enumerate(("non_relational", "relational")):
+    for name, kind in splits.items():
         test = vqa_sort_of_clevr.test_split(200, 0, "encoding", 256, kind)
         result = model.evaluate(test, verbose=0, return_dict=True)
         metrics[f"test_{name}_accuracy"] = result["accuracy"]
     inputs, _ = next(iter(vqa_sort_of_clevr.test_split(200, 0, "encoding", 8)))
     golden_inputs = {k: np.asarray(v)[:4] for k, v in inputs.items()}
     manifest = {
-        "name": "vqa_transformer.sort_of_clevr",
+        "name": "vqa_film.sort_of_clevr",
         "version": "1",
         "family": "VQAModel",
-        "description": "Single-stream transformer VQA on Sort-of-CLEVR (75x75 "
-        "scenes of six objects, the paper's 11-dim question encoding, "
-        "answers `mmkeras.data.shapes.ANSWERS`): a 4-block CoordConv "
-        "encoder with batch norm (5x5 image tokens, tagged with their grid "
-        "coordinates) and 2 transformer blocks of width 128 over a fusion "
-        "token, the question and the image. Far below the relation "
-        "network's published accuracy (see the card).",
+        "description": "FiLM VQA on Sort-of-CLEVR (75x75 scenes of six "
+        "objects, the paper's 11-dim question encoding, answers "
+        "`mmkeras.data.shapes.ANSWERS`): a 2-block CoordConv encoder with "
+        "batch norm (19x19 image tokens, 64 wide) and 4 FiLM residual "
+        "blocks (dilated 1, 2, 4, 8) conditioned on the question, a "
+        "256-wide max-pooled readout and MLP.",
         "metrics": metrics,
         "license": APACHE,
         "source": "trained by mmkeras on generated scenes "
         "(mmkeras.data.sort_of_clevr, seed 0)",
         "command": f"{SORT_OF_CLEVR_COMMAND} && {MAKE} "
-        "vqa_transformer.sort_of_clevr --run runs/sort_of_clevr",
+        "vqa_film.sort_of_clevr --run runs/sort_of_clevr_film",
     }
     notes = (
         "Test: the 4,000 questions of 200 new scenes (seed 1), 10 "
-        "non-relational and 10 relational per scene. Trained for a "
-        "34-minute budget on 2 CPU cores, far short of the ~60,000 steps "
-        "(20 epochs) after which Santoro et al. 2017 report > 94% on both "
-        "kinds with a relation network, so this entry misses the issue's "
-        "targets (relational >= 94%, non-relational >= 99%); "
-        "`benchmarks/vqa.py` prints its learning curve. It is here as a "
-        "relational VQA model to fine-tune or to train further with the "
-        "same command and a larger `--minutes`."
+        "non-relational and 10 relational per scene; the metrics give "
+        "each of the six question types too. Trained for a 70-minute "
+        "budget on 2 CPU cores. The issue's targets are relational >= 94% "
+        "and non-relational >= 99% (Santoro et al. 2017 report > 94% on "
+        "both with a relation network after about 20 epochs, ~60,000 "
+        "steps); `benchmarks/vqa.py` prints the learning curve, and the "
+        "same command with a larger `--minutes` trains further."
     )
     files = [
         _keras_file(model, scratch),
@@ -476,7 +483,7 @@ ENTRIES = {
     "vqa_coattention.easy_vqa": vqa_coattention,
     "caption_transformer_small.shapes": caption_transformer_small,
     "dual_encoder_lite0_minilm.shapes": dual_encoder_lite0_minilm,
-    "vqa_transformer.sort_of_clevr": vqa_transformer_sort_of_clevr,
+    "vqa_film.sort_of_clevr": vqa_film_sort_of_clevr,
     "test_fusion.tiny": test_entry("fusion"),
     "test_captioner.tiny": test_entry("captioner"),
 }

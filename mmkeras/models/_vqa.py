@@ -367,12 +367,14 @@ class FiLMHead(_Head):
 
     The blocks keep the image tokens' width; `hidden_dim` sets the
     question's conditioning vector and the final 1x1 conv, whose width
-    the max pool has to hold every answer in (at 64, against 256,
-    Sort-of-CLEVR's non-relational accuracy stalled at 61% instead of
-    reaching 99% in 3,000 steps). Block `i` dilates its 3x3 conv by
-    `2**i` (capped by the grid), so a fine grid keeps the small objects
-    apart while the last blocks still see across the whole image, as
-    relations between distant objects need."""
+    the max pool has to hold every answer in. In a plain Keras copy on
+    Sort-of-CLEVR, non-relational accuracy reached 99% in 3,000 steps
+    with these 128 and 256 wide, and stalled at 61% with both 64.
+
+    Block `i` dilates its 3x3 conv by `2**i` (capped by the grid), so a
+    fine grid keeps the small objects apart while the last blocks still
+    see across the whole image, as relations between distant objects
+    need."""
 
     def __init__(self, hidden_dim, num_heads, dropout, xla, num_layers, **kw):
         super().__init__(hidden_dim, num_heads, dropout, xla, **kw)
@@ -430,18 +432,11 @@ class FiLMHead(_Head):
         grid = ops.reshape(image, (batch, side, side, image.shape[-1]))
         condition = self.condition(pooled)
         for entry, conv, norm, film in self.blocks:
-            grid = entry(self._with_coordinates(grid))
+            grid = entry(with_coordinates(grid, self.coordinates))
             residual = norm(conv(grid), training=training)
             grid = grid + ops.relu(film([residual, condition]))
-        grid = self.output_projection(self._with_coordinates(grid))
+        grid = self.output_projection(with_coordinates(grid, self.coordinates))
         return ops.max(grid, axis=(1, 2))
-
-    def _with_coordinates(self, grid):
-        coordinates = ops.cast(self.coordinates, grid.dtype)[None]
-        coordinates = ops.broadcast_to(
-            coordinates, (ops.shape(grid)[0], *self.coordinates.shape)
-        )
-        return ops.concatenate([grid, coordinates], axis=-1)
 
 
 def masked_mean(tokens, mask):
@@ -451,7 +446,8 @@ def masked_mean(tokens, mask):
 
 
 def with_coordinates(tokens, coordinates):
-    """`tokens` `(B, N, D)` with `coordinates` `(N, 2)` appended."""
+    """`tokens` `(B, N, D)` with `coordinates` `(N, 2)` appended (or a grid
+    `(B, H, W, D)` with `(H, W, 2)`)."""
     coordinates = ops.cast(coordinates, tokens.dtype)[None]
     coordinates = ops.broadcast_to(
         coordinates, (ops.shape(tokens)[0], *coordinates.shape[1:])
