@@ -10,7 +10,9 @@ from mmkeras.layers.attention import _core
 class MultiHeadAttention(keras.layers.Layer):
     """Multi-head attention with an XLA-compiled core and a key/value cache.
 
-    The projections are ordinary Keras layers; the core (scores, masked
+    The projections are ordinary Keras layers (for self-attention, with
+    the same tensor as query and value, one matmul computes all three
+    from their kernels side by side); the core (scores, masked
     float32 softmax, dropout, weighted sum) runs under XLA when `xla=True`
     and as the same math in the plain graph when `xla=False`. Export to
     consumers that cannot run XLA (ONNX, TF Serving on GPU) uses the plain
