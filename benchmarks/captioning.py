@@ -78,6 +78,16 @@ def main():
     default=False,
     help="CoordConv: give the image encoder pixel coordinates.",
 )
+@click.option(
+    "--normalize-tokens/--no-normalize-tokens",
+    default=True,
+    help="Layer-normalize the image tokens at the end of the encoder.",
+)
+@click.option(
+    "--token-coordinates/--no-token-coordinates",
+    default=False,
+    help="Tag the image tokens with their grid coordinates.",
+)
 @click.option("--steps", default=12000, show_default=True)
 @click.option("--eval-every", default=300, show_default=True)
 @click.option(
@@ -101,6 +111,8 @@ def accuracy(
     normalization,
     filters,
     coordinates,
+    normalize_tokens,
+    token_coordinates,
     steps,
     eval_every,
     cosine,
@@ -120,6 +132,8 @@ def accuracy(
         filters=tuple(int(f) for f in filters.split(",")),
         decay_steps=steps if cosine else None,
         coordinates=coordinates,
+        normalize_tokens=normalize_tokens,
+        token_coordinates=token_coordinates,
     )
     curve = _Curve(
         caption_shapes.evaluation_set(test_images), eval_every, minutes

@@ -55,6 +55,8 @@ def model(
     filters=(32, 64, 128, 128),
     decay_steps=None,
     coordinates=False,
+    normalize_tokens=True,
+    token_coordinates=False,
 ):
     """A 4-block CNN (75x75 -> 5x5 = 25 image tokens) and a 2-layer
     transformer decoder of width `hidden_dim`; `max_length` raises the
@@ -68,6 +70,7 @@ def model(
             hidden_dim=hidden_dim,
             normalization=normalization,
             coordinates=coordinates,
+            normalize_tokens=normalize_tokens,
         ),
         vocabulary_size=tokenizer().vocabulary_size(),
         sequence_length=max_length or SEQUENCE_LENGTH,
@@ -75,6 +78,7 @@ def model(
         num_heads=4,
         hidden_dim=hidden_dim,
         intermediate_dim=hidden_dim * 4,
+        coordinates=token_coordinates,
         tokenizer=tokenizer() if max_length is None else None,
         start_token_id=tokenizer().start_token_id,
         end_token_id=tokenizer().end_token_id,

@@ -7,8 +7,6 @@ padding mask `(B, T)` (True for real tokens) and the pooled question
 `(B, D_q)`, and returns `(B, features)`.
 """
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
@@ -19,6 +17,9 @@ from mmkeras.layers import CoAttention
 from mmkeras.layers import FiLM
 from mmkeras.layers import MultiHeadAttention
 from mmkeras.layers import TransformerEncoderBlock
+from mmkeras.models._grid import square_side
+from mmkeras.models._grid import static_grid
+from mmkeras.models._grid import with_coordinates
 
 FUSIONS = (
     "co_attention",
@@ -244,7 +245,7 @@ class RelationHead(_Head):
     def build(
         self, image_shape, question_shape, question_mask_shape, pooled_shape
     ):
-        self.coordinates = static_grid(self.name, image_shape)
+        self.coordinates = static_grid(f'fusion="{self.name}"', image_shape)
         object_shape = (*image_shape[:-1], image_shape[-1] + 2)
         # g_theta's first layer on [o_i, o_j, q] is linear, so it splits
         # into three projections added by broadcasting: O(N) not O(N^2).
@@ -291,7 +292,7 @@ class TransformerHead(_Head):
     def build(
         self, image_shape, question_shape, question_mask_shape, pooled_shape
     ):
-        self.coordinates = static_grid(self.name, image_shape)
+        self.coordinates = static_grid(f'fusion="{self.name}"', image_shape)
         self.image_projection = self._dense(
             "image_projection",
             self.hidden_dim,
@@ -383,9 +384,9 @@ class FiLMHead(_Head):
     def build(
         self, image_shape, question_shape, question_mask_shape, pooled_shape
     ):
-        coordinates = static_grid(self.name, image_shape)
-        side = math.isqrt(image_shape[1])
-        if side * side != image_shape[1]:
+        coordinates = static_grid(f'fusion="{self.name}"', image_shape)
+        side = square_side(image_shape[1])
+        if side is None:
             raise ValueError(
                 f'fusion="film" convolves over the image tokens and needs a '
                 f"square grid of them (a conv encoder's). Received: "
@@ -443,40 +444,3 @@ def masked_mean(tokens, mask):
     weights = ops.cast(mask, tokens.dtype)[:, :, None]
     count = ops.maximum(ops.sum(weights, axis=1), 1.0)
     return ops.sum(tokens * weights, axis=1) / count
-
-
-def with_coordinates(tokens, coordinates):
-    """`tokens` `(B, N, D)` with `coordinates` `(N, 2)` appended (or a grid
-    `(B, H, W, D)` with `(H, W, 2)`)."""
-    coordinates = ops.cast(coordinates, tokens.dtype)[None]
-    coordinates = ops.broadcast_to(
-        coordinates, (ops.shape(tokens)[0], *coordinates.shape[1:])
-    )
-    return ops.concatenate([tokens, coordinates], axis=-1)
-
-
-def static_grid(fusion, image_shape):
-    """The `grid_coordinates` of the image tokens, whose number must be
-    static for `fusion` to tag them."""
-    if image_shape[1] is None:
-        raise ValueError(
-            f'fusion="{fusion}" tags image tokens with coordinates and needs '
-            "their number to be static. Received: image tokens of shape "
-            f"{tuple(image_shape)}"
-        )
-    return grid_coordinates(image_shape[1])
-
-
-def grid_coordinates(num_tokens):
-    """float32 `(num_tokens, 2)` in [-1, 1]: (row, column) of a square grid
-    flattened row by row (as `ConvStem` does), else (index, 0)."""
-    side = math.isqrt(num_tokens)
-    index = np.arange(num_tokens)
-    if side * side == num_tokens and side > 1:
-        rows, columns = index // side, index % side
-        return (
-            np.stack([rows, columns], -1).astype("float32") / ((side - 1) / 2)
-            - 1.0
-        )
-    scale = max(num_tokens - 1, 1) / 2
-    return np.stack([index / scale - 1.0, 0 * index], -1).astype("float32")

@@ -11,6 +11,8 @@ from mmkeras.layers import TransformerDecoderBlock
 from mmkeras.layers import inside_jit_compile
 from mmkeras.losses import MaskedSparseCategoricalCrossentropy
 from mmkeras.models import _captioning
+from mmkeras.models._grid import static_grid
+from mmkeras.models._grid import with_coordinates
 from mmkeras.models.task import Task
 
 # Logit of the pad token in generation: finite, so softmaxes never give NaN.
@@ -21,8 +23,9 @@ _NEVER = -1e9
 class ImageCaptioner(Task):
     """Transformer caption decoder cross-attending to image encoder tokens.
 
-    The image encoder's `"tokens"` (projected to `hidden_dim` when their
-    size differs) are the memory of `num_layers` `TransformerDecoderBlock`s
+    The image encoder's `"tokens"` (tagged with their grid coordinates if
+    `coordinates`, then projected to `hidden_dim` when their size differs)
+    are the memory of `num_layers` `TransformerDecoderBlock`s
     over the embedded caption; a final layer norm and a dense layer give
     next-token logits. Training is teacher-forced: inputs `{"image":
     (batch, H, W, C), "token_ids": (batch, T)}` give logits `(batch, T,
@@ -46,6 +49,11 @@ class ImageCaptioner(Task):
         intermediate_dim: width of the decoder MLPs.
         dropout: dropout rate in the decoder blocks.
         xla: run the attention cores under XLA.
+        coordinates: append each image token's (row, column) in [-1, 1]
+            on the encoder's square grid (index order otherwise), so
+            cross-attention can tell where a token is: captions that
+            relate two objects ("left of") need it. Needs a static number
+            of image tokens.
         tokenizer: optional `mmkeras.text.WordPieceTokenizer` with
             `add_start_end=True` and `sequence_length` None or
             `sequence_length + 1`; enables `preprocess` and string output.
@@ -80,6 +88,7 @@ class ImageCaptioner(Task):
         intermediate_dim=256,
         dropout=0.0,
         xla=True,
+        coordinates=False,
         tokenizer=None,
         start_token_id=None,
         end_token_id=None,
@@ -116,6 +125,7 @@ class ImageCaptioner(Task):
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
         self.xla = xla
+        self.coordinates = coordinates
         self.tokenizer = tokenizer
         self.start_token_id = start_token_id
         self.end_token_id = end_token_id
@@ -127,7 +137,16 @@ class ImageCaptioner(Task):
         self._image_shape = image_shape
         ids_shape = (None, self.sequence_length)
         encoded = self._build_encoder(self.image_encoder, image_shape)
-        image_tokens_shape = encoded["tokens"]
+        image_tokens_shape = tuple(encoded["tokens"])
+        self._grid = None
+        if self.coordinates:
+            self._grid = static_grid(
+                "ImageCaptioner(coordinates=True)", image_tokens_shape
+            )
+            image_tokens_shape = (
+                *image_tokens_shape[:-1],
+                image_tokens_shape[-1] + 2,
+            )
         self.image_projection = None
         if image_tokens_shape[-1] != self.hidden_dim:
             self.image_projection = keras.layers.Dense(
@@ -185,6 +204,8 @@ class ImageCaptioner(Task):
         """The decoder's memory: `(batch, N, hidden_dim)` image tokens."""
         images = _captioning.scale_images(images, self.compute_dtype)
         tokens = self.image_encoder(images, training=training)["tokens"]
+        if self._grid is not None:
+            tokens = with_coordinates(tokens, self._grid)
         if self.image_projection is not None:
             tokens = self.image_projection(tokens)
         return tokens
@@ -372,6 +393,7 @@ class ImageCaptioner(Task):
                 "intermediate_dim": self.intermediate_dim,
                 "dropout": self.dropout,
                 "xla": self.xla,
+                "coordinates": self.coordinates,
                 "tokenizer": serialize(self.tokenizer),
                 "start_token_id": self.start_token_id,
                 "end_token_id": self.end_token_id,

@@ -252,3 +252,54 @@ def test_bad_arguments(data, kwargs, message):
 def test_bad_max_length(model, data):
     with pytest.raises(ValueError, match=f"max_length={LENGTH + 1}"):
         model.generate(data[0], max_length=LENGTH + 1)
+
+
+def test_coordinates_tag_each_image_token_with_its_grid_position(data):
+    images, captions = data
+    keras.utils.set_random_seed(0)
+    model = _captioner(_tokenizer(captions), coordinates=True)
+    inputs = _prediction_inputs(model, data)
+    logits = model(inputs).numpy()
+    tokens = model.image_encoder(images / 255.0)["tokens"].numpy()
+    # 75 px through four stride-2 convs: a 5x5 grid, row by row.
+    assert tokens.shape[1] == 25
+    rows, columns = np.divmod(np.arange(25), 5)
+    grid = np.stack([rows, columns], -1) / 2.0 - 1.0
+    tagged = np.concatenate([tokens, np.broadcast_to(grid, (8, 25, 2))], -1)
+    np.testing.assert_allclose(
+        model.encode_images(images / 255.0),
+        model.image_projection(tagged.astype("float32")),
+        atol=1e-5,
+    )
+    assert model.get_config()["coordinates"] is True
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "captioner.keras")
+        model.save(path)
+        reloaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(reloaded(inputs).numpy(), logits)
+
+
+class _PixelTokens(keras.layers.Layer):
+    """Every pixel a token: as many tokens as the image has pixels."""
+
+    def call(self, images):
+        batch = keras.ops.shape(images)[0]
+        return {"tokens": keras.ops.reshape(images, (batch, -1, 3))}
+
+
+def test_coordinates_need_a_static_number_of_image_tokens(data):
+    model = ImageCaptioner(
+        _PixelTokens(),
+        vocabulary_size=30,
+        sequence_length=LENGTH,
+        hidden_dim=16,
+        start_token_id=2,
+        end_token_id=3,
+        coordinates=True,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"ImageCaptioner\(coordinates=True\) tags image tokens .*"
+        r"static.*\(None, None, 3\)",
+    ):
+        model.build({"image": (None, None, None, 3)})

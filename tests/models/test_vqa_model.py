@@ -229,13 +229,13 @@ def test_film_blocks_dilate_to_see_the_whole_grid():
 
 
 def test_relation_coordinates_tag_a_square_grid():
-    from mmkeras.models import _vqa
+    from mmkeras.models import _grid
 
-    coordinates = _vqa.grid_coordinates(9)
+    coordinates = _grid.grid_coordinates(9)
     np.testing.assert_allclose(
         coordinates[[0, 1, 3, 8]], [[-1, -1], [-1, 0], [0, -1], [1, 1]]
     )
-    np.testing.assert_allclose(_vqa.grid_coordinates(3)[:, 0], [-1, 0, 1])
+    np.testing.assert_allclose(_grid.grid_coordinates(3)[:, 0], [-1, 0, 1])
 
 
 def _mirrored_run(initial_weights, strategy, dataset):
