@@ -29,6 +29,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import _options  # noqa: E402
 import click  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -61,28 +62,7 @@ def main():
 @click.option("--hidden-dim", default=128, show_default=True)
 @click.option("--num-layers", default=2, show_default=True)
 @click.option("--learning-rate", default=1e-3, show_default=True)
-@click.option(
-    "--normalization",
-    default="group",
-    show_default=True,
-    type=click.Choice(["group", "layer", "batch"]),
-)
-@click.option(
-    "--filters",
-    default="32,64,128,128",
-    show_default=True,
-    help="Conv filters per stride-2 block (4 blocks: 5x5 image tokens).",
-)
-@click.option(
-    "--coordinates/--no-coordinates",
-    default=False,
-    help="CoordConv: give the image encoder pixel coordinates.",
-)
-@click.option(
-    "--normalize-tokens/--no-normalize-tokens",
-    default=True,
-    help="Layer-normalize the image tokens at the end of the encoder.",
-)
+@_options.conv_encoder("32,64,128,128", "group", "4 blocks, 5x5 image tokens")
 @click.option(
     "--token-coordinates/--no-token-coordinates",
     default=False,
@@ -96,11 +76,7 @@ def main():
     help="Cosine-decay the learning rate to zero over --steps.",
 )
 @click.option("--minutes", default=60.0, show_default=True)
-@click.option(
-    "--save",
-    type=click.Path(dir_okay=False),
-    help="Write the trained model to this .keras file (for the zoo).",
-)
+@_options.save
 def accuracy(
     train_images,
     test_images,
@@ -129,7 +105,7 @@ def accuracy(
         num_layers,
         learning_rate=learning_rate,
         normalization=normalization,
-        filters=tuple(int(f) for f in filters.split(",")),
+        filters=filters,
         decay_steps=steps if cosine else None,
         coordinates=coordinates,
         normalize_tokens=normalize_tokens,

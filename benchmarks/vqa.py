@@ -22,6 +22,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import _options  # noqa: E402
 import click  # noqa: E402
 import keras  # noqa: E402
 import rich.console  # noqa: E402
@@ -50,38 +51,13 @@ def main():
     show_default=True,
     help="Blocks of --fusion transformer.",
 )
-@click.option(
-    "--filters",
-    default="24,24,24,24",
-    show_default=True,
-    help="Conv filters per stride-2 block (4 blocks: 5x5 objects).",
-)
-@click.option(
-    "--normalization",
-    default="group",
-    show_default=True,
-    type=click.Choice(["group", "batch", "layer"]),
-)
-@click.option(
-    "--coordinates/--no-coordinates",
-    default=False,
-    help="CoordConv: give the image encoder pixel coordinates.",
-)
-@click.option(
-    "--normalize-tokens/--no-normalize-tokens",
-    default=True,
-    help="End the image encoder with a layer norm per token.",
-)
+@_options.conv_encoder("24,24,24,24", "group", "4 blocks, 5x5 objects")
 @click.option("--train-images", default=9800, show_default=True)
 @click.option("--test-images", default=200, show_default=True)
 @click.option("--steps", default=60_000, show_default=True)
 @click.option("--eval-every", default=500, show_default=True)
 @click.option("--minutes", default=60.0, show_default=True)
-@click.option(
-    "--save",
-    type=click.Path(dir_okay=False),
-    help="Write the trained model to this .keras file (for the zoo).",
-)
+@_options.save
 def sort_of_clevr(
     fusion,
     question_input,
@@ -116,7 +92,7 @@ def sort_of_clevr(
         hidden_dim,
         learning_rate,
         fusion_layers,
-        tuple(int(f) for f in filters.split(",")),
+        filters,
         normalization,
         coordinates,
         normalize_tokens,
