@@ -130,25 +130,28 @@ def accuracy(
     for row in curve.rows:
         table.add_row(*row)
     console.print(table)
-    beam = caption_shapes.score(
-        model, curve.test_set, mmkeras.samplers.BeamSampler(4)
+    final = {
+        "greedy": curve.scores,
+        "beam 4": caption_shapes.score(
+            model, curve.test_set, mmkeras.samplers.BeamSampler(4)
+        ),
+    }
+    table = rich.table.Table(
+        title=f"Captioning shapes scenes after {curve.rows[-1][0]} steps "
+        f"({seconds:.0f} s)"
     )
-    table = rich.table.Table(title="Captioning shapes scenes: final")
-    for column in ("metric", "greedy", "beam 4", "steps", "wall time"):
-        table.add_column(column)
-    for name, value, beam_value in zip(
-        curve.names, curve.rows[-1][3:], beam[:3], strict=True
-    ):
+    for column in ("metric", *final):
+        table.add_column(column, justify="right")
+    for name, key in zip(curve.names, curve.keys, strict=True):
+        table.add_row(name, *(f"{s[key]:.4f}" for s in final.values()))
+    for reason in curve.scores["falsehoods"]:
         table.add_row(
-            name,
-            value,
-            f"{beam_value:.4f}",
-            curve.rows[-1][0],
-            f"{seconds:.0f} s",
+            f"false: {reason}",
+            *(f"{s['falsehoods'][reason]:.4f}" for s in final.values()),
         )
     console.print(table)
     console.print(f"command: {COMMAND}")
-    for text, truth in curve.examples:
+    for text, truth in curve.scores["examples"]:
         console.print(f"  {'true ' if truth else 'FALSE'}  {text}")
 
 
@@ -156,23 +159,25 @@ class _Curve(keras.callbacks.Callback):
     """Scores every epoch (`eval_every` steps); stops past the budget."""
 
     names = ("BLEU-4", "CIDEr", "truthfulness")
+    keys = ("bleu4", "cider", "truthfulness")
 
     def __init__(self, test_set, eval_every, minutes):
         super().__init__()
         self.test_set = test_set
         self.eval_every = eval_every
         self.minutes = minutes
-        self.rows, self.examples = [], []
+        self.rows, self.scores = [], None
         self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        *values, self.examples = caption_shapes.score(self.model, self.test_set)
+        self.scores = caption_shapes.score(self.model, self.test_set)
         elapsed = (time.perf_counter() - self.start) / 60
         row = [str((epoch + 1) * self.eval_every), f"{elapsed:.1f}"]
-        row += [f"{value:.4f}" for value in [logs["loss"], *values]]
+        values = [logs["loss"], *(self.scores[key] for key in self.keys)]
+        row += [f"{value:.4f}" for value in values]
         self.rows.append(row)
         console.print(" | ".join(row))
-        for text, truth in self.examples[:3]:
+        for text, truth in self.scores["examples"][:3]:
             console.print(f"    {'true ' if truth else 'FALSE'}  {text}")
         if elapsed > self.minutes:
             self.model.stop_training = True

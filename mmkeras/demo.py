@@ -114,10 +114,10 @@ def retrieve_scenes(console, model):
 def caption_scenes(console, model):
     """Greedy captions of new scenes, checked against the scenes' objects."""
     evaluation = caption_shapes.evaluation_set(32)
-    _, _, truthfulness, examples = caption_shapes.score(model, evaluation)
-    for text, true in examples[:3]:
+    scores = caption_shapes.score(model, evaluation)
+    for text, true in scores["examples"][:3]:
         console.print(f"{text!r} ({'true' if true else 'false'} of its scene)")
-    return {"summary": f"{truthfulness:.0%} of 32 captions true"}
+    return {"summary": f"{scores['truthfulness']:.0%} of 32 captions true"}
 
 
 def classify_pairs(console, model):

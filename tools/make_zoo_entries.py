@@ -311,9 +311,7 @@ CAPTION_COMMAND = (
 def caption_transformer_small(scratch, run):
     model = _trained(run)
     evaluation = caption_shapes.evaluation_set(200)
-    bleu, cider, truthfulness, examples = caption_shapes.score(
-        model, evaluation
-    )
+    greedy = caption_shapes.score(model, evaluation)
     beam = caption_shapes.score(
         model, evaluation, mmkeras.samplers.BeamSampler(4)
     )
@@ -334,12 +332,12 @@ def caption_transformer_small(scratch, run):
         "a KV cache. Names objects' shapes well but relates two objects "
         "correctly only about half the time (see the card).",
         "metrics": {
-            "test_bleu4": bleu,
-            "test_cider": cider,
-            "test_truthfulness": truthfulness,
-            "test_bleu4_beam4": beam[0],
-            "test_cider_beam4": beam[1],
-            "test_truthfulness_beam4": beam[2],
+            "test_bleu4": greedy["bleu4"],
+            "test_cider": greedy["cider"],
+            "test_truthfulness": greedy["truthfulness"],
+            "test_bleu4_beam4": beam["bleu4"],
+            "test_cider_beam4": beam["cider"],
+            "test_truthfulness_beam4": beam["truthfulness"],
         },
         "license": APACHE,
         "source": "trained by mmkeras on generated scenes "
@@ -349,7 +347,7 @@ def caption_transformer_small(scratch, run):
     }
     shown = "; ".join(
         f"{text!r} ({'true' if truth else 'false'})"
-        for text, truth in examples[:4]
+        for text, truth in greedy["examples"][:4]
     )
     notes = (
         "Test: 200 new scenes (seed 1), 5 reference captions each; greedy "

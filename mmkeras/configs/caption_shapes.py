@@ -20,6 +20,7 @@ from mmkeras.models.image_captioner import caption_preprocessor
 SEQUENCE_LENGTH = 12
 # Elements hold their image (16 kB): a bigger buffer costs memory.
 SHUFFLE_BUFFER = 5_000
+UNGRAMMATICAL = "not a caption of the grammar"
 
 
 def all_captions():
@@ -131,10 +132,14 @@ def evaluation_set(num_images):
 
 
 def score(model, evaluation, sampler="greedy"):
-    """(BLEU-4, CIDEr, truthfulness, examples) of the captions `sampler`
-    writes for an `evaluation_set`; truthfulness is the fraction of
+    """Scores the captions `sampler` writes for an `evaluation_set`.
+
+    Returns a dict: "bleu4", "cider", "truthfulness" (the fraction of
     captions that the grammar can write and that are true of their
-    scene."""
+    scene), "falsehoods" (for each way to be false, `UNGRAMMATICAL` or one
+    of `_captions.FALSEHOODS`, the fraction of captions false that way)
+    and "examples" (the first six `(caption, is_true)` pairs).
+    """
     images, references, scenes = evaluation
     generated = []
     for start in range(0, len(images), 100):
@@ -144,17 +149,21 @@ def score(model, evaluation, sampler="greedy"):
     bleu.update_state(references, generated)
     cider.update_state(references, generated)
     grammar = all_captions()
-    truths = [
-        text in grammar and grammar[text].is_true(scene)
+    reasons = [
+        grammar[text].falsehood(scene) if text in grammar else UNGRAMMATICAL
         for text, scene in zip(generated, scenes, strict=True)
     ]
-    examples = list(zip(generated[:6], truths[:6], strict=True))
-    return (
-        float(bleu.result()),
-        float(cider.result()),
-        float(np.mean(truths)),
-        examples,
-    )
+    truths = [reason is None for reason in reasons]
+    return {
+        "bleu4": float(bleu.result()),
+        "cider": float(cider.result()),
+        "truthfulness": float(np.mean(truths)),
+        "falsehoods": {
+            reason: reasons.count(reason) / len(reasons)
+            for reason in (UNGRAMMATICAL, *_captions.FALSEHOODS)
+        },
+        "examples": list(zip(generated[:6], truths[:6], strict=True)),
+    }
 
 
 def get_config():

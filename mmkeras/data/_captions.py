@@ -22,6 +22,17 @@ RELATIONS = {
 }
 
 
+# Why a caption of the grammar is false of a scene, as `Caption.falsehood`
+# tells: the last means the subject is the extreme object that way, so
+# no reference could make the relation true.
+FALSEHOODS = (
+    "subject not in the scene",
+    "reference not in the scene",
+    "wrong reference for the relation",
+    "no object stands in that relation",
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class Caption:
     subject: tuple
@@ -40,16 +51,25 @@ class Caption:
         return f"{subject} is {self.relation} {reference}"
 
     def is_true(self, scene):
+        return self.falsehood(scene) is None
+
+    def falsehood(self, scene):
+        """Why the caption is false of `scene` (one of `FALSEHOODS`), or
+        None if it is true."""
         subject = _match(scene, self.subject)
+        if subject is None:
+            return "subject not in the scene"
         if self.relation is None:
-            return subject is not None
+            return None
         reference = _match(scene, self.reference)
-        return (
-            subject is not None
-            and reference is not None
-            and subject is not reference
-            and RELATIONS[self.relation](subject, reference)
-        )
+        if reference is None:
+            return "reference not in the scene"
+        holds = RELATIONS[self.relation]
+        if holds(subject, reference):
+            return None
+        if any(holds(subject, o) for o in scene.objects if o is not subject):
+            return "wrong reference for the relation"
+        return "no object stands in that relation"
 
 
 def true_captions(scene, split):

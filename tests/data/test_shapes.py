@@ -337,3 +337,31 @@ def test_bad_texts_per_image_are_named(dataset, name, value):
 def test_generate_scenes_checks_count():
     with pytest.raises(ValueError, match="count=-3"):
         data.generate_scenes(-3, seed=0)
+
+
+def test_a_false_caption_says_why():
+    from mmkeras.data._captions import Caption
+
+    red, blue = ("red", "circle"), ("blue", "square")
+    scene = data.Scene(
+        (
+            data.SceneObject("red", "circle", x=20, y=10),
+            data.SceneObject("green", "circle", x=10, y=40),
+            data.SceneObject("blue", "square", x=60, y=60),
+        )
+    )
+    why = {
+        Caption(red): None,
+        Caption(("red", "square")): "subject not in the scene",
+        Caption(
+            red, "left of", ("blue", "circle")
+        ): "reference not in the scene",
+        Caption(red, "left of", blue): None,
+        # Green is left of red, so "right of" holds with another reference.
+        Caption(red, "right of", blue): "wrong reference for the relation",
+        # Red is the top object: it is below nothing.
+        Caption(red, "below", blue): "no object stands in that relation",
+    }
+    for caption, reason in why.items():
+        assert caption.falsehood(scene) == reason, caption.text
+        assert caption.is_true(scene) == (reason is None), caption.text

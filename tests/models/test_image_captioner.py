@@ -303,3 +303,22 @@ def test_coordinates_need_a_static_number_of_image_tokens(data):
         r"static.*\(None, None, 3\)",
     ):
         model.build({"image": (None, None, None, 3)})
+
+
+def test_shapes_score_accounts_for_every_caption():
+    from mmkeras.configs import caption_shapes
+
+    keras.utils.set_random_seed(0)
+    model = caption_shapes.model(16, 1, filters=(8, 8, 8, 8))
+    scores = caption_shapes.score(model, caption_shapes.evaluation_set(10))
+    # Untrained, so most captions are false; each in exactly one way.
+    assert list(scores["falsehoods"]) == [
+        caption_shapes.UNGRAMMATICAL,
+        *mmkeras.data._captions.FALSEHOODS,
+    ]
+    total = scores["truthfulness"] + sum(scores["falsehoods"].values())
+    assert total == pytest.approx(1.0)
+    grammar = caption_shapes.all_captions()
+    scenes = caption_shapes.evaluation_set(6)[2]
+    for (text, true), scene in zip(scores["examples"], scenes, strict=True):
+        assert true == (text in grammar and grammar[text].is_true(scene))
