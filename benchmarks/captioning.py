@@ -61,12 +61,19 @@ def main():
 )
 @click.option("--hidden-dim", default=128, show_default=True)
 @click.option("--num-layers", default=2, show_default=True)
+@click.option("--num-heads", default=4, show_default=True)
 @click.option("--learning-rate", default=1e-3, show_default=True)
 @_options.conv_encoder("32,64,128,128", "group", "4 blocks, 5x5 image tokens")
 @click.option(
     "--token-coordinates/--no-token-coordinates",
     default=False,
     help="Tag the image tokens with their grid coordinates.",
+)
+@click.option(
+    "--context-layers",
+    default=0,
+    show_default=True,
+    help="Dilated residual conv blocks after the encoder's stride-2 ones.",
 )
 @click.option("--steps", default=12000, show_default=True)
 @click.option("--eval-every", default=300, show_default=True)
@@ -83,12 +90,14 @@ def accuracy(
     captions,
     hidden_dim,
     num_layers,
+    num_heads,
     learning_rate,
     normalization,
     filters,
     coordinates,
     normalize_tokens,
     token_coordinates,
+    context_layers,
     steps,
     eval_every,
     cosine,
@@ -110,6 +119,8 @@ def accuracy(
         coordinates=coordinates,
         normalize_tokens=normalize_tokens,
         token_coordinates=token_coordinates,
+        context_layers=context_layers,
+        num_heads=num_heads,
     )
     curve = _Curve(
         caption_shapes.evaluation_set(test_images), eval_every, minutes

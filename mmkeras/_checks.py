@@ -9,6 +9,13 @@ def positive_int(name, value):
         )
 
 
+def non_negative_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"{name} must be a non-negative integer. Received: {name}={value!r}"
+        )
+
+
 def integer(name, value):
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(

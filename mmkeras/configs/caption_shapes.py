@@ -58,6 +58,8 @@ def model(
     coordinates=False,
     normalize_tokens=True,
     token_coordinates=False,
+    context_layers=0,
+    num_heads=4,
 ):
     """A 4-block CNN (75x75 -> 5x5 = 25 image tokens) and a 2-layer
     transformer decoder of width `hidden_dim`; `max_length` raises the
@@ -72,11 +74,12 @@ def model(
             normalization=normalization,
             coordinates=coordinates,
             normalize_tokens=normalize_tokens,
+            context_layers=context_layers,
         ),
         vocabulary_size=tokenizer().vocabulary_size(),
         sequence_length=max_length or SEQUENCE_LENGTH,
         num_layers=num_layers,
-        num_heads=4,
+        num_heads=num_heads,
         hidden_dim=hidden_dim,
         intermediate_dim=hidden_dim * 4,
         coordinates=token_coordinates,

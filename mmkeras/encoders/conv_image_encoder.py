@@ -36,6 +36,8 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         pooling: `"mean"` or `"max"` over the tokens for `"pooled"`.
         coordinates: give the stem each pixel's row and column as two
             more input channels (CoordConv), as in `ConvStem`.
+        context_layers: dilated residual conv blocks after the stride-2
+            blocks, as in `ConvStem`.
         normalize_tokens: end with a layer norm over each token's
             features. `False` keeps the stem's features, so an empty
             stretch of page stays weaker than an object, which a fusion
@@ -64,6 +66,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         pooling="mean",
         coordinates=False,
         normalize_tokens=True,
+        context_layers=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -78,6 +81,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         self.pooling = pooling
         self.coordinates = coordinates
         self.normalize_tokens = normalize_tokens
+        self.context_layers = context_layers
 
     def build(self, images_shape):
         self.stem = ConvStem(
@@ -86,6 +90,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
             hidden_dim=self.hidden_dim,
             normalization=self.normalization,
             coordinates=self.coordinates,
+            context_layers=self.context_layers,
             dtype=self.dtype_policy,
             name="stem",
         )
@@ -124,6 +129,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
                 "pooling": self.pooling,
                 "coordinates": self.coordinates,
                 "normalize_tokens": self.normalize_tokens,
+                "context_layers": self.context_layers,
             }
         )
         return config

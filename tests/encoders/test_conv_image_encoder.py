@@ -71,3 +71,12 @@ def test_bad_arguments_are_named():
         ConvImageEncoder(pooling="cls")
     with pytest.raises(ValueError, match="hidden_dim=0"):
         ConvImageEncoder(hidden_dim=0)
+
+
+def test_context_layers_reach_the_stem_and_the_config():
+    encoder = ConvImageEncoder(filters=(4, 8), hidden_dim=8, context_layers=2)
+    assert encoder(_IMAGES)["tokens"].shape == (2, 16, 8)
+    assert len(encoder.stem.context) == 2
+    config = encoder.get_config()
+    assert config["context_layers"] == 2
+    assert ConvImageEncoder.from_config(config).context_layers == 2

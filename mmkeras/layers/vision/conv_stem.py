@@ -12,7 +12,10 @@ class ConvStem(keras.layers.Layer):
 
     One block per entry of `filters`: `Conv2D(stride 2, "same" padding) ->
     normalization -> activation`, so each block halves the height and width
-    (rounding up). An optional 1x1 convolution projects to `hidden_dim`, the
+    (rounding up). Then `context_layers` residual blocks at that resolution,
+    each `x + activation(normalization(Conv2D(x)))` with the conv dilated
+    1, 2, 4, ... cells, widen what each position sees without shrinking the
+    grid. An optional 1x1 convolution projects to `hidden_dim`, the
     grid is flattened row by row into `(batch, height' * width', features)`
     and learned position embeddings are added. Position embeddings need a
     static image size.
@@ -40,6 +43,10 @@ class ConvStem(keras.layers.Layer):
             [-1, 1], to the images before the first conv (CoordConv, Liu
             et al. 2018), so the features say where they are from the
             first step on, as relations such as "left of" need.
+        context_layers: number of dilated residual blocks after the
+            stride-2 blocks. Two stride-2 3x3 convs see 7 pixels, less than
+            one object of the shapes scenes; three blocks (dilations 1, 2,
+            4) let each cell see 14 cells further each way.
 
     Example:
 
@@ -57,6 +64,7 @@ class ConvStem(keras.layers.Layer):
         normalization="batch",
         use_position_embedding=True,
         coordinates=False,
+        context_layers=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -64,6 +72,7 @@ class ConvStem(keras.layers.Layer):
         _checks.positive_int("kernel_size", kernel_size)
         _checks.optional_positive_int("hidden_dim", hidden_dim)
         _checks.one_of("normalization", normalization, _NORMALIZATIONS)
+        _checks.non_negative_int("context_layers", context_layers)
         self.filters = tuple(filters)
         self.kernel_size = kernel_size
         self.hidden_dim = hidden_dim
@@ -71,6 +80,7 @@ class ConvStem(keras.layers.Layer):
         self.normalization = normalization
         self.use_position_embedding = use_position_embedding
         self.coordinates = coordinates
+        self.context_layers = context_layers
 
     def build(self, inputs_shape):
         _checks.rank("images", inputs_shape, 4)
@@ -95,6 +105,22 @@ class ConvStem(keras.layers.Layer):
             if self.normalization is not None:
                 norms.append(self._norm(index, shape))
         self.convs, self.norms = convs, norms
+        self.context = []
+        for index in range(self.context_layers):
+            conv = keras.layers.Conv2D(
+                shape[-1],
+                self.kernel_size,
+                padding="same",
+                dilation_rate=2**index,
+                use_bias=self.normalization is None,
+                dtype=self.dtype_policy,
+                name=f"context_conv_{index}",
+            )
+            conv.build(shape)
+            norm = None
+            if self.normalization is not None:
+                norm = self._norm(len(self.filters) + index, shape)
+            self.context.append((conv, norm))
         self.projection = None
         if self.hidden_dim is not None:
             self.projection = keras.layers.Conv2D(
@@ -141,6 +167,11 @@ class ConvStem(keras.layers.Layer):
             if self.norms:
                 features = self.norms[index](features, training=training)
             features = self.activation(features)
+        for conv, norm in self.context:
+            update = conv(features)
+            if norm is not None:
+                update = norm(update, training=training)
+            features = features + self.activation(update)
         if self.projection is not None:
             features = self.projection(features)
         shape = ops.shape(features)
@@ -180,6 +211,7 @@ class ConvStem(keras.layers.Layer):
                 "normalization": self.normalization,
                 "use_position_embedding": self.use_position_embedding,
                 "coordinates": self.coordinates,
+                "context_layers": self.context_layers,
             }
         )
         return config

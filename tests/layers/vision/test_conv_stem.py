@@ -87,6 +87,43 @@ def test_coordinates_tell_where_a_token_is_on_a_blank_image():
         assert (spread > 1e-3) == coordinates, (coordinates, spread)
 
 
+def test_context_layers_variant():
+    run_layer_test(
+        ConvStem,
+        init_kwargs=dict(filters=(4, 8), context_layers=2),
+        args=(_IMAGES,),
+        expected_output_shape=(2, 16, 8),
+        run_mixed_precision=False,
+    )
+    layer = ConvStem(filters=(4, 8), context_layers=3)
+    layer(_IMAGES)
+    rates = [conv.dilation_rate for conv, _ in layer.context]
+    assert rates == [(1, 1), (2, 2), (4, 4)]
+    # Each block keeps the channels, so it can be added to its input.
+    assert [conv.kernel.shape for conv, _ in layer.context] == [
+        (3, 3, 8, 8)
+    ] * 3
+
+
+def test_context_layers_widen_what_a_token_sees():
+    # One lit pixel reaches the 2x2 tokens whose stride-2 3x3 windows
+    # hold it; a context block (3x3, dilation 1) spreads that to 4x4.
+    image = np.zeros((1, 16, 16, 3), "float32")
+    image[0, 8, 8] = 1.0
+    reached = {}
+    for context_layers in (0, 1):
+        layer = ConvStem(
+            filters=(4,),
+            activation=None,  # linear, so no ReLU can hide the change
+            normalization=None,
+            use_position_embedding=False,
+            context_layers=context_layers,
+        )
+        lit = np.asarray(layer(image))[0] - np.asarray(layer(0 * image))[0]
+        reached[context_layers] = int((np.abs(lit).max(-1) > 1e-6).sum())
+    assert reached == {0: 4, 1: 16}
+
+
 def test_two_blocks_give_a_4x4_grid_of_tokens():
     layer = ConvStem(filters=(4, 8))
     assert layer(_IMAGES).shape == (2, 16, 8)
@@ -147,6 +184,7 @@ def test_batch_normalization_uses_batch_statistics_in_training():
         (dict(kernel_size=0), "kernel_size=0"),
         (dict(hidden_dim=0), "hidden_dim=0"),
         (dict(normalization="instance"), "normalization='instance'"),
+        (dict(context_layers=-1), "non-negative integer.*context_layers=-1"),
     ],
 )
 def test_rejects_bad_arguments(kwargs, message):
