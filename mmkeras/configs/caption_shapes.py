@@ -60,22 +60,29 @@ def model(
     token_coordinates=False,
     context_layers=0,
     num_heads=4,
+    image_encoder=None,
 ):
-    """A 4-block CNN (75x75 -> 5x5 = 25 image tokens) and a 2-layer
-    transformer decoder of width `hidden_dim`; `max_length` raises the
-    sequence length (for decoding-speed runs). `normalization="group"`
-    (default) gives the same features in fit and generate and on any
-    number of replicas, and sees the gray object that per-pixel layer
-    norm cannot tell from the white page."""
-    result = ImageCaptioner(
-        mmkeras.encoders.ConvImageEncoder(
+    """A CNN (`filters`: 4 stride-2 blocks, 75x75 -> 5x5 = 25 image tokens,
+    then `context_layers` dilated blocks) and a `num_layers` transformer
+    decoder of width `hidden_dim`; `max_length` raises the sequence length
+    (for decoding-speed runs); `image_encoder` replaces the CNN (and its
+    arguments) with any layer that returns `{"tokens": ...}`.
+    `normalization="group"` (default) gives the same features in fit and
+    generate and on any number of replicas, and sees the gray object that
+    per-pixel layer norm cannot tell from the white page;
+    `token_coordinates` tags the image tokens with their grid position
+    (`ImageCaptioner(coordinates=True)`)."""
+    if image_encoder is None:
+        image_encoder = mmkeras.encoders.ConvImageEncoder(
             filters=filters,
             hidden_dim=hidden_dim,
             normalization=normalization,
             coordinates=coordinates,
             normalize_tokens=normalize_tokens,
             context_layers=context_layers,
-        ),
+        )
+    result = ImageCaptioner(
+        image_encoder,
         vocabulary_size=tokenizer().vocabulary_size(),
         sequence_length=max_length or SEQUENCE_LENGTH,
         num_layers=num_layers,
