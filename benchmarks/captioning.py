@@ -46,6 +46,7 @@ from keras import ops  # noqa: E402
 
 import mmkeras  # noqa: E402
 from mmkeras.configs import caption_shapes  # noqa: E402
+from mmkeras.data import _scenes  # noqa: E402
 from mmkeras.models.image_captioner import caption_preprocessor  # noqa: E402
 
 console = rich.console.Console()
@@ -151,6 +152,13 @@ def accuracy(
 @click.option("--steps", default=4000, show_default=True)
 @click.option("--eval-every", default=500, show_default=True)
 @click.option("--minutes", default=30.0, show_default=True)
+@click.option(
+    "--grid",
+    default=0,
+    show_default=True,
+    help="0: six object tokens. N: an NxN grid of tokens, each with the "
+    "colour and shape of the object under its centre and its coordinates.",
+)
 def oracle(
     train_images,
     test_images,
@@ -162,6 +170,7 @@ def oracle(
     steps,
     eval_every,
     minutes,
+    grid,
 ):
     """The decoder alone: captions from the scene table, not the pixels.
 
@@ -170,7 +179,8 @@ def oracle(
     tokens in place of the image encoder's, with the same decoder,
     optimizer (cosine decay over --steps) and scoring. Its truthfulness
     is what the decoder can reach with perfect perception; the gap to
-    `accuracy` is the image encoder's.
+    `accuracy` is the image encoder's. `--grid N` spreads the same
+    exact facts over an NxN grid of tokens, as an image encoder's are.
     """
     keras.utils.set_random_seed(0)
     model = caption_shapes.model(
@@ -179,7 +189,7 @@ def oracle(
         learning_rate=learning_rate,
         decay_steps=steps,
         num_heads=num_heads,
-        image_encoder=SceneTokens(hidden_dim),
+        image_encoder=SceneTokens(hidden_dim, grid),
     )
     preprocess = caption_preprocessor(
         caption_shapes.tokenizer(), caption_shapes.SEQUENCE_LENGTH
@@ -208,26 +218,59 @@ def _scene_image(scene):
 
 
 class SceneTokens(keras.layers.Layer):
-    """Six object tokens from a scene table `(batch, 6, 5, 1)`: one-hot
-    colour and shape and the centre in [-1, 1], projected to `hidden_dim`."""
+    """Exact tokens from a scene table `(batch, 6, 5, 1)`: with `grid=0`
+    one per object, its one-hot colour and shape and its centre in
+    [-1, 1]; with `grid=N`, N*N tokens, each the one-hot colour and shape
+    of the object under its centre (zeros on the page) and its own
+    centre. Projected to `hidden_dim`."""
 
-    def __init__(self, hidden_dim, **kwargs):
+    def __init__(self, hidden_dim, grid=0, **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim = hidden_dim
+        self.grid = grid
         self.projection = keras.layers.Dense(hidden_dim)
 
     def call(self, tables):
         tables = tables[..., 0]
         colour = ops.one_hot(ops.cast(tables[..., 0], "int32"), 6)
         shape = ops.one_hot(ops.cast(tables[..., 1], "int32"), 2)
-        centre = (
-            tables[..., 2:4] / ((mmkeras.data.shapes.IMAGE_SIZE - 1) / 2) - 1
-        )
-        features = ops.concatenate([colour, shape, centre], -1)
+        objects = ops.concatenate([colour, shape], -1)
+        centres = tables[..., 2:4]
+        if self.grid:
+            objects, centres = self._on_grid(objects, centres, tables[..., 1])
+        half = (mmkeras.data.shapes.IMAGE_SIZE - 1) / 2
+        features = ops.concatenate([objects, centres / half - 1], -1)
         return {"tokens": self.projection(features)}
 
+    def _on_grid(self, objects, centres, is_square):
+        size = mmkeras.data.shapes.IMAGE_SIZE
+        points = (ops.arange(self.grid, dtype="float32") + 0.5) * (
+            size / self.grid
+        )
+        rows, columns = ops.meshgrid(points, points, indexing="ij")
+        # (batch, object, row, column) offsets from each object's centre.
+        dx = columns[None, None] - centres[..., 0][..., None, None]
+        dy = rows[None, None] - centres[..., 1][..., None, None]
+        radius = _scenes.OBJECT_SIZE / 2
+        in_box = ops.logical_and(ops.abs(dx) <= radius, ops.abs(dy) <= radius)
+        in_circle = dx * dx + dy * dy <= radius * radius
+        square = is_square[..., None, None] > 0
+        covered = ops.logical_and(in_box, ops.logical_or(square, in_circle))
+        features = ops.einsum(
+            "bokl,bof->bklf", ops.cast(covered, "float32"), objects
+        )
+        batch = ops.shape(features)[0]
+        where = ops.stack([columns, rows], -1)[None]
+        where = ops.broadcast_to(where, (batch, self.grid, self.grid, 2))
+        tokens = self.grid * self.grid
+        return (
+            ops.reshape(features, (batch, tokens, objects.shape[-1])),
+            ops.reshape(where, (batch, tokens, 2)),
+        )
+
     def compute_output_spec(self, tables):
-        shape = (tables.shape[0], tables.shape[1], self.hidden_dim)
+        tokens = self.grid * self.grid if self.grid else tables.shape[1]
+        shape = (tables.shape[0], tokens, self.hidden_dim)
         return {"tokens": keras.KerasTensor(shape)}
 
 
