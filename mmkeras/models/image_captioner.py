@@ -49,11 +49,11 @@ class ImageCaptioner(Task):
         intermediate_dim: width of the decoder MLPs.
         dropout: dropout rate in the decoder blocks.
         xla: run the attention cores under XLA.
-        coordinates: append each image token's (row, column) in [-1, 1]
-            on the encoder's square grid (index order otherwise), so
-            cross-attention can tell where a token is: captions that
-            relate two objects ("left of") need it. Needs a static number
-            of image tokens.
+        coordinates: scale the image tokens to RMS norm 1 per image and
+            append each token's (row, column) in [-1, 1] on the encoder's
+            square grid (index order otherwise), so cross-attention can
+            tell where a token is: captions that relate two objects ("left
+            of") need it. Needs a static number of image tokens.
         tokenizer: optional `mmkeras.text.WordPieceTokenizer` with
             `add_start_end=True` and `sequence_length` None or
             `sequence_length + 1`; enables `preprocess` and string output.
@@ -205,7 +205,7 @@ class ImageCaptioner(Task):
         images = _captioning.scale_images(images, self.compute_dtype)
         tokens = self.image_encoder(images, training=training)["tokens"]
         if self._grid is not None:
-            tokens = with_coordinates(tokens, self._grid)
+            tokens = with_coordinates(_unit_rms(tokens), self._grid)
         if self.image_projection is not None:
             tokens = self.image_projection(tokens)
         return tokens
@@ -401,6 +401,18 @@ class ImageCaptioner(Task):
             }
         )
         return config
+
+
+def _unit_rms(tokens):
+    """`tokens` scaled so that an image's tokens have RMS norm 1.
+
+    Position must weigh as much as content: conv tokens are some ten times
+    longer than two coordinates in [-1, 1], and the decoder then never
+    learned where objects are (benchmarks/captioning.py oracle with its
+    tokens scaled up shows the same). Relative sizes within the image are
+    kept, so empty page stays weaker than an object."""
+    squared = ops.mean(ops.sum(ops.square(tokens), axis=-1), axis=1)
+    return tokens * ops.rsqrt(squared + 1e-6)[:, None, None]
 
 
 def caption_preprocessor(tokenizer, sequence_length, pad_token_id=0):

@@ -265,7 +265,12 @@ def test_coordinates_tag_each_image_token_with_its_grid_position(data):
     assert tokens.shape[1] == 25
     rows, columns = np.divmod(np.arange(25), 5)
     grid = np.stack([rows, columns], -1) / 2.0 - 1.0
-    tagged = np.concatenate([tokens, np.broadcast_to(grid, (8, 25, 2))], -1)
+    # Tokens scaled to RMS norm 1 per image, so position weighs as much
+    # as content; their relative sizes are kept.
+    rms = np.sqrt(np.mean(np.sum(tokens**2, -1), 1))[:, None, None]
+    tagged = np.concatenate(
+        [tokens / rms, np.broadcast_to(grid, (8, 25, 2))], -1
+    )
     np.testing.assert_allclose(
         model.encode_images(images / 255.0),
         model.image_projection(tagged.astype("float32")),
