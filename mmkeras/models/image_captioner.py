@@ -411,8 +411,11 @@ def _unit_rms(tokens):
     learned where objects are (benchmarks/captioning.py oracle with its
     tokens scaled up shows the same). Relative sizes within the image are
     kept, so empty page stays weaker than an object."""
-    squared = ops.mean(ops.sum(ops.square(tokens), axis=-1), axis=1)
-    return tokens * ops.rsqrt(squared + 1e-6)[:, None, None]
+    # In float32: the sum of squares overflows float16 for long tokens.
+    squared = ops.square(ops.cast(tokens, "float32"))
+    squared = ops.mean(ops.sum(squared, axis=-1), axis=1)
+    scale = ops.cast(ops.rsqrt(squared + 1e-6), tokens.dtype)
+    return tokens * scale[:, None, None]
 
 
 def caption_preprocessor(tokenizer, sequence_length, pad_token_id=0):

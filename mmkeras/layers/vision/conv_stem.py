@@ -46,7 +46,7 @@ class ConvStem(keras.layers.Layer):
         context_layers: number of dilated residual blocks after the
             stride-2 blocks. Two stride-2 3x3 convs see 7 pixels, less than
             one object of the shapes scenes; three blocks (dilations 1, 2,
-            4) let each cell see 14 cells further each way.
+            4) let each cell see 7 cells further each way.
 
     Example:
 
