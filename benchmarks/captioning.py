@@ -294,6 +294,11 @@ def _train_and_report(model, train, test_set, steps, eval_every, minutes, save):
     for row in curve.rows:
         table.add_row(*row)
     console.print(table)
+    bounds = caption_shapes.reference_losses()
+    console.print(
+        "reference losses: "
+        + ", ".join(f"{name} {loss:.3f}" for name, loss in bounds.items())
+    )
     final = {
         "greedy": curve.scores,
         "beam 4": caption_shapes.score(

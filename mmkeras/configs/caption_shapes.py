@@ -176,6 +176,35 @@ def score(model, evaluation, sampler="greedy"):
     }
 
 
+def reference_losses(num_images=300):
+    """Training losses (nats per label token, end token included) of two
+    ideal captioners on test scenes: one that knows each scene fully, so
+    its distribution is uniform over the true captions, and one that
+    knows which objects are there but not where, so it is uniform over
+    every caption of those objects. A training loss near the second
+    means the model has learnt nothing of where objects are."""
+    knows_all, knows_objects, tokens = [], [], []
+    for scene in mmkeras.data.generate_scenes(num_images, seed=1):
+        pairs = [(o.color, o.shape) for o in scene.objects]
+        true = _captions.true_captions(scene, "all")
+        captions_of_objects = [
+            c
+            for c in all_captions().values()
+            if c.subject in pairs and c.reference in (None, *pairs)
+        ]
+        for caption in true:
+            knows_all.append(np.log(len(true)))
+            knows_objects.append(np.log(len(captions_of_objects)))
+            tokens.append(len(caption.text.split()) + 1)
+    per_token = np.mean(tokens)
+    return {
+        "knows the scene": float(np.mean(knows_all) / per_token),
+        "knows the objects, not where": float(
+            np.mean(knows_objects) / per_token
+        ),
+    }
+
+
 def get_config():
     """Captioning shapes scenes: the recipe of the zoo's
     `caption_transformer_small.shapes`.
