@@ -112,12 +112,17 @@ def retrieve_scenes(console, model):
 
 
 def caption_scenes(console, model):
-    """Greedy captions of new scenes, checked against the scenes' objects."""
+    """Beam-search captions of new scenes (4 beams: more of them true than
+    greedy ones, see the entry's card), checked against the scenes'
+    objects."""
     evaluation = caption_shapes.evaluation_set(32)
-    scores = caption_shapes.score(model, evaluation)
+    scores = caption_shapes.score(
+        model, evaluation, mmkeras.samplers.BeamSampler(4)
+    )
     for text, true in scores["examples"][:3]:
         console.print(f"{text!r} ({'true' if true else 'false'} of its scene)")
-    return {"summary": f"{scores['truthfulness']:.0%} of 32 captions true"}
+    summary = f"{scores['truthfulness']:.0%} of 32 captions true (4 beams)"
+    return {"summary": summary}
 
 
 def classify_pairs(console, model):
