@@ -30,6 +30,14 @@ def cli(debug):
     """mmkeras: multimodal (image + text) models for TensorFlow / Keras 3."""
 
 
+_SAMPLER = click.option(
+    "--sampler",
+    default="greedy",
+    show_default=True,
+    help="How a captioner decodes: greedy, beam (5 beams), top_k or top_p.",
+)
+
+
 @cli.command()
 @click.argument("config")
 @click.option(
@@ -86,12 +94,7 @@ def train(config, output_dir, overrides):
     default=None,
     help="Also write saved_model_xla (default: if the model uses XLA).",
 )
-@click.option(
-    "--sampler",
-    default="greedy",
-    show_default=True,
-    help="Decoding of a captioner's caption signature (greedy, beam...).",
-)
+@_SAMPLER
 def export_command(model_path, format_, output_dir, verify, xla, sampler):
     """Export MODEL (a zoo name or a .keras file) as SavedModel and/or
     ONNX, verified."""
@@ -191,14 +194,15 @@ def zoo_download(names, everything):
     help="Text for a fusion classifier, or candidate captions to score "
     "with a dual encoder (repeatable).",
 )
-def predict(model_path, images, question, texts):
+@_SAMPLER
+def predict(model_path, images, question, texts, sampler):
     """Run MODEL (a zoo name or a .keras file) on images: caption, answer,
     classify or score them, through the exported SavedModel's graph."""
     import json
 
     from mmkeras.export import signatures
 
-    family = signatures.for_model(_load_model(model_path))
+    family = signatures.for_model(_load_model(model_path), sampler)
     name = family.default_signature
     functions = family.functions()
     if name not in functions:

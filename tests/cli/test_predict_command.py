@@ -29,14 +29,21 @@ def _predict(*args):
     return result, [json.loads(line) for line in result.output.splitlines()]
 
 
-def test_a_captioner_captions_each_image(tmp_path, image):
+@pytest.mark.parametrize("sampler", ["greedy", "beam"])
+def test_a_captioner_captions_each_image(tmp_path, image, sampler):
     model = tiny.model("captioner")
     result, lines = _predict(
-        _saved(model, tmp_path), "--image", image, "--image", image
+        _saved(model, tmp_path),
+        "--image",
+        image,
+        "--image",
+        image,
+        "--sampler",
+        sampler,
     )
     assert result.exit_code == 0, result.output
     pixels = decode_images(tf.constant([open(image, "rb").read()]), (24, 24))
-    expected = model.generate(pixels)[0]
+    expected = model.generate(pixels, sampler=sampler)[0]
     assert [line["captions"] for line in lines] == [expected, expected]
 
 
