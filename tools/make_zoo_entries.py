@@ -8,7 +8,7 @@ outputs, hashes the files and writes the manifest and model card.
     .venv/bin/python tools/make_zoo_entries.py test_fusion.tiny
     # trained by a benchmark script or a config: train first, then pass
     # the run folder (holding model.keras)
-    .venv/bin/python benchmarks/captioning.py accuracy --steps 8000 \\
+    .venv/bin/python benchmarks/captioning.py accuracy --steps 12000 \\
         --train-images 40000 --captions 2 --normalization batch \\
         --filters 32,64,128 --no-normalize-tokens --token-coordinates \\
         --num-layers 4 --num-heads 8 --eval-every 1000 --cosine \\
@@ -302,7 +302,7 @@ def vqa_film_sort_of_clevr(scratch, run):
 
 
 CAPTION_COMMAND = (
-    ".venv/bin/python benchmarks/captioning.py accuracy --steps 8000 "
+    ".venv/bin/python benchmarks/captioning.py accuracy --steps 12000 "
     "--train-images 40000 --captions 2 --normalization batch "
     "--filters 32,64,128 --no-normalize-tokens --token-coordinates "
     "--num-layers 4 --num-heads 8 --eval-every 1000 --cosine "
