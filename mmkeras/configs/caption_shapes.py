@@ -183,13 +183,14 @@ def reference_losses(num_images=300):
     knows which objects are there but not where, so it is uniform over
     every caption of those objects. A training loss near the second
     means the model has learnt nothing of where objects are."""
+    grammar = all_captions().values()
     knows_all, knows_objects, tokens = [], [], []
     for scene in mmkeras.data.generate_scenes(num_images, seed=1):
         pairs = [(o.color, o.shape) for o in scene.objects]
         true = _captions.true_captions(scene, "all")
         captions_of_objects = [
             c
-            for c in all_captions().values()
+            for c in grammar
             if c.subject in pairs and c.reference in (None, *pairs)
         ]
         for caption in true:
