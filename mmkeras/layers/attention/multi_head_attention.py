@@ -160,9 +160,11 @@ class MultiHeadAttention(keras.layers.Layer):
             # tf2onnx converts only the plain path, which never runs in XLA.
             in_xla = self.xla or _core.whole_graph_compiled()
             write = _write_steps_in_place if in_xla else _write_steps
-            key_heads = write(cache[:, 0], key_heads, cache_update_index)
-            value_heads = write(cache[:, 1], value_heads, cache_update_index)
-            cache = ops.stack([key_heads, value_heads], axis=1)
+            # One write of keys and values into the whole cache: writing
+            # each half and stacking them again copied the cache every step.
+            steps = ops.stack([key_heads, value_heads], axis=1)
+            cache = write(cache, steps, cache_update_index)
+            key_heads, value_heads = cache[:, 0], cache[:, 1]
             query_start = cache_update_index
             # Cache slots after the current step hold no keys yet.
             use_causal_mask = True
@@ -295,20 +297,21 @@ def _write_steps_in_place(cache, steps, index):
     O(T), per write, for the XLA path (which tf2onnx cannot convert
     anyway)."""
     zero = ops.zeros((), "int32")
-    start = [zero, ops.cast(index, "int32"), zero, zero]
+    start = [zero, zero, ops.cast(index, "int32"), zero, zero]
     return ops.slice_update(cache, start, ops.cast(steps, cache.dtype))
 
 
 def _write_steps(cache, steps, index):
-    """`cache` (batch, T, heads, dim) with `steps` written from `index` on.
+    """`cache` (batch, 2, T, heads, dim) with `steps` (batch, 2, count,
+    heads, dim) written at positions `index` to `index + count - 1`.
 
     A gather and a select rather than `ops.slice_update`: the same math,
     static shapes, and ops that tf2onnx converts (it has no
     XlaDynamicUpdateSlice).
     """
-    positions = ops.arange(ops.shape(cache)[1])
+    positions = ops.arange(ops.shape(cache)[2])
     offsets = positions - index
-    count = ops.shape(steps)[1]
+    count = ops.shape(steps)[2]
     written = ops.logical_and(offsets >= 0, offsets < count)
-    placed = ops.take(steps, ops.clip(offsets, 0, count - 1), axis=1)
-    return ops.where(written[None, :, None, None], placed, cache)
+    placed = ops.take(steps, ops.clip(offsets, 0, count - 1), axis=2)
+    return ops.where(written[None, None, :, None, None], placed, cache)

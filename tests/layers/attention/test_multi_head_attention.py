@@ -205,15 +205,19 @@ def test_in_place_cache_writes_equal_the_exportable_ones(jit_compile):
     from mmkeras.layers.attention import multi_head_attention as mha
 
     rng = np.random.default_rng(0)
-    cache = rng.standard_normal((2, 7, 3, 4)).astype("float32")
-    steps = rng.standard_normal((2, 2, 3, 4)).astype("float32")
+    cache = rng.standard_normal((2, 2, 7, 3, 4)).astype("float32")
+    steps = rng.standard_normal((2, 2, 2, 3, 4)).astype("float32")
     for index in (0, 3, 5):
         in_place = tf.function(
             mha._write_steps_in_place, jit_compile=jit_compile
         )
+        expected = cache.copy()
+        expected[:, :, index : index + 2] = steps
         np.testing.assert_array_equal(
-            in_place(cache, steps, tf.constant(index)),
-            mha._write_steps(cache, steps, index),
+            in_place(cache, steps, tf.constant(index)), expected
+        )
+        np.testing.assert_array_equal(
+            mha._write_steps(cache, steps, index), expected
         )
 
 
