@@ -96,3 +96,30 @@ def test_whole_step_xla_matches_single_device(
     np.testing.assert_allclose(loss, single_device_run[1], atol=1e-4)
     for compiled, plain in zip(weights, single_device_run[0], strict=True):
         np.testing.assert_allclose(compiled, plain, atol=1e-4)
+
+
+def test_compiled_blocks_with_dropout_train_mirrored_and_run_outside():
+    strategy = mmkeras.training.strategy(devices=["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        tokens = keras.Input((6, 16))
+        block = mmkeras.layers.TransformerEncoderBlock(
+            num_heads=2, intermediate_dim=32, dropout=0.3, xla=True
+        )
+        pooled = keras.layers.GlobalAveragePooling1D()(block(tokens))
+        model = keras.Model(tokens, keras.layers.Dense(3)(pooled))
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((16, 6, 16)).astype("float32")
+    history = model.fit(
+        features, rng.integers(0, 3, 16), batch_size=8, verbose=0
+    )
+    assert np.isfinite(history.history["loss"][0])
+    assert block._forward_fn.compiled.experimental_get_tracing_count() > 0
+    # Outside strategy.run XLA cannot update every replica's dropout seeds,
+    # so the block runs its plain path there.
+    with strategy.scope():
+        assert block(features[:2], training=True).shape == (2, 6, 16)
+    assert block(features[:2], training=True).shape == (2, 6, 16)

@@ -1,10 +1,12 @@
 """The attention core: scaled scores, masked float32 softmax, dropout, sum.
 
 `attention` is the plain path; `compiled_attention` is the same function
-compiled with XLA. This is the one TensorFlow-specific spot in
-`mmkeras.layers`: Keras has no public API to compile a sub-function, and
-compiling only the core (not the whole train step) is what works under
-`tf.distribute.MirroredStrategy` and what a consumer without XLA can skip.
+compiled with XLA, and `compiled_block` compiles a whole transformer block
+(attention, MLP, norms) the same way. This is the one TensorFlow-specific
+spot in `mmkeras.layers`: Keras has no public API to compile a
+sub-function, and compiling parts (not the whole train step) is what works
+under `tf.distribute.MirroredStrategy` and what a consumer without XLA can
+skip.
 """
 
 import contextlib
@@ -68,6 +70,49 @@ def attention(
 compiled_attention = tf.function(
     attention, jit_compile=True, reduce_retracing=True
 )
+
+
+def compiled_block(function, layer):
+    """`function`, the body of `layer`'s `call`, as one XLA computation,
+    with the plain core inside (see `inside_jit_compile`).
+
+    One computation per block fuses the norms, residuals and activations
+    around the attention core too. Measured here (2 CPU cores, the
+    `benchmarks/vs_keras_hub.py` dual encoder, 160 steps each, taking
+    turns): 52.1 ms per training step with compiled blocks, 55.9 with
+    compiled cores only, 56.6 with no XLA.
+
+    `function` runs as it is inside a function compiled whole, and when
+    the layer's variables are mirrored but this call is not inside
+    `strategy.run`: XLA cannot reach the other replicas' copies of the
+    dropout seeds it would update.
+    """
+
+    def traced_whole(*args, **kwargs):
+        with inside_jit_compile():
+            return function(*args, **kwargs)
+
+    compiled = tf.function(
+        traced_whole, jit_compile=True, reduce_retracing=True
+    )
+
+    def call(*args, **kwargs):
+        if whole_graph_compiled() or _outside_replicas(layer.variables):
+            return function(*args, **kwargs)
+        return compiled(*args, **kwargs)
+
+    call.compiled = compiled  # the tf.function, for tests to inspect
+    return call
+
+
+def _outside_replicas(variables):
+    """Whether distributed `variables` are used outside `strategy.run`."""
+    if not variables:
+        return False
+    if not isinstance(variables[0].value, tf.distribute.DistributedValues):
+        return False
+    in_cross_replica = tf.distribute.get_replica_context() is None
+    return in_cross_replica or not tf.distribute.has_strategy()
 
 
 _tracing = threading.local()

@@ -1,9 +1,11 @@
 import keras
+from keras import ops
 
 from mmkeras import _checks
 from mmkeras.layers import _masking
 from mmkeras.layers._residual import built_norm
 from mmkeras.layers._residual import residual
+from mmkeras.layers.attention import _core
 from mmkeras.layers.attention.multi_head_attention import MultiHeadAttention
 from mmkeras.layers.transformer.feed_forward import FeedForward
 
@@ -31,7 +33,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
         activation: MLP activation.
         layer_norm_epsilon: epsilon of the layer normalizations.
         norm_first: pre-LN (`True`) or post-LN (`False`).
-        xla: run the attention cores under XLA.
+        xla: run the block (attention, MLP and norms) as one XLA
+            computation.
         kernel_initializer: initializer for all kernels.
 
     Example:
@@ -68,6 +71,9 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self.xla = xla
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.supports_masking = True
+        self._forward_fn = (
+            _core.compiled_block(self._forward, self) if xla else self._forward
+        )
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
         _checks.rank("decoder_sequence", decoder_sequence_shape, 3)
@@ -142,7 +148,38 @@ class TransformerDecoderBlock(keras.layers.Layer):
         encoder_padding_mask = _masking.padding_mask(
             encoder_sequence, encoder_padding_mask
         )
+        if self_attention_cache_update_index is not None:
+            # A tensor, so that step-by-step calls share one compilation.
+            self_attention_cache_update_index = ops.convert_to_tensor(
+                self_attention_cache_update_index, "int32"
+            )
+        # Read above: Keras masks do not cross into a compiled function.
+        return self._forward_fn(
+            decoder_sequence,
+            encoder_sequence,
+            decoder_padding_mask,
+            encoder_padding_mask,
+            self_attention_cache,
+            self_attention_cache_update_index,
+            cross_attention_cache,
+            use_causal_mask,
+            return_cross_attention_scores,
+            training,
+        )
 
+    def _forward(
+        self,
+        decoder_sequence,
+        encoder_sequence,
+        decoder_padding_mask,
+        encoder_padding_mask,
+        self_attention_cache,
+        self_attention_cache_update_index,
+        cross_attention_cache,
+        use_causal_mask,
+        return_cross_attention_scores,
+        training,
+    ):
         def self_attend(x):
             return self.self_attention(
                 x,

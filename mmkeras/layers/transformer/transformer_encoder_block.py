@@ -4,6 +4,7 @@ from mmkeras import _checks
 from mmkeras.layers import _masking
 from mmkeras.layers._residual import built_norm
 from mmkeras.layers._residual import residual
+from mmkeras.layers.attention import _core
 from mmkeras.layers.attention.multi_head_attention import MultiHeadAttention
 from mmkeras.layers.transformer.feed_forward import FeedForward
 
@@ -22,7 +23,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         activation: MLP activation.
         layer_norm_epsilon: epsilon of the layer normalizations.
         norm_first: pre-LN (`True`) or post-LN (`False`).
-        xla: run the attention core under XLA.
+        xla: run the block (attention, MLP and norms) as one XLA
+            computation.
         kernel_initializer: initializer for all kernels.
 
     Example:
@@ -57,6 +59,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.xla = xla
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.supports_masking = True
+        self._forward_fn = (
+            _core.compiled_block(self._forward, self) if xla else self._forward
+        )
 
     def build(self, inputs_shape):
         _checks.rank("inputs", inputs_shape, 3)
@@ -105,8 +110,15 @@ class TransformerEncoderBlock(keras.layers.Layer):
         use_causal_mask=False,
         training=None,
     ):
+        # Read here: Keras masks do not cross into a compiled function.
         padding_mask = _masking.padding_mask(inputs, padding_mask)
+        return self._forward_fn(
+            inputs, padding_mask, attention_mask, use_causal_mask, training
+        )
 
+    def _forward(
+        self, inputs, padding_mask, attention_mask, use_causal_mask, training
+    ):
         def attend(x):
             return self.attention(
                 x,
