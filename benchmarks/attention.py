@@ -1,4 +1,4 @@
-"""Training-step throughput of an attention-heavy model: XLA core vs plain.
+"""Training-step throughput of an attention-heavy model: XLA blocks vs plain.
 
 The model is a stack of two `mmkeras.layers.TransformerEncoderBlock`s (width
 256, 4 heads, MLP 1024) on float inputs `(batch, seq_len, 256)`, mean pooled
@@ -6,12 +6,13 @@ into `Dense(10)`, trained with plain `model.fit` (Adam, sparse categorical
 cross-entropy) on one random batch repeated. Each sequence length gets three
 rows:
 
-- `core XLA`: `TransformerEncoderBlock(xla=True)`, the attention core is
-  compiled with XLA, the rest of the step runs in the plain graph.
+- `XLA blocks`: `TransformerEncoderBlock(xla=True)`, each block
+  (attention, MLP, norms) is one XLA computation, the rest of the step
+  runs in the plain graph.
 - `plain`: `xla=False`, the same math with no XLA anywhere.
 - `whole-step XLA`: `xla=False` blocks and `model.compile(jit_compile=True)`,
-  the whole train step is one XLA cluster (single device only; the core-only
-  path is what works under `tf.distribute.MirroredStrategy`).
+  the whole train step is one XLA cluster (single device only; compiled
+  blocks are what works under `tf.distribute.MirroredStrategy`).
 
 Each model is traced (and compiled) by a warm-up `fit`; then the three
 models take turns, two timed steps each, until each has run `--steps` steps,
@@ -71,7 +72,7 @@ NUM_BLOCKS = 2
 NUM_CLASSES = 10
 # name -> (TransformerEncoderBlock xla, model.compile jit_compile)
 MODES = {
-    "core XLA": (True, False),
+    "XLA blocks": (True, False),
     "plain": (False, False),
     "whole-step XLA": (False, True),
 }

@@ -47,7 +47,6 @@ from keras import ops  # noqa: E402
 import mmkeras  # noqa: E402
 from mmkeras.configs import caption_shapes  # noqa: E402
 from mmkeras.data import _scenes  # noqa: E402
-from mmkeras.models.image_captioner import caption_preprocessor  # noqa: E402
 
 console = rich.console.Console()
 COMMAND = " ".join([".venv/bin/python", *sys.argv])
@@ -191,18 +190,10 @@ def oracle(
         num_heads=num_heads,
         image_encoder=SceneTokens(hidden_dim, grid),
     )
-    preprocess = caption_preprocessor(
-        caption_shapes.tokenizer(), caption_shapes.SEQUENCE_LENGTH
-    )
-    train = (
-        mmkeras.data.shapes_captions(
-            train_images, seed=0, captions_per_image=captions
-        )
-        .map(lambda e: e | {"image": _scene_image(e["scene"])})
-        .shuffle(caption_shapes.SHUFFLE_BUFFER, seed=0)
-        .batch(64)
-        .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
+    train, _ = caption_shapes.datasets(
+        train_images,
+        captions=captions,
+        transform=lambda e: e | {"image": _scene_image(e["scene"])},
     )
     _, references, scenes = caption_shapes.evaluation_set(test_images)
     tables = np.stack([mmkeras.data.shapes.scene_array(s) for s in scenes])

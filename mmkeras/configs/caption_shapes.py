@@ -105,24 +105,37 @@ def model(
 
 
 def datasets(
-    train_images=4000, test_images=200, batch_size=64, captions=5, seed=0
+    train_images=4000,
+    test_images=200,
+    batch_size=64,
+    captions=5,
+    seed=0,
+    transform=None,
 ):
     """(train, test) of `(inputs, labels)`: `captions` true captions per
-    image; test scenes come from seed `seed + 1`."""
+    image; test scenes come from seed `seed + 1`. `transform`, if given,
+    maps every example dict (`"image"`, `"caption"`, `"scene"`) before
+    tokenizing, e.g. to feed the model something other than pixels."""
     preprocess = caption_preprocessor(tokenizer(), SEQUENCE_LENGTH)
-    train = (
+    splits = (
         mmkeras.data.shapes_captions(
             train_images, seed=seed, captions_per_image=captions
-        )
-        .shuffle(SHUFFLE_BUFFER, seed=seed)
+        ),
+        test_split(test_images, seed, captions),
+    )
+    if transform is not None:
+        splits = tuple(split.map(transform) for split in splits)
+    train, test = splits
+    train = (
+        train.shuffle(SHUFFLE_BUFFER, seed=seed)
         .batch(batch_size)
         # Tokenizing took 30% of a training step in line with it
         # (benchmarks/input_pipeline.py); in parallel and ahead, it hides.
         .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    test = test_split(test_images, seed, captions).batch(batch_size)
-    return train, test.map(preprocess).prefetch(tf.data.AUTOTUNE)
+    test = test.batch(batch_size).map(preprocess)
+    return train, test.prefetch(tf.data.AUTOTUNE)
 
 
 def test_split(num_images, seed=0, captions=5):

@@ -337,3 +337,23 @@ def test_reference_losses_rank_the_ideal_captioners():
     # not knowing where objects are leaves every relation open.
     assert 0.45 < full < blind < 0.65
     assert blind - full > 0.05
+
+
+def test_shapes_datasets_transform_every_example_before_tokenizing():
+    from mmkeras.configs import caption_shapes
+
+    def blank(example):
+        return example | {"image": tf.zeros((2, 2, 1))}
+
+    plain = caption_shapes.datasets(8, 4, batch_size=4, captions=1)
+    blanked = caption_shapes.datasets(
+        8, 4, batch_size=4, captions=1, transform=blank
+    )
+    for split, blanked_split in zip(plain, blanked, strict=True):
+        (inputs, labels), (blank_inputs, blank_labels) = (
+            next(iter(s)) for s in (split, blanked_split)
+        )
+        assert blank_inputs["image"].shape == (4, 2, 2, 1)
+        assert not np.any(blank_inputs["image"])
+        assert inputs["image"].shape[1:] == (75, 75, 3)
+        np.testing.assert_array_equal(blank_labels, labels)
