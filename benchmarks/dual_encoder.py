@@ -83,8 +83,7 @@ def main():
     for name, (count, seed, split) in sets.items():
         data = config.caption_pairs(count, seed, split, args.batch_size)
         truth = dual_encoder_shapes.caption_truth(count, seed, split)
-        result = model.evaluate_retrieval(data, KS)
-        result |= dual_encoder_shapes.true_at_1(model, data, truth)
+        result = model.evaluate_retrieval(data, KS, relevant=truth)
         rows.append((name, result))
         if name != "train pairs":
             oracle = dual_encoder_shapes.oracle_recall(truth, KS)

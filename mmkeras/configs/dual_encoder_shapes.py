@@ -125,20 +125,6 @@ def oracle_recall(truth, ks=(1, 5, 10)):
     } | {f"true_at_1_{d}": 1.0 for d in _DIRECTIONS}
 
 
-def true_at_1(model, data, truth):
-    """Share of queries whose top-1 hit is true, both ways."""
-    images, texts = [], []
-    for inputs in data:
-        images.append(np.asarray(model.encode_image(inputs["image"])))
-        texts.append(np.asarray(model.encode_text(inputs["token_ids"])))
-    scores = np.concatenate(images) @ np.concatenate(texts).T
-    rows = np.arange(len(scores))
-    return {
-        "true_at_1_image_to_text": float(truth[rows, scores.argmax(1)].mean()),
-        "true_at_1_text_to_image": float(truth[scores.argmax(0), rows].mean()),
-    }
-
-
 def get_config():
     """Dual encoder on shapes captions.
 

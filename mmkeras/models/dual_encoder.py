@@ -169,12 +169,21 @@ class DualEncoder(Task):
         scores, indices = ops.top_k(scores, k)
         return indices, scores
 
-    def evaluate_retrieval(self, dataset, ks=(1, 5, 10)):
+    def evaluate_retrieval(self, dataset, ks=(1, 5, 10), relevant=None):
         """Recall@K both ways over a whole held-out set.
 
         Every element of `dataset` (inputs dicts, or `(inputs, ...)`
         tuples) is one image-text pair. Inputs may carry `"image_id"` so
         several captions of one image count as one gallery image.
+
+        Args:
+            dataset: the pairs, batched.
+            ks: the K of recall@K.
+            relevant: optional boolean `(pairs, pairs)` array in dataset
+                order, `relevant[i, j]` when text j is true of image i.
+                Adds `true_at_1_*`, the share of queries whose top hit is
+                relevant: when captions fit many images, recall against
+                the one paired item is capped far below 1 and this is not.
 
         Returns:
             A dict such as `{"recall_at_1_image_to_text": 0.8, ...}`.
@@ -196,6 +205,8 @@ class DualEncoder(Task):
                 recall = metrics.RecallAtK(k, direction, normalize=False)
                 recall.update_state(ids, pairs)
                 results[recall.name] = float(recall.result())
+        if relevant is not None:
+            results |= _true_at_1(pairs[:, 0] @ pairs[:, 1].T, relevant)
         return results
 
     @staticmethod
@@ -283,3 +294,23 @@ def _check_positive(name, value):
         raise ValueError(
             f"{name} must be a positive number. Received: {name}={value!r}"
         )
+
+
+def _true_at_1(scores, relevant):
+    """The share of queries, each way, whose top-scored hit is relevant."""
+    relevant = np.asarray(relevant, bool)
+    if relevant.shape != scores.shape:
+        raise ValueError(
+            f"relevant must be (pairs, pairs) = {scores.shape}, one row per "
+            f"image and one column per text of the dataset, but has shape "
+            f"{relevant.shape}."
+        )
+    rows = np.arange(len(scores))
+    return {
+        "true_at_1_image_to_text": float(
+            relevant[rows, scores.argmax(1)].mean()
+        ),
+        "true_at_1_text_to_image": float(
+            relevant[scores.argmax(0), rows].mean()
+        ),
+    }

@@ -184,6 +184,17 @@ def test_evaluate_retrieval_on_known_embeddings():
     assert result["recall_at_1_image_to_text"] == 0.5
     assert result["recall_at_2_image_to_text"] == 1.0
     assert result["recall_at_1_text_to_image"] == 0.5
+    # true@1 counts a top hit as right when it is relevant, paired or not.
+    paired_only = model.evaluate_retrieval(swapped, (1,), relevant=np.eye(4))
+    assert paired_only["true_at_1_image_to_text"] == 0.5
+    assert paired_only["true_at_1_text_to_image"] == 0.5
+    relevant = np.eye(4, dtype=bool)
+    relevant[0, 1] = relevant[1, 0] = True  # texts 0 and 1 fit both
+    both = model.evaluate_retrieval(swapped, (1,), relevant=relevant)
+    assert both["true_at_1_image_to_text"] == 1.0
+    assert both["true_at_1_text_to_image"] == 1.0
+    with pytest.raises(ValueError, match=r"relevant must be \(pairs, pairs\)"):
+        model.evaluate_retrieval(swapped, (1,), relevant=np.eye(3))
 
 
 def test_short_training_on_shapes_captions_beats_chance():
