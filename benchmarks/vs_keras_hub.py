@@ -17,9 +17,8 @@ step's time goes.
 
 What differs by design, at the same sizes:
 
-- attention: mmkeras compiles its attention cores with XLA (its default;
-  `--no-xla` turns it off); KerasHub runs `keras.layers.MultiHeadAttention`
-  in the plain graph.
+- XLA: mmkeras compiles each transformer block with XLA (its default;
+  `--no-xla` turns it off); KerasHub runs its blocks in the plain graph.
 - CLIP's vision tower adds a LayerNorm before the blocks and has no patch
   bias; its text tower is causal and pools the token with the highest id
   (CLIP's end token); mmkeras's text tower is bidirectional with a padding
@@ -327,7 +326,7 @@ def decoding_rows(table, rates, counts):
     "--xla/--no-xla",
     default=True,
     show_default=True,
-    help="mmkeras attention cores under XLA (its default).",
+    help="mmkeras transformer blocks under XLA (its default).",
 )
 def main(
     image_size,
