@@ -37,7 +37,7 @@ class BertTextEncoder(PresetMixin, keras.layers.Layer):
         dropout: dropout on the embeddings and in the blocks.
         pooling: `"mean"` or `"first"`, for `"pooled"`.
         layer_norm_epsilon: epsilon of every layer norm.
-        xla: run the attention cores under XLA.
+        xla: run each transformer block as one XLA computation.
 
     Example:
 

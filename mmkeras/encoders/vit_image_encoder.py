@@ -30,7 +30,7 @@ class ViTImageEncoder(PresetMixin, keras.layers.Layer):
         pooling: `"first"` (the class token) or `"mean"` (over the patch
             tokens) for `"pooled"`.
         layer_norm_epsilon: epsilon of every layer norm.
-        xla: run the attention cores under XLA.
+        xla: run each transformer block as one XLA computation.
 
     Example:
 

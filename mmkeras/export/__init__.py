@@ -4,10 +4,11 @@
 
 writes, under the output directory, one TF Serving version directory per
 artifact, `<kind>/<version>/`: `saved_model` (the attention's plain path,
-for any TF Serving), `saved_model_xla` (attention cores XLA-compiled) and
-`onnx`. Each is written to a temporary directory, verified in a fresh
-process against the Keras model (`verify.json` beside it), then renamed
-into place: a failed export leaves no version behind.
+for any TF Serving), `saved_model_xla` (attention cores and blocks
+XLA-compiled) and `onnx`. Each is written to a temporary directory,
+verified in a fresh process against the Keras model (`verify.json`
+beside it), then renamed into place: a failed export leaves no version
+behind.
 """
 
 import json
@@ -53,7 +54,7 @@ def export(
             the Keras model (max abs difference 1e-4, identical strings),
             writing `verify.json`; a failure removes the artifact.
         xla: also write the `saved_model_xla` variant; default: when the
-            model has XLA-compiled attention cores.
+            model has XLA-compiled attention cores or blocks.
         sampler: the `mmkeras.samplers` name or instance that decodes a
             captioner's `caption` signature.
 

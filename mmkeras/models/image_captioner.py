@@ -48,7 +48,7 @@ class ImageCaptioner(Task):
         hidden_dim: width of the decoder.
         intermediate_dim: width of the decoder MLPs.
         dropout: dropout rate in the decoder blocks.
-        xla: run the attention cores under XLA.
+        xla: run each transformer block as one XLA computation.
         coordinates: scale the image tokens to RMS norm 1 per image and
             append each token's (row, column) in [-1, 1] on the encoder's
             square grid (index order otherwise), so cross-attention can

@@ -7,8 +7,8 @@ class Task(keras.Model):
     `model.compile()` with no arguments uses the subclass's
     `default_compile_arguments()`; any argument given (or `"auto"` for the
     default) replaces one default. `jit_compile` is off by default: whole
-    step XLA fails under `MirroredStrategy`, and the attention cores are
-    XLA-compiled on their own anyway.
+    step XLA fails under `MirroredStrategy`, and the transformer blocks and
+    attention cores are XLA-compiled on their own anyway.
 
     Example:
 
