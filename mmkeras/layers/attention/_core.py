@@ -97,7 +97,10 @@ def compiled_block(function, layer):
     )
 
     def call(*args, **kwargs):
-        if whole_graph_compiled() or _outside_replicas(layer.variables):
+        # The dropout seeds, the variables a call updates; unlike float
+        # ones, they never read as cast tensors under mixed precision.
+        seeds = layer.non_trainable_variables
+        if whole_graph_compiled() or _outside_replicas(seeds):
             return function(*args, **kwargs)
         return compiled(*args, **kwargs)
 
