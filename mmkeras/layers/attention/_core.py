@@ -102,13 +102,13 @@ def compiled_block(function, layer):
     )
 
     def call(*args, **kwargs):
-        # The dropout seeds, the variables a call updates; unlike float
-        # ones, they never read as cast tensors under mixed precision.
-        seeds = layer.non_trainable_variables
+        # Checked last: the seeds (non-trainable, the variables a call
+        # updates; unlike float ones they never read as cast tensors under
+        # mixed precision) are collected by walking the sublayers.
         if (
             tf.executing_eagerly()
             or whole_graph_compiled()
-            or _outside_replicas(seeds)
+            or _outside_replicas(layer.non_trainable_variables)
         ):
             return function(*args, **kwargs)
         return compiled(*args, **kwargs)
