@@ -32,9 +32,9 @@ def cli(debug):
 
 _SAMPLER = click.option(
     "--sampler",
-    default="greedy",
-    show_default=True,
-    help="How a captioner decodes: greedy, beam (5 beams), top_k or top_p.",
+    default=None,
+    help="How a generating model (a captioner) decodes: greedy (the "
+    "default), beam (5 beams), top_k or top_p.",
 )
 
 
@@ -201,6 +201,7 @@ def predict(model_path, images, question, texts, sampler):
     import json
 
     from mmkeras.export import signatures
+    from mmkeras.models.serving import RequestError
 
     family = signatures.for_model(_load_model(model_path), sampler)
     name = family.default_signature
@@ -211,15 +212,12 @@ def predict(model_path, images, question, texts, sampler):
             "take text or give names; give it tokenizer= (and answers= or "
             "class_names=) when building the model"
         )
-    inputs = {"image_bytes": [_read(path) for path in images]}
-    if isinstance(family, signatures.VQAFamily):
-        inputs["question"] = [_required(question, "--question")] * len(images)
-    elif isinstance(family, signatures.FusionFamily):
-        if len(texts) != len(images):
-            raise click.UsageError("give one --text per --image")
-        inputs["text"] = list(texts)
-    elif isinstance(family, signatures.DualEncoderFamily):
-        inputs["text"] = list(_required(texts, "--text"))
+    try:
+        inputs = family.request(
+            [_read(path) for path in images], question=question, texts=texts
+        )
+    except RequestError as error:
+        raise click.UsageError(str(error)) from None
     # Positional: the Python parameter names differ from the signature's.
     outputs = functions[name](*inputs.values())
     for i, path in enumerate(images):
@@ -250,19 +248,14 @@ def predict(model_path, images, question, texts, sampler):
     "map per word of a caption, or the question's map).",
 )
 def explain(model_path, image, question, output_path):
-    """Caption an image (or answer --question about it) with MODEL, a zoo
-    name or a .keras captioner or VQA model, and draw where it looked."""
+    """Run MODEL (a zoo name or a .keras file) on an image (and
+    --question, for a VQA model) and draw where it looked."""
     from mmkeras import data
-    from mmkeras import explain as explain_lib
-    from mmkeras.models import VQAModel
 
     model = _load_model(model_path)
     pixels = data.load_image(image).numpy()
-    if isinstance(model, VQAModel):
-        question = _required(question, "--question")
-        result = explain_lib.vqa_attention(model, pixels, question, output_path)
-    else:
-        result = explain_lib.caption_attention(model, pixels, output_path)
+    options = {"question": question} if question else {}
+    result = model.explain(pixels, output_path, **options)
     click.echo(f"{result}\n{output_path}")
 
 

@@ -38,15 +38,16 @@ def export(
     format="saved_model",
     verify=True,
     xla=None,
-    sampler="greedy",
+    sampler=None,
 ):
     """Exports a task model; returns `{kind: version directory}`.
 
     Args:
-        model: a built `ImageCaptioner`, `VQAModel`, `FusionClassifier` or
-            `DualEncoder`. String signatures need its `tokenizer` (and the
-            classifiers' `answers` / `class_names`); without them only the
-            tensor signatures are written.
+        model: a built task model (`mmkeras.models.Task`); its class's
+            `serving_cls` says what it exports. String signatures need a
+            preprocessor with a tokenizer (and the classifiers' `answers`
+            / `class_names`); without them only the tensor signatures are
+            written.
         out_dir: the output directory; each artifact gets the next free
             version number under `out_dir/<kind>/`.
         format: `"saved_model"`, `"onnx"` or `"all"`.
@@ -56,7 +57,7 @@ def export(
         xla: also write the `saved_model_xla` variant; default: when the
             model has XLA-compiled attention cores or blocks.
         sampler: the `mmkeras.samplers` name or instance that decodes a
-            captioner's `caption` signature.
+            generating model's string signature (default greedy).
 
     Raises:
         ExportError: the model cannot be exported or fails verification.

@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 
-from mmkeras.export.signatures import CaptionerFamily
 from mmkeras.export.signatures import ExportError
 
 # ONNX Runtime 1.2x runs opset 17 fully; tf2onnx 1.17 writes up to 18.
@@ -39,18 +38,12 @@ def write_onnx(family, directory, opset=OPSET):
                 f"tf2onnx could not convert the {name!r} graph of this "
                 f"{type(family.model).__name__}: {error}"
             ) from error
-    config = {
-        "graphs": sorted(functions),
-        "opset": opset,
-        "image_size": list(family.image_size),
-    }
-    if isinstance(family, CaptionerFamily):
-        config["captioner"] = family.onnx_config()
-        if family.tokenizer is not None:
-            config["vocabulary"] = "vocabulary.txt"
-            vocabulary = family.tokenizer.get_vocabulary()
-            with open(os.path.join(directory, "vocabulary.txt"), "w") as file:
-                file.write("\n".join(vocabulary) + "\n")
+    config = {"graphs": sorted(functions), "opset": opset}
+    config.update(family.onnx_config())
+    if config.get("vocabulary"):
+        vocabulary = family.tokenizer.get_vocabulary()
+        with open(os.path.join(directory, config["vocabulary"]), "w") as file:
+            file.write("\n".join(vocabulary) + "\n")
     with open(os.path.join(directory, "onnx_config.json"), "w") as file:
         json.dump(config, file, indent=2)
 

@@ -17,6 +17,7 @@ from mmkeras.layers.transformer import FeedForward
 from mmkeras.layers.transformer import TransformerDecoderBlock
 from mmkeras.layers.transformer import TransformerEncoderBlock
 from mmkeras.layers.vision import ConvStem
+from mmkeras.layers.vision import ImageConverter
 from mmkeras.layers.vision import PatchEmbedding
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "FiLM",
     "GatedFusion",
     "HubEncoder",
+    "ImageConverter",
     "LateFusion",
     "MultiHeadAttention",
     "PatchEmbedding",

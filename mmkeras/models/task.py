@@ -1,8 +1,23 @@
 import keras
+import tensorflow as tf
 
 
 class Task(keras.Model):
-    """Base of the task models: a default `compile()`, reloads compiled.
+    """Base of the task models: preprocessing, a default `compile()`,
+    serving and explanation found through the class, reloads compiled.
+
+    A family's task class names what the rest of mmkeras needs, so that
+    export, the CLI, explain and the shared tests never ask which family a
+    model is:
+
+    - `preprocessor_cls`: its `mmkeras.models.Preprocessor` subclass.
+    - `serving_cls`: its `mmkeras.models.Serving` subclass (the exported
+      signatures, the ONNX graphs and `mmkeras predict`).
+    - `explain(image, path, **inputs)`: draws where the model looked.
+
+    With a `preprocessor`, `fit`, `evaluate` and `predict` take raw
+    examples (uint8 or [0, 1] images, strings) and map the preprocessor
+    over them; without one they take model inputs, as `keras.Model` does.
 
     `model.compile()` with no arguments uses the subclass's
     `default_compile_arguments()`; any argument given (or `"auto"` for the
@@ -14,7 +29,52 @@ class Task(keras.Model):
 
     >>> model.compile()                       # the task's defaults
     >>> model.compile(optimizer="sgd")        # keep the default loss
+    >>> model.fit(raw_dataset)                # the preprocessor maps it
     """
+
+    preprocessor_cls = None
+    serving_cls = None
+    # Every concrete task class, by name: the registry that parametrised
+    # tests, export and the CLI iterate over (filled by __init_subclass__).
+    families = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.preprocessor_cls is not None:
+            Task.families[cls.__name__] = cls
+
+    def __init__(self, preprocessor=None, **kwargs):
+        super().__init__(**kwargs)
+        if preprocessor is not None and self.preprocessor_cls is not None:
+            if not isinstance(preprocessor, self.preprocessor_cls):
+                raise TypeError(
+                    f"{type(self).__name__} takes a "
+                    f"{self.preprocessor_cls.__name__} as preprocessor. "
+                    f"Received: a {type(preprocessor).__name__}"
+                )
+        self.preprocessor = preprocessor
+
+    @property
+    def tokenizer(self):
+        """The preprocessor's tokenizer, or None."""
+        return getattr(self.preprocessor, "tokenizer", None)
+
+    def serving(self, **options):
+        """The `serving_cls` of this model: what it exports and serves."""
+        if self.serving_cls is None:
+            raise ValueError(
+                f"{type(self).__name__} declares no serving_cls, so it "
+                "cannot be exported or served"
+            )
+        return self.serving_cls(self, **options)
+
+    def explain(self, image, path, **inputs):
+        """Draws where the model looked for `image` into the PNG `path`;
+        returns the model's answer. Families that can, override it."""
+        raise ValueError(
+            f"{type(self).__name__} has no explain(); captioners, VQA "
+            "models and dual encoders have"
+        )
 
     def default_compile_arguments(self):
         """Adam(1e-3), sparse cross-entropy on logits and accuracy."""
@@ -42,16 +102,96 @@ class Task(keras.Model):
         }
         super().compile(**arguments, jit_compile=jit_compile, **kwargs)
 
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        x, y = self._preprocessed(x, y, batch_size)
+        validation = kwargs.get("validation_data")
+        if validation is not None and self.preprocessor is not None:
+            kwargs["validation_data"] = self._preprocessed_validation(
+                validation, batch_size
+            )
+        if isinstance(x, tf.data.Dataset):
+            batch_size = None
+        return super().fit(x, y, batch_size=batch_size, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        x, y = self._preprocessed(x, y, batch_size)
+        if isinstance(x, tf.data.Dataset):
+            batch_size = None
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        x, _ = self._preprocessed(x, None, batch_size)
+        if isinstance(x, tf.data.Dataset):
+            batch_size = None
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def _preprocessed(self, x, y, batch_size):
+        """Raw data mapped through the preprocessor, as a dataset."""
+        if self.preprocessor is None or x is None:
+            return x, y
+        if not isinstance(x, tf.data.Dataset):
+            data = x if y is None else (x, y)
+            x = tf.data.Dataset.from_tensor_slices(data).batch(
+                batch_size or 32
+            )
+            y = None
+        elif y is not None:
+            raise ValueError(
+                "y must be None when x is a tf.data.Dataset (the labels "
+                "come from the dataset). Received: y of type "
+                f"{type(y).__name__}"
+            )
+        return (
+            x.map(self.preprocessor, num_parallel_calls=tf.data.AUTOTUNE),
+            None,
+        )
+
+    def _preprocessed_validation(self, validation, batch_size):
+        if isinstance(validation, tf.data.Dataset):
+            return self._preprocessed(validation, None, batch_size)[0]
+        if isinstance(validation, tuple) and len(validation) == 2:
+            return self._preprocessed(*validation, batch_size)[0]
+        return self._preprocessed(validation, None, batch_size)[0]
+
     def input_shapes(self):
         """The input shapes the model was built for, by input key, with the
         batch axis `None` (what an export's tensor signatures take)."""
-        if not self.built or not self._build_shapes_dict:
+        shapes = self.get_build_config() if self.built else None
+        if not shapes:
             raise ValueError(
                 f"{type(self).__name__} is not built, so its input shapes "
                 "are unknown; call it on a batch of inputs first."
             )
-        (shapes,) = self._build_shapes_dict.values()
-        return {key: (None, *shape[1:]) for key, shape in shapes.items()}
+        return {
+            key: (None, *shape[1:]) for key, shape in shapes["inputs"].items()
+        }
+
+    def get_build_config(self):
+        """`{"inputs": {key: shape}}` of the batch the model was built on:
+        a public record of what `input_shapes` and exports read."""
+        shapes = getattr(self, "_input_shapes", None)
+        return {"inputs": shapes} if shapes else None
+
+    def build_from_config(self, config):
+        self.build(config["inputs"])
+
+    def _record_input_shapes(self, inputs_shape):
+        """Called by subclasses' `build` with its `{key: shape}`."""
+        self._input_shapes = {
+            key: list(shape) for key, shape in inputs_shape.items()
+        }
+
+    def _check_pixels(self, images):
+        """Model inputs are converted pixels: raw uint8 must go through
+        the preprocessor first, never be cast silently."""
+        dtype = keras.backend.standardize_dtype(images.dtype)
+        if "int" in dtype:
+            raise TypeError(
+                f"{type(self).__name__} takes float pixels as its ImageConverter "
+                f"makes them, not {dtype} images; call the model's "
+                "preprocessor (model.preprocessor) or fit/predict with a "
+                "preprocessor attached. Received: image dtype " + dtype
+            )
 
     def _build_encoder(self, encoder, shape, dtype="float32"):
         """Builds `encoder` for inputs of `shape` (unless loading a `.keras`
@@ -67,9 +207,16 @@ class Task(keras.Model):
         spec = encoder.compute_output_spec(keras.KerasTensor(shape, dtype))
         return {key: tuple(value.shape) for key, value in spec.items()}
 
+    def get_config(self):
+        config = super().get_config()
+        config["preprocessor"] = keras.saving.serialize_keras_object(
+            self.preprocessor
+        )
+        return config
+
     @classmethod
     def from_config(cls, config):
-        # Sub-objects (encoders, tokenizers) are stored as Keras configs.
+        # Sub-objects (encoders, preprocessors) are stored as Keras configs.
         return cls(**{key: _deserialize(v) for key, v in config.items()})
 
     def compile_from_config(self, config):

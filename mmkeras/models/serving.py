@@ -1,12 +1,11 @@
-"""The base of the export families: image decoding in the graph, example
-inputs, and the checks shared by the string signatures."""
+"""`Serving`: what a task exports and serves. Each family subclasses it in
+its folder and its task names it as `serving_cls`; `mmkeras.export`, the
+`mmkeras predict` command and export verification go through it only."""
 
 import abc
 
 import numpy as np
 import tensorflow as tf
-
-from mmkeras.data import preprocess_image
 
 # Example texts draw this many words from the tokenizer's vocabulary.
 _MAX_EXAMPLE_WORDS = 12
@@ -17,9 +16,15 @@ class ExportError(ValueError):
     verification."""
 
 
-def decode_images(image_bytes, image_size):
-    """Encoded images `string[N]` (JPEG, PNG, GIF or BMP) to float32 pixels
-    `(N, height, width, 3)` in [0, 1], resized to `image_size`."""
+class RequestError(ValueError):
+    """A serving request that lacks what the family needs (a question,
+    one text per image)."""
+
+
+def decode_images(image_bytes, preprocessor):
+    """Encoded images `string[N]` (JPEG, PNG, GIF or BMP) to the model's
+    pixels, through its preprocessor's image converter."""
+    converter = preprocessor.image_converter
 
     def decode(data):
         tf.debugging.assert_positive(
@@ -28,12 +33,19 @@ def decode_images(image_bytes, image_size):
             "a JPEG, PNG, GIF or BMP file",
         )
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
-        return preprocess_image(image, image_size)
+        return converter(image[None])[0]
 
+    size = converter.image_size
+    if size is None:
+        raise ExportError(
+            "string signatures need a fixed image size: give the model's "
+            "ImageConverter image_size=(height, width). Received: "
+            "image_size=None"
+        )
     return tf.map_fn(
         decode,
         image_bytes,
-        fn_output_signature=tf.TensorSpec((*image_size, 3), tf.float32),
+        fn_output_signature=tf.TensorSpec((*size, 3), tf.float32),
     )
 
 
@@ -46,24 +58,33 @@ def same_length(first_name, first, second_name, second):
     )
 
 
-class Family(abc.ABC):
+class Serving(abc.ABC):
     """The serving side of one task model.
 
     `functions()` are the SavedModel signatures by name (each a
     `tf.function` with an input signature returning a dict),
     `onnx_functions()` the graphs for tf2onnx, `examples()` inputs for
-    every signature and `reference()` the Keras model's outputs for them.
+    every signature, `reference()` the Keras model's outputs for them and
+    `request()` the default signature's inputs from command-line values.
+    String signatures exist when the model has a preprocessor with a
+    tokenizer; they decode images with its `ImageConverter`.
     """
 
     # The signature TF Serving runs when a request names none.
     default_signature = None
 
-    def __init__(self, model):
+    def __init__(self, model, **options):
+        if options:
+            raise ExportError(
+                f"{type(model).__name__} takes no serving options. "
+                f"Received: {sorted(options)}"
+            )
         self.model = model
         shapes = model.input_shapes()
         self.image_shape = shapes["image"]
         self.image_size = tuple(self.image_shape[1:3])
-        self.tokenizer = getattr(model, "tokenizer", None)
+        self.preprocessor = model.preprocessor
+        self.tokenizer = model.tokenizer
         tokenizer = self.tokenizer
         if tokenizer is not None and tokenizer.sequence_length is None:
             raise ExportError(
@@ -79,7 +100,7 @@ class Family(abc.ABC):
         return tf.TensorSpec([None], tf.string, name=name)
 
     def decode(self, image_bytes):
-        return decode_images(image_bytes, self.image_size)
+        return decode_images(image_bytes, self.preprocessor)
 
     def tokenize(self, text):
         return tf.cast(self.tokenizer(text), tf.int32)
@@ -100,6 +121,22 @@ class Family(abc.ABC):
     def reference(self, name, inputs):
         """`{output: array}`: what the Keras model gives for `inputs`."""
 
+    def request(self, image_bytes, question=None, texts=()):
+        """The default signature's inputs, in its order, for the encoded
+        images and the command line's `--question` / `--text` values."""
+        return {"image_bytes": list(image_bytes)}
+
+    def onnx_config(self):
+        """What the ONNX consumer needs besides the graphs: how to convert
+        images (the `ImageConverter`'s size, scale and offset) and any
+        family settings (a generator's special tokens)."""
+        config = {"image_size": list(self.image_size)}
+        if self.preprocessor is not None:
+            converter = self.preprocessor.image_converter
+            config["image_scale"] = converter.scale
+            config["image_offset"] = converter.offset
+        return config
+
     def example_images(self, batch_size, rng):
         """uint8 images of the model's size: pixels and PNG bytes (some of
         another size, so the resize in the graph runs)."""
@@ -115,7 +152,11 @@ class Family(abc.ABC):
             ).numpy()
             for i, image in enumerate(pixels)
         ]
-        return pixels.astype("float32") / 255.0, np.array(encoded, object)
+        if self.preprocessor is not None:
+            pixels = self.preprocessor.convert_images(pixels).numpy()
+        else:
+            pixels = pixels.astype("float32") / 255.0
+        return pixels, np.array(encoded, object)
 
     def example_texts(self, batch_size, rng):
         words = [
