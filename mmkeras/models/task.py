@@ -187,10 +187,10 @@ class Task(keras.Model):
         dtype = keras.backend.standardize_dtype(images.dtype)
         if "int" in dtype:
             raise TypeError(
-                f"{type(self).__name__} takes float pixels as its ImageConverter "
-                f"makes them, not {dtype} images; call the model's "
-                "preprocessor (model.preprocessor) or fit/predict with a "
-                "preprocessor attached. Received: image dtype " + dtype
+                f"{type(self).__name__} takes float pixels as an "
+                f"ImageConverter makes them, not {dtype} images; pass them "
+                "through model.preprocessor, or fit/predict/generate with a "
+                f"preprocessor attached. Received: image dtype {dtype}"
             )
 
     def _build_encoder(self, encoder, shape, dtype="float32"):
