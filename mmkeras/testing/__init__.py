@@ -3,5 +3,11 @@
 from mmkeras.testing.export_test import run_export_test
 from mmkeras.testing.layer_test import run_layer_test
 from mmkeras.testing.layer_test import run_serialization_test
+from mmkeras.testing.task_test import run_task_test
 
-__all__ = ["run_export_test", "run_layer_test", "run_serialization_test"]
+__all__ = [
+    "run_export_test",
+    "run_layer_test",
+    "run_serialization_test",
+    "run_task_test",
+]

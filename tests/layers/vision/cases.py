@@ -5,6 +5,15 @@ import numpy as np
 _IMAGES = np.random.default_rng(0).random((2, 16, 16, 3)).astype("float32")
 
 VISION_CASES = {
+    "ImageConverter": dict(
+        init_kwargs=dict(image_size=(8, 8), scale=2.0, offset=-1.0),
+        args=(_IMAGES,),
+        expected_output_shape=(2, 8, 8, 3),
+        expected_num_trainable_weights=0,
+        run_training_step=False,
+        # Preprocessing stays float32 under any policy; models cast.
+        run_mixed_precision=False,
+    ),
     "PatchEmbedding": dict(
         init_kwargs=dict(patch_size=4, hidden_dim=8, use_class_token=True),
         args=(_IMAGES,),
