@@ -85,7 +85,8 @@ def _check_mirrored(build_model, raw_data):
     reference = build_model()
     reference(_first_inputs(raw_data.map(reference.preprocessor)))
     initial = reference.get_weights()
-    single = _train(build_model, raw_data, initial, tf.distribute.get_strategy())
+    one_device = tf.distribute.get_strategy()
+    single = _train(build_model, raw_data, initial, one_device)
     mirrored = _train(
         build_model, raw_data, initial, make_strategy(MIRRORED_DEVICES)
     )
