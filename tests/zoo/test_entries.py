@@ -13,10 +13,23 @@ from mmkeras.testing import run_export_test
 from mmkeras.zoo.entries import model_cards_page
 
 ENTRIES = mmkeras.zoo.list_models()
-TASKS = ("ImageCaptioner", "VQAModel", "FusionClassifier", "DualEncoder")
 TASK_ENTRIES = [
-    name for name in ENTRIES if mmkeras.zoo.info(name)["family"] in TASKS
+    name
+    for name in ENTRIES
+    if mmkeras.zoo.info(name)["family"] in Task.families
 ]
+
+
+@pytest.mark.parametrize("family", sorted(Task.families))
+def test_every_family_has_a_tiny_test_entry(family):
+    tiny = [
+        name
+        for name in ENTRIES
+        if name.startswith("test_")
+        and name.endswith(".tiny")
+        and mmkeras.zoo.info(name)["family"] == family
+    ]
+    assert tiny, f"add a zoo/test_<family>.tiny entry for {family}"
 
 
 def test_the_catalogue_has_the_pretrained_and_test_entries():
