@@ -87,11 +87,8 @@ def retrieve_scenes(console, model):
     """Each of 32 new captions ranks 32 new scenes: is the top scene one
     the caption is true of?"""
     seed, count = 7, 32
-    inputs = next(
-        iter(
-            dual_encoder_pretrained.caption_pairs(count, seed, batch_size=count)
-        )
-    )
+    pairs = dual_encoder_pretrained.caption_pairs(count, seed, batch_size=count)
+    inputs = model.preprocessor(next(iter(pairs)))
     captions = [
         e["caption"].decode()
         for e in mmkeras.data.shapes_captions(
@@ -127,8 +124,7 @@ def caption_scenes(console, model):
 
 def classify_pairs(console, model):
     data = fusion_color_match.color_match_arrays(64, seed=11)
-    preprocess = mmkeras.models.fusion_preprocessor(model.tokenizer)
-    inputs, labels = preprocess(data)
+    inputs, labels = model.preprocessor(data)
     predicted = np.asarray(model(inputs)).argmax(-1)
     for i in range(3):
         colour = fusion_color_match.COLORS[data["image_color"][i]]

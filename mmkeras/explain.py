@@ -2,14 +2,15 @@
 
     caption = mmkeras.explain.caption_attention(model, image, "where.png")
     answer = mmkeras.explain.vqa_attention(model, image, question, "a.png")
-    mmkeras.explain.retrieval(dual_encoder, texts, images, "ranked.png")
 
 The map of a word is the last decoder block's cross-attention (averaged
 over heads) from the position that predicted it over the image tokens,
 shown by dimming the rest of the image; a VQA model's map is its question's
 attention over the image tokens. Image tokens must form a square grid
-(conv and patch encoders do). `retrieval` draws, for each text, the
-images a dual encoder ranks first.
+(conv and patch encoders do).
+
+The drawing helpers (`panel`, `text_panel`, `heat`, `sheet`, `save_png`)
+are public: a family's `explain` method draws its pictures with them.
 """
 
 import math
@@ -23,7 +24,6 @@ from PIL import Image
 from PIL import ImageDraw
 
 from mmkeras.data import preprocess_image
-from mmkeras.models import DualEncoder
 from mmkeras.models import ImageCaptioner
 from mmkeras.models import VQAModel
 
@@ -64,10 +64,10 @@ def caption_attention(model, image, path):
         words.append(model.tokenizer.id_to_token(int(token)))
         rows.append(maps[position])
     caption = model.tokenizer.detokenize(ids).numpy()[0].decode()
-    base = _panel(np.asarray(pixels[0]) * 255.0)
+    base = panel(np.asarray(pixels[0]) * 255.0)
     panels = [(base, caption)]
-    panels += [(_heat(base, m), w) for w, m in zip(words, rows, strict=True)]
-    _save_png(_sheet(panels), path)
+    panels += [(heat(base, m), w) for w, m in zip(words, rows, strict=True)]
+    save_png(sheet(panels), path)
     return caption
 
 
@@ -102,72 +102,28 @@ def vqa_attention(model, image, question, path):
     weights = ops.convert_to_numpy(model.image_attention_maps(inputs))[0]
     logits = ops.convert_to_numpy(model(inputs, training=False))[0]
     answer = model.answers[int(np.argmax(logits))]
-    base = _panel(np.asarray(pixels[0]) * 255.0)
-    panels = [(base, question), (_heat(base, weights), f"answer: {answer}")]
-    _save_png(_sheet(panels), path)
+    base = panel(np.asarray(pixels[0]) * 255.0)
+    panels = [(base, question), (heat(base, weights), f"answer: {answer}")]
+    save_png(sheet(panels), path)
     return answer
 
 
-def retrieval(model, texts, images, path, k=4):
-    """Ranks `images` for each of `texts` with a dual encoder and writes
-    one row per text to `path`: the text, then its `k` best images with
-    their cosine similarities.
-
-    Args:
-        model: a `DualEncoder` with a tokenizer.
-        texts: the query strings.
-        images: the gallery, `(height, width, 3)` pixels each, uint8 or
-            floats in [0, 255]; resized to the model's input size.
-        path: the PNG to write (atomically).
-        k: images shown per text, at most `len(images)`.
-
-    Returns:
-        `(indices, scores)`, each `(len(texts), k)`, best first.
-    """
-    if not isinstance(model, DualEncoder) or model.tokenizer is None:
-        raise ValueError(
-            "retrieval ranks images for texts with a DualEncoder with a "
-            f"tokenizer. Received: a {type(model).__name__}"
-        )
-    size = tuple(model.input_shapes()["image"][1:3])
-    pixels = np.stack([preprocess_image(np.asarray(i), size) for i in images])
-    indices, scores = model.retrieve(
-        model.encode_text(model.tokenizer(list(texts))),
-        model.encode_image(pixels),
-        k,
-    )
-    indices, scores = (
-        ops.convert_to_numpy(indices),
-        ops.convert_to_numpy(scores),
-    )
-    panels = []
-    for text, row, row_scores in zip(texts, indices, scores, strict=True):
-        panels.append((_text_panel(text), ""))
-        panels += [
-            (_panel(pixels[i] * 255.0), f"{rank}. cosine {score:.3f}")
-            for rank, (i, score) in enumerate(
-                zip(row, row_scores, strict=True), 1
-            )
-        ]
-    _save_png(_sheet(panels, columns=k + 1), path)
-    return indices, scores
-
-
-def _text_panel(text):
+def text_panel(text):
     """A white panel with `text` written on it."""
-    panel = Image.new("RGB", (PANEL, PANEL), "white")
-    draw = ImageDraw.Draw(panel)
+    image = Image.new("RGB", (PANEL, PANEL), "white")
+    draw = ImageDraw.Draw(image)
     for row, line in enumerate(textwrap.wrap(text, _CHARS_PER_LINE)):
         draw.text((6, 6 + row * _LINE_HEIGHT), line, fill="black")
-    return np.asarray(panel).astype("float32")
+    return np.asarray(image).astype("float32")
 
 
-def _panel(pixels):
+def panel(pixels):
+    """`(height, width, 3)` pixels in [0, 255] as a square drawing panel."""
     image = Image.fromarray(pixels.astype("uint8")).resize((PANEL, PANEL))
     return np.asarray(image).astype("float32")
 
 
-def _heat(base, weights):
+def heat(base, weights):
     """`base` lit by `weights` over a square grid of image tokens: what
     the model looked at keeps its colours, the rest is dimmed (a colour
     overlay would hide objects of its own colour)."""
@@ -179,13 +135,13 @@ def _heat(base, weights):
         )
     grid = weights.reshape(side, side)
     grid = grid / max(float(grid.max()), 1e-9)
-    heat = Image.fromarray((grid * 255).astype("uint8"))
-    heat = np.asarray(heat.resize((PANEL, PANEL), Image.BILINEAR))
-    light = heat[..., None].astype("float32") / 255.0
+    grid = Image.fromarray((grid * 255).astype("uint8"))
+    grid = np.asarray(grid.resize((PANEL, PANEL), Image.BILINEAR))
+    light = grid[..., None].astype("float32") / 255.0
     return base * (_DIMMED + (1 - _DIMMED) * light)
 
 
-def _sheet(panels, columns=PANELS_PER_ROW):
+def sheet(panels, columns=PANELS_PER_ROW):
     """Panels `(pixels, label)` in rows of `columns`, each label wrapped
     under its panel."""
     labels = [
@@ -194,20 +150,21 @@ def _sheet(panels, columns=PANELS_PER_ROW):
     columns = min(len(panels), columns)
     rows = math.ceil(len(panels) / columns)
     height = PANEL + _LINE_HEIGHT * max(len(lines) for lines in labels) + 6
-    sheet = Image.new("RGB", (columns * PANEL, rows * height), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, ((panel, _), lines) in enumerate(zip(panels, labels, strict=True)):
+    picture = Image.new("RGB", (columns * PANEL, rows * height), "white")
+    draw = ImageDraw.Draw(picture)
+    for i, ((pixels, _), lines) in enumerate(zip(panels, labels, strict=True)):
         x, y = (i % columns) * PANEL, (i // columns) * height
-        sheet.paste(Image.fromarray(panel.astype("uint8")), (x, y))
+        picture.paste(Image.fromarray(pixels.astype("uint8")), (x, y))
         # A frame: white scenes would run into each other.
         draw.rectangle([x, y, x + PANEL - 1, y + PANEL - 1], outline=_FRAME)
         for row, line in enumerate(lines):
             position = (x + 4, y + PANEL + 3 + row * _LINE_HEIGHT)
             draw.text(position, line, fill="black")
-    return sheet
+    return picture
 
 
-def _save_png(picture, path):
+def save_png(picture, path):
+    """Writes the PIL `picture` to the PNG `path` atomically."""
     directory = os.path.dirname(os.path.abspath(path))
     with tempfile.NamedTemporaryFile(
         dir=directory, suffix=".png", delete=False

@@ -18,6 +18,7 @@ import mmkeras
 from mmkeras.configs import dual_encoder_shapes
 from mmkeras.encoders import EfficientNetLite0Encoder
 from mmkeras.models.dual_encoder import DualEncoder
+from mmkeras.models.dual_encoder import DualEncoderPreprocessor
 
 # The scenes' own size: EfficientNet-Lite0 ends at 3x3 tokens here.
 IMAGE_SIZE = 75
@@ -31,6 +32,15 @@ def tokenizer(sequence_length=SEQUENCE_LENGTH):
     vocabulary = mmkeras.zoo.download(TEXT_ENTRY)["vocab.txt"]
     return mmkeras.text.WordPieceTokenizer(
         vocabulary, sequence_length=sequence_length, add_start_end=True
+    )
+
+
+def preprocessor(image_size=IMAGE_SIZE):
+    """Images of `image_size` in [0, 1] (the tower's `input_scale=1.0`
+    takes them to EfficientNet's [0, 255]) and MiniLM's tokenizer."""
+    return DualEncoderPreprocessor(
+        mmkeras.layers.ImageConverter(image_size=(image_size, image_size)),
+        tokenizer(),
     )
 
 
@@ -70,7 +80,7 @@ def model(projection_dim=256, learning_rate=3e-4, image_size=IMAGE_SIZE):
         image_tower(image_size),
         text_tower(),
         projection_dim,
-        tokenizer=tokenizer(),
+        preprocessor=preprocessor(image_size),
     )
     optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=0.01)
     optimizer.exclude_from_weight_decay(var_names=["log_logit_scale"])
@@ -79,16 +89,17 @@ def model(projection_dim=256, learning_rate=3e-4, image_size=IMAGE_SIZE):
 
 
 def caption_pairs(num_images, seed, split="all", batch_size=64):
-    """`dual_encoder_shapes.caption_pairs` with MiniLM's tokenizer."""
+    """`dual_encoder_shapes.caption_pairs` (raw pairs: the model's
+    preprocessor tokenizes them with MiniLM's vocabulary)."""
     return dual_encoder_shapes.caption_pairs(
-        num_images, seed, split, batch_size, text_tokenizer=tokenizer()
+        num_images, seed, split, batch_size
     )
 
 
 def datasets(num_train=40_000, num_validation=500, batch_size=64, seed=0):
-    """`dual_encoder_shapes.datasets` with MiniLM's tokenizer."""
+    """`dual_encoder_shapes.datasets` (raw pairs)."""
     return dual_encoder_shapes.datasets(
-        num_train, num_validation, batch_size, seed, text_tokenizer=tokenizer()
+        num_train, num_validation, batch_size, seed
     )
 
 

@@ -13,8 +13,10 @@ import tensorflow as tf
 
 import mmkeras
 from mmkeras.data import _captions
+from mmkeras.data import _scenes
 from mmkeras.data import shapes
 from mmkeras.models.dual_encoder import DualEncoder
+from mmkeras.models.dual_encoder import DualEncoderPreprocessor
 
 SEQUENCE_LENGTH = 16
 # Closed vocabulary: every word the caption generator can produce, so no
@@ -34,30 +36,28 @@ def tokenizer():
     )
 
 
-def caption_pairs(
-    num_images, seed, split="all", batch_size=64, text_tokenizer=None
-):
-    """Model inputs of one caption per scene, unshuffled, as `fit` takes;
-    captions through `text_tokenizer` (default `tokenizer()`)."""
+def preprocessor():
+    """The model's `DualEncoderPreprocessor`: 75x75 scenes in [0, 1] and
+    captions through `tokenizer()`."""
+    size = (_scenes.IMAGE_SIZE, _scenes.IMAGE_SIZE)
+    return DualEncoderPreprocessor(
+        mmkeras.layers.ImageConverter(image_size=size), tokenizer()
+    )
+
+
+def caption_pairs(num_images, seed, split="all", batch_size=64):
+    """Raw pairs of one caption per scene (`"image"`, `"caption"`),
+    unshuffled and batched, as the model's preprocessor takes them in
+    `fit` and `evaluate_retrieval`."""
     dataset = shapes.shapes_captions(
         num_images, seed=seed, split=split, captions_per_image=1
     )
-    dataset = dataset.batch(batch_size)
-    preprocess = DualEncoder.make_preprocessor(text_tokenizer or tokenizer())
-    return dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size)
 
 
-def datasets(
-    num_train=4000,
-    num_validation=500,
-    batch_size=64,
-    seed=0,
-    text_tokenizer=None,
-):
+def datasets(num_train=4000, num_validation=500, batch_size=64, seed=0):
     """(train, validation): fresh scenes with different seeds."""
-    train = caption_pairs(
-        num_train, seed, batch_size=batch_size, text_tokenizer=text_tokenizer
-    ).unbatch()
+    train = caption_pairs(num_train, seed, batch_size=batch_size).unbatch()
     train = (
         train.cache()
         .shuffle(num_train, seed=seed)
@@ -66,12 +66,7 @@ def datasets(
         .apply(tf.data.experimental.assert_cardinality(num_train // batch_size))
         .prefetch(tf.data.AUTOTUNE)
     )
-    validation = caption_pairs(
-        num_validation,
-        seed + 1,
-        batch_size=batch_size,
-        text_tokenizer=text_tokenizer,
-    )
+    validation = caption_pairs(num_validation, seed + 1, batch_size=batch_size)
     return train, validation.cache()
 
 
@@ -90,7 +85,7 @@ def model(projection_dim=64, learning_rate=1e-3):
         dropout=0.0,
     )
     result = DualEncoder(
-        image_encoder, text_encoder, projection_dim, tokenizer=tokenizer()
+        image_encoder, text_encoder, projection_dim, preprocessor=preprocessor()
     )
     optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=0.01)
     optimizer.exclude_from_weight_decay(var_names=["log_logit_scale"])

@@ -16,8 +16,8 @@ import tensorflow as tf
 import mmkeras
 from mmkeras.data.shapes import COLORS
 from mmkeras.data.shapes import RGB
-from mmkeras.models.fusion_classifier import FusionClassifier
-from mmkeras.models.fusion_classifier import fusion_preprocessor
+from mmkeras.models.fusion import FusionClassifier
+from mmkeras.models.fusion import FusionPreprocessor
 
 IMAGE_SIZE = 32
 SEQUENCE_LENGTH = 8
@@ -109,22 +109,28 @@ def tokenizer():
 
 
 def datasets(num_train=4096, num_validation=1024, batch_size=64, seed=0):
-    """Preprocessed `(train, validation)` for `FusionClassifier`.
+    """Raw `(train, validation)` batches for `FusionClassifier`, which
+    its `FusionPreprocessor` maps in `fit` and `evaluate`.
 
     The validation examples come from another seed, so they are new ones.
     """
-    preprocess = fusion_preprocessor(tokenizer())
     train = (
         color_match(num_train, seed)
         .shuffle(num_train, seed=seed)
         .batch(batch_size, drop_remainder=True)
-        .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    validation = color_match(num_validation, seed + 1, batch_size).map(
-        preprocess, num_parallel_calls=tf.data.AUTOTUNE
-    )
+    validation = color_match(num_validation, seed + 1, batch_size)
     return train, validation
+
+
+def preprocessor():
+    """The model's `FusionPreprocessor`: 32x32 images in [0, 1] and the
+    task's tokenizer."""
+    return FusionPreprocessor(
+        mmkeras.layers.ImageConverter(image_size=(IMAGE_SIZE, IMAGE_SIZE)),
+        tokenizer(),
+    )
 
 
 def model(fusion="concat", hidden_dim=64, dropout=0.0, learning_rate=1e-3):
@@ -149,7 +155,7 @@ def model(fusion="concat", hidden_dim=64, dropout=0.0, learning_rate=1e-3):
         fusion=fusion,
         hidden_dim=hidden_dim,
         dropout=dropout,
-        tokenizer=tokenizer(),
+        preprocessor=preprocessor(),
         class_names=list(CLASS_NAMES),
     )
     result.compile(optimizer=keras.optimizers.Adam(learning_rate))

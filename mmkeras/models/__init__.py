@@ -3,8 +3,9 @@ with a default `compile()` so `fit` works with no arguments, and a
 `tf.data` preprocessor from raw dataset dicts to model inputs."""
 
 from mmkeras.models.dual_encoder import DualEncoder
-from mmkeras.models.fusion_classifier import FusionClassifier
-from mmkeras.models.fusion_classifier import fusion_preprocessor
+from mmkeras.models.dual_encoder import DualEncoderPreprocessor
+from mmkeras.models.fusion import FusionClassifier
+from mmkeras.models.fusion import FusionPreprocessor
 from mmkeras.models.image_captioner import ImageCaptioner
 from mmkeras.models.image_captioner import caption_preprocessor
 from mmkeras.models.task import Task
@@ -13,11 +14,12 @@ from mmkeras.models.vqa_model import vqa_preprocessor
 
 __all__ = [
     "DualEncoder",
+    "DualEncoderPreprocessor",
     "FusionClassifier",
+    "FusionPreprocessor",
     "ImageCaptioner",
     "Task",
     "VQAModel",
     "caption_preprocessor",
-    "fusion_preprocessor",
     "vqa_preprocessor",
 ]

@@ -81,13 +81,32 @@ def model(family, strings=True, **kwargs):
             fusion="attention",
             hidden_dim=16,
             num_heads=2,
+            preprocessor=_preprocessor(
+                mmkeras.models.FusionPreprocessor, strings
+            ),
             class_names=["no", "yes", "maybe"] if strings else None,
-            **common,
+            **kwargs,
         )
         result({"image": images, "token_ids": ids})
     else:
         result = mmkeras.models.DualEncoder(
-            *encoders, projection_dim=8, **common
+            *encoders,
+            projection_dim=8,
+            preprocessor=_preprocessor(
+                mmkeras.models.DualEncoderPreprocessor, strings
+            ),
+            **kwargs,
         )
         result({"image": images, "token_ids": ids})
     return result
+
+
+def _preprocessor(cls, strings):
+    """A `cls` preprocessor of the tiny image size and `tokenizer()`, or
+    None without strings."""
+    if not strings:
+        return None
+    converter = mmkeras.layers.ImageConverter(
+        image_size=(IMAGE_SIZE, IMAGE_SIZE)
+    )
+    return cls(converter, tokenizer())

@@ -56,7 +56,7 @@ def dual_encoder_pretrained(files, manifest):
         recipe.image_tower(image_size, pretrained=False),
         recipe.text_tower(),
         manifest["architecture"]["projection_dim"],
-        tokenizer=recipe.tokenizer(),
+        preprocessor=recipe.preprocessor(image_size),
     )
     model(
         {

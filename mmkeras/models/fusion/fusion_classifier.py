@@ -7,6 +7,8 @@ from mmkeras.layers import BilinearFusion
 from mmkeras.layers import ConcatFusion
 from mmkeras.layers import GatedFusion
 from mmkeras.layers import LateFusion
+from mmkeras.models.fusion.fusion_preprocessor import FusionPreprocessor
+from mmkeras.models.fusion.fusion_serving import FusionServing
 from mmkeras.models.task import Task
 
 FUSIONS = (
@@ -41,10 +43,11 @@ class FusionClassifier(Task):
       inputs; the other modality is never read (its encoder is built, for
       identical checkpoints, but frozen and never called).
 
-    Inputs are a dict: `"image"` float32 `(batch, height, width, 3)` and
-    `"token_ids"` int32 `(batch, length)` with 0 for padding; build them
-    from raw `{"image", "text", "label"}` elements with
-    `fusion_preprocessor`.
+    Inputs are a dict: `"image"` float32 `(batch, height, width, 3)` (the
+    pixels an `ImageConverter` makes, never uint8) and `"token_ids"` int32
+    `(batch, length)` with 0 for padding. With a `FusionPreprocessor`,
+    `fit`, `evaluate` and `predict` take raw `{"image", "text", "label"}`
+    examples instead.
 
     Args:
         image_encoder: an image encoder layer (returns `"tokens"`, `"pooled"`).
@@ -56,9 +59,10 @@ class FusionClassifier(Task):
         dropout: dropout rate in the fusion and the heads.
         xla: run the attention fusion's core under XLA (`False` for
             exports whose consumers cannot run XLA).
-        tokenizer: optional text tokenizer (an
-            `mmkeras.text.WordPieceTokenizer` with a `sequence_length`),
-            kept with the model so exports can take text strings.
+        preprocessor: optional `FusionPreprocessor` (image converter and
+            tokenizer with a `sequence_length`), saved with the model;
+            with it `fit`/`predict` take raw examples and exports take
+            image bytes and text strings.
         class_names: optional list of `num_classes` label strings, logit
             `i` scoring `class_names[i]`; exports then return them.
 
@@ -81,6 +85,9 @@ class FusionClassifier(Task):
     >>> model.compile()  # Adam, sparse CE from logits, accuracy
     """
 
+    preprocessor_cls = FusionPreprocessor
+    serving_cls = FusionServing
+
     def __init__(
         self,
         image_encoder,
@@ -91,11 +98,11 @@ class FusionClassifier(Task):
         num_heads=4,
         dropout=0.0,
         xla=True,
-        tokenizer=None,
+        preprocessor=None,
         class_names=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(preprocessor=preprocessor, **kwargs)
         for name, encoder in (
             ("image_encoder", image_encoder),
             ("text_encoder", text_encoder),
@@ -123,10 +130,10 @@ class FusionClassifier(Task):
         self.num_heads = num_heads
         self.dropout = dropout
         self.xla = xla
-        self.tokenizer = tokenizer
         self.class_names = class_names
 
     def build(self, inputs_shape):
+        self._record_input_shapes(inputs_shape)
         image = self._build_encoder(self.image_encoder, inputs_shape["image"])
         text = self._build_encoder(
             self.text_encoder, inputs_shape["token_ids"], "int32"
@@ -193,6 +200,7 @@ class FusionClassifier(Task):
 
     def call(self, inputs, training=None):
         images, token_ids = inputs["image"], inputs["token_ids"]
+        self._check_pixels(images)
         if self.fusion == "image_only":
             pooled = self.image_encoder(images, training=training)["pooled"]
             return _float32(self.image_head(pooled, training=training))
@@ -234,46 +242,10 @@ class FusionClassifier(Task):
                 "num_heads": self.num_heads,
                 "dropout": self.dropout,
                 "xla": self.xla,
-                "tokenizer": keras.saving.serialize_keras_object(
-                    self.tokenizer
-                ),
                 "class_names": self.class_names,
             }
         )
         return config
-
-
-def fusion_preprocessor(tokenizer, image_key="image", text_key="text"):
-    """A `tf.data` map function from raw elements to `FusionClassifier` inputs.
-
-    Args:
-        tokenizer: maps strings to int32 ids padded with 0, e.g. a
-            `mmkeras.text.WordPieceTokenizer` with a `sequence_length`.
-        image_key: the key of the images; uint8 images are scaled to [0, 1],
-            float images pass unchanged.
-        text_key: the key of the texts.
-
-    Returns:
-        A function from a dict (batched or not) with the image, the text
-        and `"label"` to `({"image", "token_ids"}, label)`.
-
-    Example:
-
-    >>> preprocess = mmkeras.models.fusion_preprocessor(tokenizer)
-    >>> train_ds = raw_train_ds.map(preprocess)
-    """
-
-    def preprocess(element):
-        image = element[image_key]
-        if keras.backend.standardize_dtype(image.dtype) == "uint8":
-            image = ops.cast(image, "float32") / 255.0
-        inputs = {
-            "image": ops.cast(image, "float32"),
-            "token_ids": ops.cast(tokenizer(element[text_key]), "int32"),
-        }
-        return inputs, element["label"]
-
-    return preprocess
 
 
 def _float32(logits):

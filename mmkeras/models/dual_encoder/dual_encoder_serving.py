@@ -1,18 +1,21 @@
-"""Export of `DualEncoder`: embeddings and scores from image bytes and
-text, and embeddings from tensors."""
-
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from mmkeras.export._family import Family
+from mmkeras.models.serving import RequestError
+from mmkeras.models.serving import Serving
 
 
-class DualEncoderFamily(Family):
+class DualEncoderServing(Serving):
+    """Export of `DualEncoder`: embeddings and scores from image bytes and
+    text (`encode_image`, `encode_text`, `score`) with a tokenizer, and
+    embeddings from pixels and token ids (`image_embeddings`,
+    `text_embeddings`) always."""
+
     default_signature = "score"
 
-    def __init__(self, model):
-        super().__init__(model)
+    def __init__(self, model, **options):
+        super().__init__(model, **options)
         self.text_length = model.input_shapes()["token_ids"][1]
 
     def functions(self):
@@ -106,3 +109,11 @@ class DualEncoderFamily(Family):
                 )
             }
         return {"embeddings": ops.convert_to_numpy(result)}
+
+    def request(self, image_bytes, question=None, texts=()):
+        if not texts:
+            raise RequestError(
+                "a dual encoder scores each image against texts: give the "
+                "candidate texts with --text (repeatable). Received: no text"
+            )
+        return {"image_bytes": list(image_bytes), "text": list(texts)}

@@ -7,6 +7,11 @@ from keras import ops
 from mmkeras import _checks
 from mmkeras import losses
 from mmkeras import metrics
+from mmkeras.models.dual_encoder import _pictures
+from mmkeras.models.dual_encoder.dual_encoder_preprocessor import (
+    DualEncoderPreprocessor,
+)
+from mmkeras.models.dual_encoder.dual_encoder_serving import DualEncoderServing
 from mmkeras.models.task import Task
 
 _DIRECTIONS = ("image_to_text", "text_to_image")
@@ -23,10 +28,15 @@ class DualEncoder(Task):
     `exp(t)` is learned as its log `t`, starts at `1 / temperature` and is
     clipped to at most `max_logit_scale`, as in CLIP (Radford et al. 2021).
 
+    Images are the float pixels an `ImageConverter` makes, never uint8.
+    With a `DualEncoderPreprocessor`, `fit`, `evaluate`, `predict` and
+    `evaluate_retrieval` take raw `{"image", "caption"}` pairs instead.
+
     `compile()` defaults to AdamW (no weight decay on the logit scale) and
     `mmkeras.losses.InfoNCE`, which ignores labels: `fit` takes a dataset of
-    input dicts alone (see `make_preprocessor`) or of `(inputs, anything)`.
-    Held-out recall@K over a whole set comes from `evaluate_retrieval`.
+    input dicts alone or of `(inputs, anything)`. Held-out recall@K over a
+    whole set comes from `evaluate_retrieval`; `explain` draws how one
+    image ranks texts and `draw_retrieval` how texts rank images.
 
     Known limitation: under a `tf.distribute` strategy each replica's
     InfoNCE sees only its own per-replica batch as negatives (CLIP gathers
@@ -41,9 +51,10 @@ class DualEncoder(Task):
         temperature: the initial softmax temperature, `1 / logit_scale`.
         learn_temperature: whether the logit scale is trained.
         max_logit_scale: the upper clip of the logit scale.
-        tokenizer: optional text tokenizer (an
-            `mmkeras.text.WordPieceTokenizer` with a `sequence_length`),
-            kept with the model so exports can take text strings.
+        preprocessor: optional `DualEncoderPreprocessor` (image
+            converter and tokenizer with a `sequence_length`), saved with
+            the model; with it `fit` takes raw pairs, and exports, `explain`
+            and `draw_retrieval` take images and text strings.
 
     Example:
 
@@ -60,6 +71,9 @@ class DualEncoder(Task):
     >>> history = model.fit(inputs, epochs=1, verbose=0)
     """
 
+    preprocessor_cls = DualEncoderPreprocessor
+    serving_cls = DualEncoderServing
+
     def __init__(
         self,
         image_encoder,
@@ -68,10 +82,10 @@ class DualEncoder(Task):
         temperature=0.07,
         learn_temperature=True,
         max_logit_scale=100.0,
-        tokenizer=None,
+        preprocessor=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(preprocessor=preprocessor, **kwargs)
         _checks.positive_int("projection_dim", projection_dim)
         _check_positive("max_logit_scale", max_logit_scale)
         _check_positive("temperature", temperature)
@@ -87,7 +101,6 @@ class DualEncoder(Task):
         self.temperature = temperature
         self.learn_temperature = learn_temperature
         self.max_logit_scale = max_logit_scale
-        self.tokenizer = tokenizer
         # Created here, not in build(), so encode_* work before a full call.
         self.image_projection = keras.layers.Dense(
             projection_dim, use_bias=False, name="image_projection"
@@ -97,6 +110,7 @@ class DualEncoder(Task):
         )
 
     def build(self, input_shape):
+        self._record_input_shapes(input_shape)
         for key, encoder, projection, dtype in (
             ("image", self.image_encoder, self.image_projection, "float32"),
             ("token_ids", self.text_encoder, self.text_projection, "int32"),
@@ -128,7 +142,9 @@ class DualEncoder(Task):
         return self.logit_scale * ops.matmul(images, ops.transpose(texts))
 
     def encode_image(self, images, training=False):
-        """L2-normalised image embeddings `(batch, projection_dim)`."""
+        """L2-normalised image embeddings `(batch, projection_dim)` of
+        converted pixels."""
+        self._check_pixels(images)
         pooled = self.image_encoder(images, training=training)["pooled"]
         return _normalize(self.image_projection(pooled))
 
@@ -172,9 +188,10 @@ class DualEncoder(Task):
     def evaluate_retrieval(self, dataset, ks=(1, 5, 10), relevant=None):
         """Recall@K both ways over a whole held-out set.
 
-        Every element of `dataset` (inputs dicts, or `(inputs, ...)`
-        tuples) is one image-text pair. Inputs may carry `"image_id"` so
-        several captions of one image count as one gallery image.
+        Every element of `dataset` (dicts, or `(dict, ...)` tuples) is one
+        image-text pair: raw pairs when the model has a preprocessor,
+        model inputs otherwise. The dicts may carry `"image_id"` so several
+        captions of one image count as one gallery image.
 
         Args:
             dataset: the pairs, batched.
@@ -191,12 +208,17 @@ class DualEncoder(Task):
         _checks.positive_ints("ks", ks)
         ids, pairs = [], []
         for batch in dataset:
-            inputs = keras.utils.unpack_x_y_sample_weight(batch)[0]
+            raw = keras.utils.unpack_x_y_sample_weight(batch)[0]
+            inputs = raw
+            if self.preprocessor is not None:
+                inputs = keras.utils.unpack_x_y_sample_weight(
+                    self.preprocessor(raw)
+                )[0]
             images = self.encode_image(inputs["image"])
             texts = self.encode_text(inputs["token_ids"])
             pairs.append(ops.convert_to_numpy(ops.stack([images, texts], 1)))
-            if "image_id" in inputs:
-                ids.append(ops.convert_to_numpy(inputs["image_id"]))
+            if "image_id" in raw:
+                ids.append(ops.convert_to_numpy(raw["image_id"]))
         pairs = np.concatenate(pairs)
         ids = np.concatenate(ids) if ids else np.arange(len(pairs))
         results = {}
@@ -209,35 +231,88 @@ class DualEncoder(Task):
             results |= _true_at_1(pairs[:, 0] @ pairs[:, 1].T, relevant)
         return results
 
-    @staticmethod
-    def make_preprocessor(tokenizer, image_key="image", text_key="caption"):
-        """A `tf.data` map function from raw dicts to model inputs.
+    def explain(self, image, path, texts=()):
+        """Ranks `texts` for `image` and draws the ranking into the PNG
+        `path`: the image, then the texts best first with their cosine
+        similarities.
 
-        Images become float32 (uint8 divided by 255); the `text_key`
-        strings become `"token_ids"` with `tokenizer` (give it a
-        `sequence_length` so batches are dense).
+        Args:
+            image: `(height, width, 3)` pixels, uint8 or floats in [0, 1];
+                converted by the preprocessor's `ImageConverter`.
+            path: the PNG to write (atomically).
+            texts: the candidate texts (`mmkeras explain --text`).
+
+        Returns:
+            The text the model ranks first.
+        """
+        texts = _check_texts("texts", texts)
+        self._check_tokenizer("explain")
+        pixels = self.preprocessor.convert_images(np.asarray(image)[None])
+        scores = ops.convert_to_numpy(
+            self.score(pixels, self.preprocessor.tokenize(texts))
+        )[0]
+        order = np.argsort(-scores, kind="stable")
+        converter = self.preprocessor.image_converter
+        drawn = _pictures.display_pixels(pixels[0], converter)
+        _pictures.text_ranking(drawn, texts, order, scores, path)
+        return texts[order[0]]
+
+    def draw_retrieval(self, texts, images, path, k=4):
+        """Ranks `images` for each of `texts` and writes one row per text
+        to the PNG `path`: the text, then its `k` best images with their
+        cosine similarities.
+
+        Args:
+            texts: the query strings.
+            images: the gallery, `(height, width, 3)` pixels each, uint8
+                or floats in [0, 1] (any sizes: each is converted by the
+                preprocessor's `ImageConverter`).
+            path: the PNG to write (atomically).
+            k: images shown per text, at most `len(images)`.
+
+        Returns:
+            `(indices, scores)`, each `(len(texts), k)`, best first.
 
         Example:
 
-        >>> tokenizer = mmkeras.text.WordPieceTokenizer(
-        ...     ["[PAD]", "[UNK]", "a", "red", "circle"], sequence_length=8)
-        >>> ds = mmkeras.data.shapes_captions(
-        ...     8, seed=0, captions_per_image=1, batch_size=4)
-        >>> ds = ds.map(mmkeras.models.DualEncoder.make_preprocessor(tokenizer))
-        >>> ds.element_spec["token_ids"].shape
-        TensorShape([None, 8])
+        >>> indices, scores = model.draw_retrieval(
+        ...     ["a red circle"], [scene_1, scene_2, scene_3], "ranked.png",
+        ...     k=2)
         """
+        texts = _check_texts("texts", texts)
+        self._check_tokenizer("draw_retrieval")
+        convert = self.preprocessor.convert_images
+        pixels = ops.concatenate(
+            [convert(np.asarray(image)[None]) for image in images]
+        )
+        indices, scores = self.retrieve(
+            self.encode_text(self.preprocessor.tokenize(texts)),
+            self.encode_image(pixels),
+            k,
+        )
+        indices = ops.convert_to_numpy(indices)
+        scores = ops.convert_to_numpy(scores)
+        converter = self.preprocessor.image_converter
+        drawn = [
+            _pictures.display_pixels(p, converter)
+            for p in ops.convert_to_numpy(pixels)
+        ]
+        _pictures.image_ranking(texts, drawn, indices, scores, path)
+        return indices, scores
 
-        def preprocess(element):
-            image = element[image_key]
-            if image.dtype.is_integer:
-                image = ops.cast(image, "float32") / 255.0
-            return {
-                "image": ops.cast(image, "float32"),
-                "token_ids": tokenizer(element[text_key]),
-            }
-
-        return preprocess
+    def _check_tokenizer(self, method):
+        if self.tokenizer is None:
+            received = (
+                "preprocessor=None"
+                if self.preprocessor is None
+                else "a preprocessor without a tokenizer"
+            )
+            raise ValueError(
+                f"DualEncoder.{method} takes images and text strings, so the "
+                "model needs a preprocessor with a tokenizer: build it with "
+                "preprocessor=DualEncoderPreprocessor(converter, tokenizer). "
+                f"Received: {received}"
+            )
 
     def default_compile_arguments(self):
         """AdamW (no weight decay on the temperature) and InfoNCE; no
@@ -272,9 +347,6 @@ class DualEncoder(Task):
                 "temperature": self.temperature,
                 "learn_temperature": self.learn_temperature,
                 "max_logit_scale": self.max_logit_scale,
-                "tokenizer": keras.saving.serialize_keras_object(
-                    self.tokenizer
-                ),
             }
         )
         return config
@@ -314,3 +386,15 @@ def _true_at_1(scores, relevant):
             relevant[scores.argmax(0), rows].mean()
         ),
     }
+
+
+def _check_texts(name, texts):
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = list(texts)
+    if not texts or not all(isinstance(text, str) for text in texts):
+        raise ValueError(
+            f"{name} must be a non-empty list of strings (the texts to "
+            f"rank). Received: {name}={texts!r}"
+        )
+    return texts

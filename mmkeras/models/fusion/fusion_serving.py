@@ -1,0 +1,28 @@
+from mmkeras.models.classifier_serving import ClassifierServing
+from mmkeras.models.serving import RequestError
+
+
+class FusionServing(ClassifierServing):
+    """Export of `FusionClassifier`: `classify` (image bytes and one text
+    per image in; the class name and every class's probability out) with
+    a tokenizer and class names, and `logits` (pixels and token ids in)
+    always."""
+
+    default_signature = "classify"
+    text_key = "token_ids"
+    text_name = "text"
+    names_attribute = "class_names"
+    label_output = "label"
+
+    def scores(self, probabilities):
+        return {"probabilities": probabilities}
+
+    def request(self, image_bytes, question=None, texts=()):
+        images, texts = list(image_bytes), list(texts)
+        if len(texts) != len(images):
+            raise RequestError(
+                "a fusion classifier takes one text per image: give one "
+                f"--text per --image. Received: {len(images)} image(s) and "
+                f"{len(texts)} text(s)"
+            )
+        return {"image_bytes": images, self.text_name: texts}
