@@ -1,16 +1,15 @@
 """Pictures of where a model looks.
 
     caption = mmkeras.explain.caption_attention(model, image, "where.png")
-    answer = mmkeras.explain.vqa_attention(model, image, question, "a.png")
 
 The map of a word is the last decoder block's cross-attention (averaged
 over heads) from the position that predicted it over the image tokens,
-shown by dimming the rest of the image; a VQA model's map is its question's
-attention over the image tokens. Image tokens must form a square grid
-(conv and patch encoders do).
+shown by dimming the rest of the image. Image tokens must form a square
+grid (conv and patch encoders do).
 
-The drawing helpers (`panel`, `text_panel`, `heat`, `sheet`, `save_png`)
-are public: a family's `explain` method draws its pictures with them.
+The drawing helpers (`display_pixels`, `panel`, `text_panel`, `heat`,
+`sheet`, `save_png`) are public: a family's `explain` method draws its
+pictures with them.
 """
 
 import math
@@ -25,7 +24,6 @@ from PIL import ImageDraw
 
 from mmkeras.data import preprocess_image
 from mmkeras.models import ImageCaptioner
-from mmkeras.models import VQAModel
 
 PANEL = 160  # pixels per side of each drawn image
 PANELS_PER_ROW = 6
@@ -71,41 +69,11 @@ def caption_attention(model, image, path):
     return caption
 
 
-def vqa_attention(model, image, question, path):
-    """Answers `question` about `image`; writes the image and where the
-    question looked (`VQAModel.image_attention_maps`) to `path`.
-
-    Args:
-        model: a `VQAModel` with a tokenizer and answer names, whose fusion
-            attends from the question to the image ("co_attention",
-            "bilinear" or "attention").
-        image: `(height, width, 3)` pixels, uint8 or floats in [0, 255];
-            resized to the model's input size.
-        question: the question string.
-        path: the PNG to write (atomically).
-
-    Returns:
-        The answer.
-    """
-    if (
-        not isinstance(model, VQAModel)
-        or model.tokenizer is None
-        or model.answers is None
-    ):
-        raise ValueError(
-            "vqa_attention draws the answer of a VQAModel with a tokenizer "
-            f"and answer names. Received: a {type(model).__name__}"
-        )
-    size = tuple(model.input_shapes()["image"][1:3])
-    pixels = preprocess_image(np.asarray(image), size)[None]
-    inputs = {"image": pixels, "question_ids": model.tokenizer([question])}
-    weights = ops.convert_to_numpy(model.image_attention_maps(inputs))[0]
-    logits = ops.convert_to_numpy(model(inputs, training=False))[0]
-    answer = model.answers[int(np.argmax(logits))]
-    base = panel(np.asarray(pixels[0]) * 255.0)
-    panels = [(base, question), (heat(base, weights), f"answer: {answer}")]
-    save_png(sheet(panels), path)
-    return answer
+def display_pixels(pixels, converter):
+    """Converted pixels `(height, width, 3)` back to [0, 255] for drawing:
+    the inverse of the `ImageConverter`'s scale and offset."""
+    unit = (np.asarray(pixels) - converter.offset) / np.asarray(converter.scale)
+    return np.clip(unit * 255.0, 0.0, 255.0)
 
 
 def text_panel(text):
