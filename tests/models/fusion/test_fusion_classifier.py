@@ -9,11 +9,33 @@ import tensorflow as tf
 
 import mmkeras
 from mmkeras.configs import fusion_color_match
-from mmkeras.models.fusion_classifier import FUSIONS
-from mmkeras.models.fusion_classifier import FusionClassifier
-from mmkeras.models.fusion_classifier import fusion_preprocessor
+from mmkeras.models.fusion import FUSIONS
+from mmkeras.models.fusion import FusionClassifier
+from mmkeras.models.fusion import FusionPreprocessor
+from mmkeras.testing import run_task_test
 
-BATCH, SIZE, LENGTH, VOCABULARY, CLASSES = 4, 8, 6, 20, 3
+BATCH, SIZE, LENGTH, CLASSES = 4, 8, 6, 3
+WORDS = ["[PAD]", "[UNK]", "a", "the", "red", "blue", "green", "shape"]
+VOCABULARY = 20
+
+
+def make_preprocessor():
+    return FusionPreprocessor(
+        mmkeras.layers.ImageConverter(image_size=(SIZE, SIZE)),
+        mmkeras.text.WordPieceTokenizer(WORDS, sequence_length=LENGTH),
+    )
+
+
+def raw_examples(count=8, seed=0):
+    """What the preprocessor takes: uint8 images of another size, texts
+    and labels."""
+    rng = np.random.default_rng(seed)
+    texts = [" ".join(rng.choice(WORDS[2:], 3)) for _ in range(count)]
+    return {
+        "image": rng.integers(0, 256, (count, 12, 10, 3), "uint8"),
+        "text": np.array(texts),
+        "label": np.arange(count) % CLASSES,
+    }
 
 
 def make_model(fusion="concat", **kwargs):
@@ -45,8 +67,17 @@ def make_inputs(seed=0, batch=BATCH):
     return {"image": images, "token_ids": token_ids}
 
 
+def test_basics():
+    raw = tf.data.Dataset.from_tensor_slices(raw_examples()).batch(4)
+    model = run_task_test(
+        lambda: make_model("attention", preprocessor=make_preprocessor()),
+        raw,
+    )
+    assert model.predict(raw, verbose=0).shape == (8, CLASSES)
+
+
 @pytest.mark.parametrize("fusion", FUSIONS)
-def test_basics(fusion):
+def test_every_fusion_trains_and_round_trips(fusion):
     keras.utils.set_random_seed(0)
     model = make_model(fusion)
     inputs = make_inputs()
@@ -223,10 +254,10 @@ def test_color_match_is_seeded_balanced_and_unimodally_uninformative():
         assert colors[text_color] in text.split()
 
 
-def test_preprocessor_gives_model_inputs():
+def test_the_color_match_preprocessor_gives_model_inputs():
     dataset = fusion_color_match.color_match(8, seed=0, batch_size=4)
-    tokenizer = fusion_color_match.tokenizer()
-    inputs, labels = next(iter(dataset.map(fusion_preprocessor(tokenizer))))
+    preprocessor = fusion_color_match.preprocessor()
+    inputs, labels = next(iter(dataset.map(preprocessor)))
     raw = fusion_color_match.color_match_arrays(8, seed=0)
     assert inputs["token_ids"].dtype == tf.int32
     assert inputs["token_ids"].shape == (4, fusion_color_match.SEQUENCE_LENGTH)
@@ -237,3 +268,44 @@ def test_preprocessor_gives_model_inputs():
     for ids, color in zip(token_ids, raw["text_color"][:4], strict=True):
         words = [vocabulary[i] for i in ids if i]
         assert fusion_color_match.COLORS[color] in words
+
+
+def test_a_raw_fit_equals_a_fit_on_preprocessed_inputs():
+    raw = raw_examples()
+    preprocessor = make_preprocessor()
+    inputs, labels = preprocessor(raw)
+
+    def fitted(with_preprocessor):
+        keras.utils.set_random_seed(0)
+        preprocessor = make_preprocessor() if with_preprocessor else None
+        model = make_model("gated", preprocessor=preprocessor)
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        if with_preprocessor:
+            model.fit(raw, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        else:
+            model.fit(
+                inputs, labels, batch_size=4, epochs=1, shuffle=False, verbose=0
+            )
+        return model
+
+    attached, detached = fitted(True), fitted(False)
+    for a, b in zip(attached.weights, detached.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        attached.predict(raw, verbose=0), detached(inputs), atol=1e-6
+    )
+
+
+def test_integer_images_are_refused():
+    model = make_model()
+    inputs = make_inputs()
+    model(inputs)
+    uint8 = {**inputs, "image": (inputs["image"] * 255).astype("uint8")}
+    with pytest.raises(TypeError, match="takes float pixels.*uint8"):
+        model(uint8)
+
+
+def test_a_preprocessor_of_another_family_is_refused():
+    other = mmkeras.models.DualEncoderPreprocessor()
+    with pytest.raises(TypeError, match="takes a FusionPreprocessor"):
+        make_model(preprocessor=other)
