@@ -13,9 +13,10 @@ Output convention, shared by every encoder: calling it returns a dict
 
 and `EfficientNetLite0Encoder(include_top=True)` adds `"logits"`.
 
-Each encoder has a `presets` dict of named architectures and a
-`from_preset(name, **overrides)` classmethod; an unknown name is a
-`ValueError` listing the available presets.
+Each encoder has a `presets` dict (named architectures, or the zoo
+entries that hold a preset's weights) and a `from_preset(name,
+load_weights=None, **overrides)` classmethod that loads those weights;
+an unknown name is a `ValueError` listing the available presets.
 
 Example:
 

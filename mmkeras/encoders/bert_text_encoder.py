@@ -55,9 +55,8 @@ class BertTextEncoder(PresetMixin, keras.layers.Layer):
             intermediate_dim=128,
             max_sequence_length=128,
         ),
-        "minilm_l6": dict(
-            hidden_dim=384, num_layers=6, num_heads=12, intermediate_dim=1536
-        ),
+        # all-MiniLM-L6-v2's weights, from the zoo entry.
+        "minilm_l6": "minilm_l6.sentence",
         "bert_base": dict(
             hidden_dim=768, num_layers=12, num_heads=12, intermediate_dim=3072
         ),

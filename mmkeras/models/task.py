@@ -1,6 +1,10 @@
 import keras
 import tensorflow as tf
 
+# The zoo's core imports no model: `from_preset` and `mmkeras.zoo.load`
+# share its one loading path.
+from mmkeras.zoo import loading
+
 
 class Task(keras.Model):
     """Base of the task models: preprocessing, a default `compile()`,
@@ -53,6 +57,20 @@ class Task(keras.Model):
                     f"Received: a {type(preprocessor).__name__}"
                 )
         self.preprocessor = preprocessor
+
+    @classmethod
+    def from_preset(cls, name, load_weights=True, **overrides):
+        """The task of the zoo entry `name`, with its weights, as in
+        KerasHub; `load_weights=False` gives the architecture alone, and
+        `overrides` replace constructor arguments (the weights are copied
+        into the changed model).
+
+        Example:
+
+        >>> model = mmkeras.models.FusionClassifier.from_preset(
+        ...     "fusion_gated.color_match")
+        """
+        return loading.from_preset(cls, name, load_weights, **overrides)
 
     @property
     def tokenizer(self):

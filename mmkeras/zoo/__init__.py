@@ -9,13 +9,13 @@ package (`mmkeras/zoo/catalogue`); `MMKERAS_ZOO_CATALOGUE` (folders
 separated by `os.pathsep`) adds catalogues searched first. Files are
 checked against their sha256 and hosted ones cached in `MMKERAS_CACHE`
 (default `~/.cache/mmkeras`); `MMKERAS_OFFLINE=1` never downloads.
+
+The package's core (catalogue, manifest, cache, `load`) imports no encoder
+and no model, so `from_preset` of encoders and tasks loads through the
+same `load`; only `mmkeras.zoo.loaders` (entries that are not one `.keras`
+file, reached by the name in their manifest) and `mmkeras.zoo.make`
+(writing entries from training runs) import models.
 """
-
-import difflib
-import importlib
-import os
-
-import keras
 
 from mmkeras.zoo import cache
 from mmkeras.zoo.entries import write_entry
@@ -27,103 +27,30 @@ from mmkeras.zoo.errors import UnknownModelError
 from mmkeras.zoo.errors import ZooError
 from mmkeras.zoo.golden import golden_difference
 from mmkeras.zoo.golden import golden_tolerance
+from mmkeras.zoo.loading import load
 from mmkeras.zoo.manifest import read_manifest
-
-BUNDLED_CATALOGUE = os.path.join(os.path.dirname(__file__), "catalogue")
+from mmkeras.zoo.registry import BUNDLED_CATALOGUE
+from mmkeras.zoo.registry import catalogues
+from mmkeras.zoo.registry import download
+from mmkeras.zoo.registry import info
+from mmkeras.zoo.registry import list_models
 
 __all__ = [
+    "BUNDLED_CATALOGUE",
     "ChecksumError",
     "DownloadError",
     "ManifestError",
     "OfflineError",
     "UnknownModelError",
     "ZooError",
+    "cache",
+    "catalogues",
     "download",
     "golden_difference",
     "golden_tolerance",
     "info",
     "list_models",
     "load",
+    "read_manifest",
     "write_entry",
 ]
-
-
-def catalogues():
-    """The catalogue folders, searched in order."""
-    extra = os.environ.get("MMKERAS_ZOO_CATALOGUE", "")
-    return [path for path in extra.split(os.pathsep) if path] + [
-        BUNDLED_CATALOGUE
-    ]
-
-
-def _entries():
-    found = {}
-    for catalogue in catalogues():
-        if not os.path.isdir(catalogue):
-            continue
-        for name in sorted(os.listdir(catalogue)):
-            path = os.path.join(catalogue, name)
-            if os.path.isfile(os.path.join(path, "manifest.json")):
-                found.setdefault(name, path)
-    return found
-
-
-def list_models():
-    """The names of every entry, sorted."""
-    return sorted(_entries())
-
-
-def _entry_dir(name):
-    entries = _entries()
-    if name not in entries:
-        close = difflib.get_close_matches(str(name), entries, n=5, cutoff=0.4)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise UnknownModelError(
-            f"No zoo entry named {name!r}.{hint} `mmkeras zoo list` shows "
-            "them all."
-        )
-    return entries[name]
-
-
-def info(name):
-    """The manifest of `name` (see `zoo/README.md`)."""
-    return read_manifest(_entry_dir(name))
-
-
-def download(name):
-    """Fetches and verifies every file of `name`, and of the entries it
-    `requires`; returns the paths of its own files."""
-    return _download(name, ())
-
-
-def _download(name, requiring):
-    if name in requiring:
-        cycle = " -> ".join((*requiring, name))
-        raise ManifestError(
-            f"zoo entries require each other in a cycle ({cycle}); remove "
-            "one of these names from a manifest's `requires`."
-        )
-    entry_dir = _entry_dir(name)
-    manifest = read_manifest(entry_dir)
-    for required in manifest.get("requires", []):
-        _download(required, (*requiring, name))
-    return cache.resolve(manifest, entry_dir)
-
-
-def load(name):
-    """The model of the entry `name`, its files verified first.
-
-    Entries with a `loader` are built by it (e.g. converted from a
-    package's weights); others are one `.keras` file, loaded with
-    `safe_mode=True`.
-    """
-    entry_dir = _entry_dir(name)
-    manifest = read_manifest(entry_dir)
-    files = cache.resolve(manifest, entry_dir)
-    if "loader" in manifest:
-        module, _, function = manifest["loader"].rpartition(".")
-        return getattr(importlib.import_module(module), function)(
-            files, manifest
-        )
-    (path,) = [p for n, p in files.items() if n.endswith(".keras")]
-    return keras.saving.load_model(path, safe_mode=True)

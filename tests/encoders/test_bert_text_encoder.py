@@ -41,8 +41,7 @@ def test_basics():
 
 @pytest.fixture(scope="module")
 def minilm():
-    encoder = BertTextEncoder.from_preset("minilm_l6")
-    encoder.build((None, None))
+    encoder = BertTextEncoder.from_preset("minilm_l6", load_weights=False)
     return encoder
 
 

@@ -32,8 +32,9 @@ def reference_tensors():
 
 @pytest.fixture(scope="module")
 def classifier():
-    encoder = EfficientNetLite0Encoder.from_preset("lite0_imagenet_classifier")
-    encoder.build((None, 224, 224, 3))
+    encoder = EfficientNetLite0Encoder.from_preset(
+        "lite0_imagenet_classifier", load_weights=False
+    )
     return encoder
 
 
