@@ -6,11 +6,18 @@ from mmkeras.layers.attention import CoAttention
 from mmkeras.layers.attention import MultiHeadAttention
 from mmkeras.layers.attention._core import inside_jit_compile
 from mmkeras.layers.fusion import AttentionFusion
+from mmkeras.layers.fusion import AttentionFusionHead
 from mmkeras.layers.fusion import BilinearFusion
+from mmkeras.layers.fusion import BilinearFusionHead
+from mmkeras.layers.fusion import CoAttentionFusionHead
 from mmkeras.layers.fusion import ConcatFusion
+from mmkeras.layers.fusion import ConcatFusionHead
 from mmkeras.layers.fusion import FiLM
+from mmkeras.layers.fusion import FiLMFusionHead
 from mmkeras.layers.fusion import GatedFusion
 from mmkeras.layers.fusion import LateFusion
+from mmkeras.layers.fusion import RelationFusionHead
+from mmkeras.layers.fusion import TransformerFusionHead
 from mmkeras.layers.hub import HubEncoder
 from mmkeras.layers.text import TokenAndPositionEmbedding
 from mmkeras.layers.transformer import FeedForward
@@ -22,20 +29,27 @@ from mmkeras.layers.vision import PatchEmbedding
 
 __all__ = [
     "AttentionFusion",
+    "AttentionFusionHead",
     "BilinearFusion",
+    "BilinearFusionHead",
     "CoAttention",
+    "CoAttentionFusionHead",
     "ConcatFusion",
+    "ConcatFusionHead",
     "ConvStem",
     "FeedForward",
     "FiLM",
+    "FiLMFusionHead",
     "GatedFusion",
     "HubEncoder",
     "ImageConverter",
     "LateFusion",
     "MultiHeadAttention",
     "PatchEmbedding",
+    "RelationFusionHead",
     "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
+    "TransformerFusionHead",
     "inside_jit_compile",
 ]

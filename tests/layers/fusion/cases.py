@@ -17,6 +17,10 @@ TEXT_TOKENS = _floats(3, 5, 16)
 TEXT_MASK = np.arange(5)[None, :] < np.array([5, 3, 1])[:, None]
 FEATURE_MAP = _floats(3, 4, 4, 8)
 LOGITS = [_floats(3, 6), _floats(3, 6)]
+# A fusion head's four inputs: 3x3 image tokens, the padded text tokens,
+# their mask and the pooled text.
+IMAGE_TOKENS = _floats(3, 9, 8)
+HEAD_ARGS = (IMAGE_TOKENS, TEXT_TOKENS, TEXT_MASK, TEXT)
 
 FUSION_CASES = {
     "ConcatFusion": dict(
@@ -57,5 +61,54 @@ FUSION_CASES = {
         args=(LOGITS,),
         expected_output_shape=(3, 6),
         expected_num_trainable_weights=1,
+    ),
+    "CoAttentionFusionHead": dict(
+        init_kwargs=dict(hidden_dim=16, num_heads=2, dropout=0.1),
+        args=HEAD_ARGS,
+        expected_output_shape=(3, 32),
+        # Two projections (4) and the co-attention layer (52).
+        expected_num_trainable_weights=56,
+    ),
+    "ConcatFusionHead": dict(
+        init_kwargs=dict(),
+        args=HEAD_ARGS,
+        expected_output_shape=(3, 9 * 8 + 16),
+        expected_num_trainable_weights=0,
+        run_training_step=False,  # nothing to train
+    ),
+    "BilinearFusionHead": dict(
+        init_kwargs=dict(hidden_dim=16, num_heads=2, dropout=0.1),
+        args=HEAD_ARGS,
+        expected_output_shape=(3, 16),
+        # The attention (8) and the bilinear pooling (4).
+        expected_num_trainable_weights=12,
+    ),
+    "AttentionFusionHead": dict(
+        init_kwargs=dict(hidden_dim=16, num_heads=2, dropout=0.1),
+        args=HEAD_ARGS,
+        expected_output_shape=(3, 16),
+        expected_num_trainable_weights=14,
+    ),
+    "RelationFusionHead": dict(
+        init_kwargs=dict(hidden_dim=16, num_layers=2),
+        args=HEAD_ARGS,
+        expected_output_shape=(3, 16),
+        # g_theta's split first layer (6) and its second layer (2).
+        expected_num_trainable_weights=8,
+    ),
+    "TransformerFusionHead": dict(
+        init_kwargs=dict(hidden_dim=16, num_heads=2, num_layers=1),
+        args=HEAD_ARGS,
+        expected_output_shape=(3, 16),
+        # Two projections (4), the type embeddings, a block (16), the norm.
+        expected_num_trainable_weights=23,
+    ),
+    "FiLMFusionHead": dict(
+        init_kwargs=dict(hidden_dim=16, num_layers=2),
+        args=HEAD_ARGS,
+        expected_output_shape=(3, 16),
+        # The condition (2), per block a 1x1 conv, a 3x3 conv and FiLM
+        # (6; batch norm has no trainable weights), the output (2).
+        expected_num_trainable_weights=16,
     ),
 }
