@@ -7,14 +7,15 @@ import numpy as np
 def display_pixels(pixels, converter):
     """Converted pixels back to [0, 255] for drawing (the inverse of the
     `ImageConverter`'s scale and offset)."""
-    unit = (np.asarray(pixels) - converter.offset) / np.asarray(converter.scale)
+    offset, scale = np.asarray(converter.offset), np.asarray(converter.scale)
+    unit = (np.asarray(pixels) - offset) / scale
     return np.clip(unit * 255.0, 0.0, 255.0)
 
 
 def text_ranking(image, texts, order, scores, path):
     """One row: the image, then `texts` in `order` with their cosines."""
     explain = _explain()
-    panels = [(image, "the image; texts best first:")]
+    panels = [(explain.panel(image), "the image; texts best first:")]
     panels += [
         (explain.text_panel(texts[i]), f"{rank}. cosine {scores[i]:.3f}")
         for rank, i in enumerate(order, 1)
@@ -29,7 +30,7 @@ def image_ranking(texts, images, indices, scores, path):
     for text, row, row_scores in zip(texts, indices, scores, strict=True):
         panels.append((explain.text_panel(text), ""))
         panels += [
-            (images[i], f"{rank}. cosine {score:.3f}")
+            (explain.panel(images[i]), f"{rank}. cosine {score:.3f}")
             for rank, (i, score) in enumerate(
                 zip(row, row_scores, strict=True), 1
             )

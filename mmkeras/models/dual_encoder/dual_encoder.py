@@ -125,6 +125,8 @@ class DualEncoder(Task):
                 math.log(1.0 / self.temperature)
             ),
             trainable=self.learn_temperature,
+            # float32 under mixed precision too: it scales float32 cosines.
+            autocast=False,
             # CLIP clips the parameter after each step, not its gradient.
             constraint=lambda value: ops.minimum(value, limit),
             name="log_logit_scale",

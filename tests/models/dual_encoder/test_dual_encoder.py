@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras import ops
+from PIL import Image
 
 import mmkeras
+from mmkeras import explain
 from mmkeras.data import shapes
 from mmkeras.models.dual_encoder import DualEncoder
+from mmkeras.models.dual_encoder import DualEncoderPreprocessor
+from mmkeras.testing import run_task_test
 
 WORDS = sorted(
     {"a", "an", "there", "is", *shapes.COLORS, *shapes.SHAPES}
@@ -41,12 +45,24 @@ def make_model(normalization="batch", projection_dim=8, **kwargs):
     return DualEncoder(image_encoder, text_encoder, projection_dim, **kwargs)
 
 
-def caption_dataset(num_images, batch_size, seed=0):
-    tokenizer = mmkeras.text.WordPieceTokenizer(VOCABULARY, sequence_length=12)
-    dataset = shapes.shapes_captions(
+def make_preprocessor(size=16):
+    """Scenes resized to `size` (None: kept 75x75) and the vocabulary."""
+    return DualEncoderPreprocessor(
+        mmkeras.layers.ImageConverter(image_size=size and (size, size)),
+        mmkeras.text.WordPieceTokenizer(VOCABULARY, sequence_length=12),
+    )
+
+
+def raw_pairs(num_images, batch_size, seed=0):
+    """Raw `{"image", "caption", "scene"}` pairs, 75x75 uint8 scenes."""
+    return shapes.shapes_captions(
         num_images, seed=seed, captions_per_image=1, batch_size=batch_size
     )
-    return dataset.map(DualEncoder.make_preprocessor(tokenizer))
+
+
+def caption_dataset(num_images, batch_size, seed=0):
+    """Model inputs: the raw pairs through the preprocessor."""
+    return raw_pairs(num_images, batch_size, seed).map(make_preprocessor())
 
 
 def random_inputs(batch=4, seed=0):
@@ -60,6 +76,18 @@ def random_inputs(batch=4, seed=0):
 
 
 def test_basics():
+    # Not mirrored: each replica's InfoNCE sees its own negatives only (see
+    # test_mirrored_equals_single_device_with_per_replica_negatives).
+    raw = raw_pairs(8, batch_size=4)
+    model = run_task_test(
+        lambda: make_model(preprocessor=make_preprocessor()),
+        raw,
+        run_mirrored=False,
+    )
+    assert model.predict(raw, verbose=0).shape == (8, 4)
+
+
+def test_fit_takes_inputs_alone_or_with_labels():
     model = make_model()
     inputs = random_inputs()
     assert tuple(model(inputs).shape) == (4, 4)
@@ -83,14 +111,38 @@ def test_basics():
     )
 
 
-def test_preprocessor_gives_float_images_and_token_ids():
-    batch = next(iter(caption_dataset(4, batch_size=4)))
-    assert sorted(batch) == ["image", "token_ids"]
-    assert batch["image"].dtype == tf.float32
-    assert 0.0 <= float(tf.reduce_min(batch["image"]))
-    assert float(tf.reduce_max(batch["image"])) == 1.0
-    assert batch["token_ids"].shape == (4, 12)
-    assert int(tf.reduce_sum(tf.cast(batch["token_ids"] == 1, "int32"))) == 0
+def test_integer_images_are_refused():
+    model = make_model()
+    inputs = random_inputs()
+    model(inputs)
+    uint8 = {**inputs, "image": (inputs["image"] * 255).astype("uint8")}
+    with pytest.raises(TypeError, match="takes float pixels.*uint8"):
+        model(uint8)
+    with pytest.raises(TypeError, match="takes float pixels.*uint8"):
+        model.encode_image(uint8["image"])
+
+
+def test_evaluate_retrieval_maps_raw_pairs_through_the_preprocessor():
+    keras.utils.set_random_seed(0)
+    model = make_model(preprocessor=make_preprocessor())
+    raw = raw_pairs(12, batch_size=4)
+    model(next(iter(raw.map(model.preprocessor))))
+    detached = DualEncoder.from_config(
+        {**model.get_config(), "preprocessor": None}
+    )
+    detached(next(iter(caption_dataset(4, batch_size=4))))
+    detached.set_weights(model.get_weights())
+    relevant = np.eye(12, dtype=bool)
+    expected = detached.evaluate_retrieval(
+        caption_dataset(12, batch_size=4), (1, 5), relevant=relevant
+    )
+    actual = model.evaluate_retrieval(raw, (1, 5), relevant=relevant)
+    assert actual == expected
+    assert set(actual) == {
+        f"{kind}_{direction}"
+        for kind in ("recall_at_1", "recall_at_5", "true_at_1")
+        for direction in ("image_to_text", "text_to_image")
+    }
 
 
 def test_logits_are_logit_scale_times_numpy_cosine():
@@ -199,9 +251,11 @@ def test_evaluate_retrieval_on_known_embeddings():
 
 def test_short_training_on_shapes_captions_beats_chance():
     keras.utils.set_random_seed(0)
-    model = make_model(normalization="layer")
+    # The whole 75x75 scenes: objects are a few pixels wide.
+    preprocessor = make_preprocessor(size=None)
+    model = make_model(normalization="layer", preprocessor=preprocessor)
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
-    train = caption_dataset(64, batch_size=16).cache()
+    train = raw_pairs(64, batch_size=16).cache()
     model.fit(train, epochs=20, verbose=0)
     result = model.evaluate_retrieval(train, ks=(5,))
     # Chance is 5 / 64 = 0.08 each way.
@@ -297,11 +351,76 @@ def test_a_frozen_tower_stays_frozen_through_a_keras_file(tmp_path):
     reloaded = keras.saving.load_model(path)
     assert len(reloaded.trainable_weights) == len(model.trainable_weights)
     before = [w.numpy() for w in reloaded.text_encoder.weights]
-    inputs = {
-        "image": np.random.default_rng(0).random((4, 24, 24, 3), "float32"),
-        "token_ids": np.ones((4, tiny_models.TEXT_LENGTH), "int32"),
+    raw = {
+        "image": np.random.default_rng(0).integers(0, 256, (4, 24, 24, 3)),
+        "caption": np.array(["the red circle", "blue", "what shape", "red"]),
     }
+    raw["image"] = raw["image"].astype("uint8")
     reloaded.compile()
-    reloaded.fit(inputs, epochs=1, verbose=0)
+    image_before = [w.numpy() for w in reloaded.image_encoder.weights]
+    reloaded.fit(raw, epochs=1, verbose=0)
     for a, b in zip(before, reloaded.text_encoder.weights, strict=True):
         np.testing.assert_array_equal(a, b.numpy())
+    after = reloaded.image_encoder.weights
+    changed = [
+        not np.array_equal(a, b.numpy())
+        for a, b in zip(image_before, after, strict=True)
+    ]
+    assert any(changed), "the trainable tower did not train"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from mmkeras.testing import tiny_models
+
+    return tiny_models.model("dual_encoder")
+
+
+def _scenes(count, seed=2, size=30):
+    rng = np.random.default_rng(seed)
+    return list(rng.integers(0, 256, (count, size, size, 3), "uint8"))
+
+
+def test_explain_ranks_the_texts_for_the_image(tiny, tmp_path):
+    image = _scenes(1, size=40)[0]
+    texts = ["a red circle", "the blue shape", "what colour is it", "red"]
+    path = tmp_path / "ranked.png"
+    best = tiny.explain(image, str(path), texts=texts)
+    pixels = tiny.preprocessor.convert_images(image[None])
+    scores = np.asarray(tiny.score(pixels, tiny.tokenizer(texts)))[0]
+    assert best == texts[int(np.argmax(scores))]
+    assert len(set(np.round(scores, 6))) == len(texts)  # a strict order
+    sheet = np.asarray(Image.open(path))
+    assert sheet.shape[1] == (1 + len(texts)) * explain.PANEL
+    # The first panel is the image the model saw (24x24, drawn larger).
+    drawn = sheet[: explain.PANEL, : explain.PANEL].astype(float)
+    seen = explain.panel(np.asarray(pixels[0]) * 255.0)
+    assert np.abs(drawn[2:-2, 2:-2] - seen[2:-2, 2:-2]).max() <= 1
+
+
+def test_explain_needs_texts_and_a_tokenizer(tiny, tmp_path):
+    image = _scenes(1)[0]
+    with pytest.raises(ValueError, match="texts must be a non-empty list"):
+        tiny.explain(image, str(tmp_path / "x.png"))
+    with pytest.raises(ValueError, match="texts must be a non-empty list"):
+        tiny.explain(image, str(tmp_path / "x.png"), texts=[b"bytes"])
+    with pytest.raises(ValueError, match="Received: preprocessor=None"):
+        make_model().explain(image, str(tmp_path / "x.png"), texts=["a"])
+
+
+def test_draw_retrieval_draws_each_texts_best_images_in_order(tiny, tmp_path):
+    images = _scenes(5)
+    texts = ["a red circle", "a blue square above a green circle"]
+    path = tmp_path / "ranked.png"
+    indices, scores = tiny.draw_retrieval(texts, images, str(path), k=3)
+    pixels = tiny.preprocessor.convert_images(np.stack(images))
+    expected = np.asarray(tiny.score(pixels, tiny.tokenizer(texts))).T
+    np.testing.assert_array_equal(indices, np.argsort(-expected, 1)[:, :3])
+    np.testing.assert_allclose(
+        scores, np.sort(expected, 1)[:, ::-1][:, :3], atol=1e-5
+    )
+    sheet = np.asarray(Image.open(path))
+    assert sheet.shape[1] == 4 * explain.PANEL  # the text, then 3 images
+    assert sheet.shape[0] > 2 * explain.PANEL  # one row per text
+    with pytest.raises(ValueError, match="k must be at most"):
+        tiny.draw_retrieval(texts, images, str(path), k=6)
