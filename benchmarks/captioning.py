@@ -1,6 +1,6 @@
 """Image captioning on shapes scenes: accuracy and decoding speed.
 
-`accuracy` trains `mmkeras.models.image_captioner.ImageCaptioner` from the
+`accuracy` trains `mmkeras.models.ImageCaptioner` from the
 config `mmkeras/configs/caption_shapes.py` with plain `model.fit`, and
 every `--eval-every` steps captions the test scenes greedily and scores
 them: BLEU-4 and CIDEr (`mmkeras.metrics`) against each scene's 5
@@ -190,6 +190,13 @@ def oracle(
         num_heads=num_heads,
         image_encoder=SceneTokens(hidden_dim, grid),
     )
+    # The tables pass as [0, 1] "images" of their own size; the converter
+    # scales them back (SceneTokens rounds off the float error).
+    model.preprocessor = mmkeras.models.CaptionerPreprocessor(
+        mmkeras.layers.ImageConverter(scale=_TABLE_SCALE),
+        caption_shapes.tokenizer(),
+        caption_shapes.SEQUENCE_LENGTH,
+    )
     train, _ = caption_shapes.datasets(
         train_images,
         captions=captions,
@@ -203,9 +210,14 @@ def oracle(
     )
 
 
+# Every entry of a scene table (colour, shape, x, y, size) is below it.
+_TABLE_SCALE = float(mmkeras.data.shapes.IMAGE_SIZE)
+
+
 def _scene_image(scene):
-    # The captioner takes rank-4 "images": the (6, 5) table, one channel.
-    return tf.cast(scene, "float32")[..., None]
+    # The captioner takes rank-4 "images": the (6, 5) table, one channel,
+    # divided into [0, 1] as raw float images are.
+    return tf.cast(scene, "float32")[..., None] / _TABLE_SCALE
 
 
 class SceneTokens(keras.layers.Layer):
@@ -222,7 +234,7 @@ class SceneTokens(keras.layers.Layer):
         self.projection = keras.layers.Dense(hidden_dim)
 
     def call(self, tables):
-        tables = tables[..., 0]
+        tables = ops.round(tables[..., 0])
         colour = ops.one_hot(ops.cast(tables[..., 0], "int32"), 6)
         shape = ops.one_hot(ops.cast(tables[..., 1], "int32"), 2)
         objects = ops.concatenate([colour, shape], -1)
@@ -356,6 +368,8 @@ def speed(batch_size, max_length, repeats):
             caption_shapes.test_split(batch_size, captions=1).batch(batch_size)
         )
     )["image"]
+    # No preprocessor at this length: the model takes converted pixels.
+    images = caption_shapes.preprocessor().generate_preprocess(images)
     model.build({"image": images.shape})
     modes = {
         "greedy, cached": lambda x: _cached(model, x, "greedy", max_length),

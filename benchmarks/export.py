@@ -6,7 +6,7 @@ XLA variants) and ONNX with `mmkeras.export.export`, then times one
 request at batch 1 and 32 through the Keras model, each SavedModel's
 tensor signature and ONNX Runtime. The runtimes take turns request by
 request, so a busy machine slows them alike. Captioners decode greedily
-the whole length (the Keras `generate`, the SavedModel `caption_ids`, the
+the whole length (the Keras `generate`, the SavedModel `generate`, the
 ONNX encoder + decoder-step loop of `run_onnx.py`); the end-to-end rows
 time the string signature `caption(image_bytes)` on PNG files.
 
@@ -46,7 +46,7 @@ MODELS = {
 }
 # The tensor signature (and ONNX graph) each family is timed on.
 TENSOR_SIGNATURE = {
-    "captioner": "caption_ids",
+    "captioner": "generate",
     "vqa": "logits",
     "fusion": "logits",
     "dual_encoder": "image_embeddings",

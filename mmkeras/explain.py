@@ -1,11 +1,7 @@
-"""Pictures of where a model looks.
-
-    caption = mmkeras.explain.caption_attention(model, image, "where.png")
-
-The map of a word is the last decoder block's cross-attention (averaged
-over heads) from the position that predicted it over the image tokens,
-shown by dimming the rest of the image. Image tokens must form a square
-grid (conv and patch encoders do).
+"""Pictures of where a model looks: each family's `explain` method
+(`model.explain(image, "where.png")`, `mmkeras explain`) draws with these
+helpers. A map over image tokens (`heat`) dims what got no attention;
+image tokens must form a square grid (conv and patch encoders do).
 
 The drawing helpers (`display_pixels`, `panel`, `text_panel`, `heat`,
 `sheet`, `save_png`) are public: a family's `explain` method draws its
@@ -18,12 +14,8 @@ import tempfile
 import textwrap
 
 import numpy as np
-from keras import ops
 from PIL import Image
 from PIL import ImageDraw
-
-from mmkeras.data import preprocess_image
-from mmkeras.models import ImageCaptioner
 
 PANEL = 160  # pixels per side of each drawn image
 PANELS_PER_ROW = 6
@@ -32,41 +24,6 @@ _CHARS_PER_LINE = 25
 _LINE_HEIGHT = 12
 _DIMMED = 0.15  # brightness of what gets no attention
 _FRAME = (200, 200, 200)
-
-
-def caption_attention(model, image, path):
-    """Captions `image` greedily and writes its attention maps to `path`.
-
-    Args:
-        model: an `ImageCaptioner` with a tokenizer.
-        image: `(height, width, 3)` pixels, uint8 or floats in [0, 255];
-            resized to the model's input size.
-        path: the PNG to write (atomically).
-
-    Returns:
-        The caption.
-    """
-    if not isinstance(model, ImageCaptioner) or model.tokenizer is None:
-        raise ValueError(
-            "caption_attention draws the words of an ImageCaptioner with a "
-            f"tokenizer. Received: a {type(model).__name__}"
-        )
-    size = tuple(model.input_shapes()["image"][1:3])
-    pixels = preprocess_image(np.asarray(image), size)[None]
-    ids = model.generate(pixels, return_strings=False)
-    maps = ops.convert_to_numpy(model.cross_attention_maps(pixels, ids))[0]
-    words, rows = [], []
-    for position, token in enumerate(ids[0, 1:]):
-        if token in (model.end_token_id, model.pad_token_id):
-            break
-        words.append(model.tokenizer.id_to_token(int(token)))
-        rows.append(maps[position])
-    caption = model.tokenizer.detokenize(ids).numpy()[0].decode()
-    base = panel(np.asarray(pixels[0]) * 255.0)
-    panels = [(base, caption)]
-    panels += [(heat(base, m), w) for w, m in zip(words, rows, strict=True)]
-    save_png(sheet(panels), path)
-    return caption
 
 
 def display_pixels(pixels, converter):

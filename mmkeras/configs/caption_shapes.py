@@ -13,8 +13,8 @@ import tensorflow as tf
 import mmkeras
 from mmkeras.data import _captions
 from mmkeras.data import shapes
-from mmkeras.models.image_captioner import ImageCaptioner
-from mmkeras.models.image_captioner import caption_preprocessor
+from mmkeras.models.captioner import CaptionerPreprocessor
+from mmkeras.models.captioner import ImageCaptioner
 
 # Start token, the longest caption (10 words) and the end token, shifted.
 SEQUENCE_LENGTH = 12
@@ -44,6 +44,17 @@ def tokenizer():
     vocabulary = mmkeras.text.build_vocabulary(list(all_captions()), 100)
     return mmkeras.text.WordPieceTokenizer(
         vocabulary, sequence_length=SEQUENCE_LENGTH + 1, add_start_end=True
+    )
+
+
+def preprocessor():
+    """The model's `CaptionerPreprocessor`: 75x75 scenes in [0, 1] and
+    captions through `tokenizer()`."""
+    size = (shapes.IMAGE_SIZE, shapes.IMAGE_SIZE)
+    return CaptionerPreprocessor(
+        mmkeras.layers.ImageConverter(image_size=size),
+        tokenizer(),
+        SEQUENCE_LENGTH,
     )
 
 
@@ -90,7 +101,7 @@ def model(
         hidden_dim=hidden_dim,
         intermediate_dim=hidden_dim * 4,
         coordinates=token_coordinates,
-        tokenizer=tokenizer() if max_length is None else None,
+        preprocessor=preprocessor() if max_length is None else None,
         start_token_id=tokenizer().start_token_id,
         end_token_id=tokenizer().end_token_id,
     )
@@ -112,11 +123,11 @@ def datasets(
     seed=0,
     transform=None,
 ):
-    """(train, test) of `(inputs, labels)`: `captions` true captions per
-    image; test scenes come from seed `seed + 1`. `transform`, if given,
-    maps every example dict (`"image"`, `"caption"`, `"scene"`) before
-    tokenizing, e.g. to feed the model something other than pixels."""
-    preprocess = caption_preprocessor(tokenizer(), SEQUENCE_LENGTH)
+    """(train, test) of raw batched examples (`"image"`, `"caption"`,
+    `"scene"`), as the model's preprocessor takes them in `fit`:
+    `captions` true captions per image; test scenes come from seed `seed
+    + 1`. `transform`, if given, maps every example dict before
+    batching, e.g. to feed the model something other than pixels."""
     splits = (
         mmkeras.data.shapes_captions(
             train_images, seed=seed, captions_per_image=captions
@@ -126,15 +137,15 @@ def datasets(
     if transform is not None:
         splits = tuple(split.map(transform) for split in splits)
     train, test = splits
+    # Tokenizing took 30% of a training step in line with it
+    # (benchmarks/input_pipeline.py): `fit` maps the preprocessor in
+    # parallel and ahead, so it hides.
     train = (
         train.shuffle(SHUFFLE_BUFFER, seed=seed)
         .batch(batch_size)
-        # Tokenizing took 30% of a training step in line with it
-        # (benchmarks/input_pipeline.py); in parallel and ahead, it hides.
-        .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    test = test.batch(batch_size).map(preprocess)
+    test = test.batch(batch_size)
     return train, test.prefetch(tf.data.AUTOTUNE)
 
 

@@ -2,24 +2,26 @@
 with a default `compile()` so `fit` works with no arguments, and a
 `tf.data` preprocessor from raw dataset dicts to model inputs."""
 
+from mmkeras.models.captioner import CaptionerPreprocessor
+from mmkeras.models.captioner import ImageCaptioner
 from mmkeras.models.dual_encoder import DualEncoder
 from mmkeras.models.dual_encoder import DualEncoderPreprocessor
 from mmkeras.models.fusion import FusionClassifier
 from mmkeras.models.fusion import FusionPreprocessor
-from mmkeras.models.image_captioner import ImageCaptioner
-from mmkeras.models.image_captioner import caption_preprocessor
+from mmkeras.models.generative_serving import GenerativeServing
 from mmkeras.models.task import Task
 from mmkeras.models.vqa_model import VQAModel
 from mmkeras.models.vqa_model import vqa_preprocessor
 
 __all__ = [
+    "CaptionerPreprocessor",
     "DualEncoder",
     "DualEncoderPreprocessor",
     "FusionClassifier",
     "FusionPreprocessor",
+    "GenerativeServing",
     "ImageCaptioner",
     "Task",
     "VQAModel",
-    "caption_preprocessor",
     "vqa_preprocessor",
 ]

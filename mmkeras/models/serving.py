@@ -81,8 +81,9 @@ class Serving(abc.ABC):
             )
         self.model = model
         shapes = model.input_shapes()
-        self.image_shape = shapes["image"]
-        self.image_size = tuple(self.image_shape[1:3])
+        # None for a model without images (a language model).
+        self.image_shape = shapes.get("image")
+        self.image_size = self.image_shape and tuple(self.image_shape[1:3])
         self.preprocessor = model.preprocessor
         self.tokenizer = model.tokenizer
         tokenizer = self.tokenizer
@@ -130,6 +131,8 @@ class Serving(abc.ABC):
         """What the ONNX consumer needs besides the graphs: how to convert
         images (the `ImageConverter`'s size, scale and offset) and any
         family settings (a generator's special tokens)."""
+        if self.image_size is None:
+            return {}
         config = {"image_size": list(self.image_size)}
         if self.preprocessor is not None:
             converter = self.preprocessor.image_converter

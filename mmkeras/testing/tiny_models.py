@@ -53,7 +53,11 @@ def model(family, strings=True, **kwargs):
             hidden_dim=16,
             intermediate_dim=32,
             num_heads=2,
-            tokenizer=words if strings else None,
+            preprocessor=mmkeras.models.CaptionerPreprocessor(
+                mmkeras.layers.ImageConverter((IMAGE_SIZE, IMAGE_SIZE)),
+                words if strings else None,
+                caption_shapes.SEQUENCE_LENGTH,
+            ),
             start_token_id=words.start_token_id,
             end_token_id=words.end_token_id,
             **kwargs,

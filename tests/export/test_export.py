@@ -16,7 +16,7 @@ from mmkeras.testing import tiny_models as tiny
 
 CONSUMERS = os.path.join(os.path.dirname(mmkeras.__file__), "export/consumers")
 SIGNATURES = {
-    "captioner": {"caption", "caption_ids", "logits"},
+    "captioner": {"caption", "generate", "logits"},
     "vqa": {"answer", "logits"},
     "fusion": {"classify", "logits"},
     "dual_encoder": {
@@ -117,7 +117,9 @@ def test_serving_script_runs_without_mmkeras(
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     outputs = json.loads(result.stdout.splitlines()[-1])
-    pixels = decode_images(tf.constant([image.read_bytes()]), (24, 24))
+    pixels = decode_images(
+        tf.constant([image.read_bytes()]), model.preprocessor
+    )
     if family == "captioner":
         assert outputs["captions"] == model.generate(pixels)
     else:
@@ -147,7 +149,9 @@ def test_onnx_captions_need_only_onnxruntime(tmp_path, tmp_path_factory):
     assert result.returncode == 0, result.stderr
     caption = json.loads(result.stdout)["caption"]
     # Same size, so Pillow's decoding gives the same pixels as TF's.
-    pixels = decode_images(tf.constant([image.read_bytes()]), (24, 24))
+    pixels = decode_images(
+        tf.constant([image.read_bytes()]), model.preprocessor
+    )
     assert caption == model.generate(pixels)[0]
 
 

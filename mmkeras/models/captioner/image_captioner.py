@@ -1,42 +1,42 @@
-import contextlib
-
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from mmkeras import _checks
-from mmkeras import samplers as samplers_lib
 from mmkeras.layers import TokenAndPositionEmbedding
 from mmkeras.layers import TransformerDecoderBlock
-from mmkeras.layers import inside_jit_compile
 from mmkeras.losses import MaskedSparseCategoricalCrossentropy
-from mmkeras.models import _captioning
 from mmkeras.models._grid import static_grid
 from mmkeras.models._grid import with_coordinates
-from mmkeras.models.task import Task
-
-# Logit of the pad token in generation: finite, so softmaxes never give NaN.
-_NEVER = -1e9
+from mmkeras.models.captioner import _captioning
+from mmkeras.models.captioner.captioner_preprocessor import (
+    CaptionerPreprocessor,
+)
+from mmkeras.models.captioner.captioner_serving import CaptionerServing
+from mmkeras.models.generative_task import GenerativeTask
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
-class ImageCaptioner(Task):
+class ImageCaptioner(GenerativeTask):
     """Transformer caption decoder cross-attending to image encoder tokens.
 
     The image encoder's `"tokens"` (tagged with their grid coordinates if
     `coordinates`, then projected to `hidden_dim` when their size differs)
-    are the memory of `num_layers` `TransformerDecoderBlock`s
-    over the embedded caption; a final layer norm and a dense layer give
-    next-token logits. Training is teacher-forced: inputs `{"image":
-    (batch, H, W, C), "token_ids": (batch, T)}` give logits `(batch, T,
+    are the memory of `num_layers` `TransformerDecoderBlock`s over the
+    embedded caption; a final layer norm and a dense layer give next-token
+    logits. Training is teacher-forced: inputs `{"image": (batch, H, W,
+    C), "token_ids": (batch, T)}` give logits `(batch, T,
     vocabulary_size)` for labels `(batch, T)` = the ids shifted by one,
-    `pad_token_id` ignored by the default loss. uint8 images are scaled to
-    [0, 1]. `preprocess` maps `mmkeras.data.shapes_captions`-style dicts
-    to `(inputs, labels)` with the tokenizer.
+    `pad_token_id` ignored by the default loss. Images are float pixels as
+    the preprocessor's `ImageConverter` makes them; its
+    `CaptionerPreprocessor` maps raw `{"image", "caption"}` examples
+    (uint8 or [0, 1] images, strings) to inputs and labels in `fit`.
 
-    Generation encodes the image once (`build_cache`), then a sampler from
-    `mmkeras.samplers` runs one `while_loop` over `call_with_cache`, which
-    decodes one position against the cached keys and values.
+    `generate` (from `GenerativeTask`) encodes the image once
+    (`build_cache`), then a sampler from `mmkeras.samplers` runs one
+    `while_loop` over `call_with_cache`, which decodes one position
+    against the cached keys and values.
 
     Args:
         image_encoder: a layer mapping images to `{"tokens": (batch, N, D),
@@ -54,11 +54,12 @@ class ImageCaptioner(Task):
             square grid (index order otherwise), so cross-attention can
             tell where a token is: captions that relate two objects ("left
             of") need it. Needs a static number of image tokens.
-        tokenizer: optional `mmkeras.text.WordPieceTokenizer` with
-            `add_start_end=True` and `sequence_length` None or
-            `sequence_length + 1`; enables `preprocess` and string output.
+        preprocessor: optional `CaptionerPreprocessor` (image converter,
+            tokenizer, `sequence_length` equal to the model's); enables
+            raw data in `fit`/`predict`, raw images in `generate` and
+            string output.
         start_token_id: first token of every caption; default the
-            tokenizer's.
+            preprocessor's tokenizer's.
         end_token_id: the token that ends a caption; default the
             tokenizer's.
         pad_token_id: padding id, ignored by the loss and attention.
@@ -77,6 +78,11 @@ class ImageCaptioner(Task):
     (2, 5)
     """
 
+    preprocessor_cls = CaptionerPreprocessor
+    serving_cls = CaptionerServing
+    # `build_cache` and `generate` take the images alone.
+    generation_inputs = "image"
+
     def __init__(
         self,
         image_encoder,
@@ -89,13 +95,13 @@ class ImageCaptioner(Task):
         dropout=0.0,
         xla=True,
         coordinates=False,
-        tokenizer=None,
+        preprocessor=None,
         start_token_id=None,
         end_token_id=None,
         pad_token_id=0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(preprocessor=preprocessor, **kwargs)
         _captioning.check_sizes(
             vocabulary_size=vocabulary_size,
             sequence_length=sequence_length,
@@ -106,9 +112,11 @@ class ImageCaptioner(Task):
         )
         _checks.divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
         _checks.rate("dropout", dropout)
-        _captioning.check_tokenizer(tokenizer, vocabulary_size, sequence_length)
+        _captioning.check_preprocessor(
+            preprocessor, vocabulary_size, sequence_length
+        )
         start_token_id, end_token_id = _captioning.special_ids(
-            tokenizer, start_token_id, end_token_id
+            self.tokenizer, start_token_id, end_token_id
         )
         _captioning.check_token_ids(
             vocabulary_size,
@@ -126,34 +134,18 @@ class ImageCaptioner(Task):
         self.dropout = dropout
         self.xla = xla
         self.coordinates = coordinates
-        self.tokenizer = tokenizer
         self.start_token_id = start_token_id
         self.end_token_id = end_token_id
         self.pad_token_id = pad_token_id
-        self._generate_functions = {}
 
     def build(self, inputs_shape):
         image_shape = tuple(inputs_shape["image"])
-        self._image_shape = image_shape
-        ids_shape = (None, self.sequence_length)
-        encoded = self._build_encoder(self.image_encoder, image_shape)
-        image_tokens_shape = tuple(encoded["tokens"])
-        self._grid = None
-        if self.coordinates:
-            self._grid = static_grid(
-                "ImageCaptioner(coordinates=True)", image_tokens_shape
-            )
-            image_tokens_shape = (
-                *image_tokens_shape[:-1],
-                image_tokens_shape[-1] + 2,
-            )
-        self.image_projection = None
-        if image_tokens_shape[-1] != self.hidden_dim:
-            self.image_projection = keras.layers.Dense(
-                self.hidden_dim, dtype=self.dtype_policy, name="image_proj"
-            )
-            self.image_projection.build(image_tokens_shape)
-            image_tokens_shape = image_tokens_shape[:-1] + (self.hidden_dim,)
+        ids_shape = (image_shape[0], self.sequence_length)
+        self._record_input_shapes(
+            {"image": image_shape, "token_ids": ids_shape}
+        )
+        image_tokens_shape = self._build_image_side(image_shape)
+        self._num_image_tokens = image_tokens_shape[1]
         self.token_embedding = TokenAndPositionEmbedding(
             self.vocabulary_size,
             self.sequence_length,
@@ -186,6 +178,26 @@ class ImageCaptioner(Task):
         )
         self.logits_dense.build(hidden_shape)
 
+    def _build_image_side(self, image_shape):
+        """Builds the encoder and the projection; returns the shape of the
+        decoder's memory."""
+        encoded = self._build_encoder(self.image_encoder, image_shape)
+        tokens_shape = tuple(encoded["tokens"])
+        self._grid = None
+        if self.coordinates:
+            self._grid = static_grid(
+                "ImageCaptioner(coordinates=True)", tokens_shape
+            )
+            tokens_shape = (*tokens_shape[:-1], tokens_shape[-1] + 2)
+        self.image_projection = None
+        if tokens_shape[-1] != self.hidden_dim:
+            self.image_projection = keras.layers.Dense(
+                self.hidden_dim, dtype=self.dtype_policy, name="image_proj"
+            )
+            self.image_projection.build(tokens_shape)
+            tokens_shape = tokens_shape[:-1] + (self.hidden_dim,)
+        return tokens_shape
+
     def call(self, inputs, training=None):
         image_tokens = self.encode_images(inputs["image"], training)
         token_ids = inputs["token_ids"]
@@ -201,11 +213,14 @@ class ImageCaptioner(Task):
         return self.logits_dense(self.output_norm(x))
 
     def encode_images(self, images, training=None):
-        """The decoder's memory: `(batch, N, hidden_dim)` image tokens."""
-        images = _captioning.scale_images(images, self.compute_dtype)
+        """The decoder's memory: `(batch, N, hidden_dim)` image tokens of
+        converted pixels (uint8 images are refused: the preprocessor
+        converts them)."""
+        self._check_pixels(images)
+        images = ops.cast(images, self.compute_dtype)
         tokens = self.image_encoder(images, training=training)["tokens"]
         if self._grid is not None:
-            tokens = with_coordinates(_unit_rms(tokens), self._grid)
+            tokens = with_coordinates(_captioning.unit_rms(tokens), self._grid)
         if self.image_projection is not None:
             tokens = self.image_projection(tokens)
         return tokens
@@ -248,11 +263,34 @@ class ImageCaptioner(Task):
             "self": [b.empty_cache(batch, max_length) for b in blocks],
         }
 
+    def cache_spec(self, max_length):
+        """`build_cache`'s structure as `tf.TensorSpec`s, batch None."""
+        if not self.built:
+            raise ValueError(
+                "ImageCaptioner.cache_spec needs a built model (the number "
+                "of image tokens comes from the encoder); call it on a "
+                "batch first"
+            )
+
+        def spec(length):
+            shape = (None, 2, length, self.num_heads, self._head_dim())
+            return tf.TensorSpec(shape, self.compute_dtype)
+
+        blocks = self.decoder_blocks
+        return {
+            "cross": [spec(self._num_image_tokens) for _ in blocks],
+            "self": [spec(max_length) for _ in blocks],
+        }
+
+    def _head_dim(self):
+        return self.hidden_dim // self.num_heads
+
     def call_with_cache(self, token_ids, cache, index):
         """Decodes the tokens `(batch, 1)` at position `index`.
 
         Returns the `(batch, 1, vocabulary_size)` logits of the token at
-        `index + 1` and the cache with this position's keys and values.
+        `index + 1` and the cache with this position's keys and values,
+        written in place into each block's self-attention cache.
         """
         x = self.token_embedding(token_ids, start_index=index)
         self_caches = []
@@ -270,95 +308,53 @@ class ImageCaptioner(Task):
         logits = self.logits_dense(self.output_norm(x))
         return logits, {"cross": cache["cross"], "self": self_caches}
 
-    def generate_step(self, images, sampler, max_length):
-        """Token ids `(batch, max_length)` from the start token, in graph;
-        `pad_token_id` after the end token."""
-        cache = self.build_cache(images, max_length)
-        first = ops.zeros_like(cache["self"][0][:, 0, :, 0, 0], "int32")
-        token_ids = ops.where(
-            ops.arange(max_length)[None] == 0,
-            self.start_token_id,
-            first + self.pad_token_id,
-        )
+    def generation_input_shapes(self, images):
+        return {"image": tuple(images.shape)}
 
-        def next_fn(token_ids, cache, index):
-            previous = ops.take(token_ids, index - 1, axis=1)[:, None]
-            logits, cache = self.call_with_cache(previous, cache, index - 1)
-            # Padding is never a caption token (the full pass masks it).
-            never = ops.arange(self.vocabulary_size) == self.pad_token_id
-            return ops.where(never, _NEVER, logits[:, 0]), cache
-
-        token_ids = sampler(
-            next_fn,
-            token_ids,
-            cache,
-            start_index=1,
-            end_token_id=self.end_token_id,
-            pad_token_id=self.pad_token_id,
-        )
-        return _captioning.cut_at_end(
-            token_ids, self.end_token_id, self.pad_token_id
-        )
-
-    def generate(
-        self,
-        images,
-        sampler="greedy",
-        max_length=None,
-        jit_compile=False,
-        return_strings=None,
-    ):
-        """Captions `images` (batch, H, W, C).
+    def explain(self, image, path):
+        """Captions `image` greedily and draws, into the PNG `path`, the
+        image then one map per word: where the last decoder block's
+        cross-attention looked (averaged over heads) to write it, the rest
+        of the image dimmed. Image tokens must form a square grid (conv
+        and patch encoders do).
 
         Args:
-            images: an array or tensor of images, as the model takes them.
-            sampler: a `mmkeras.samplers` name or instance.
-            max_length: ids per caption, start token included; default
-                `sequence_length`.
-            jit_compile: compile the whole decoding loop with XLA.
-            return_strings: return detokenized strings; default `True` when
-                the model has a tokenizer.
+            image: `(height, width, 3)` pixels, uint8 or floats in [0, 1];
+                the preprocessor's converter resizes them.
+            path: the PNG to write (atomically).
 
         Returns:
-            A list of strings, or int32 token ids `(batch, max_length)`
-            (start token first, `pad_token_id` after the end token; the
-            pad token is never generated).
+            The caption.
         """
-        sampler = samplers_lib.get(sampler)
-        if not self.built:
-            self.build({"image": ops.shape(images)})
-        max_length = max_length or self.sequence_length
-        _captioning.check_max_length(max_length, self.sequence_length)
-        if return_strings is None:
-            return_strings = self.tokenizer is not None
-        if return_strings:
-            _captioning.require_tokenizer(self.tokenizer, "return_strings=True")
-        key = (repr(samplers_lib.serialize(sampler)), max_length, jit_compile)
-        if key not in self._generate_functions:
+        # Imported here: the drawing helpers are no part of the model.
+        from mmkeras import explain as drawing
 
-            def decode(images):
-                plain = contextlib.nullcontext()
-                with inside_jit_compile() if jit_compile else plain:
-                    return self.generate_step(images, sampler, max_length)
-
-            self._generate_functions[key] = tf.function(
-                decode, jit_compile=jit_compile
+        if self.tokenizer is None:
+            raise ValueError(
+                "explain writes the caption's words, so the captioner needs "
+                "a preprocessor with a tokenizer. Received: tokenizer=None"
             )
-        token_ids = self._generate_functions[key](ops.convert_to_tensor(images))
-        token_ids = ops.convert_to_numpy(token_ids)
-        if not return_strings:
-            return token_ids
-        return [
-            t.decode() for t in self.tokenizer.detokenize(token_ids).numpy()
+        images = np.asarray(image)[None]
+        pixels = self.preprocessor.generate_preprocess(images)
+        ids = self.generate(images, return_strings=False)
+        maps = ops.convert_to_numpy(self.cross_attention_maps(pixels, ids))[0]
+        words, rows = [], []
+        for position, token in enumerate(ids[0, 1:]):
+            if token in (self.end_token_id, self.pad_token_id):
+                break
+            words.append(self.tokenizer.id_to_token(int(token)))
+            rows.append(maps[position])
+        caption = self.preprocessor.detokenize(ids)[0]
+        converter = self.preprocessor.image_converter
+        pixels = ops.convert_to_numpy(pixels)[0]
+        base = drawing.panel(drawing.display_pixels(pixels, converter))
+        panels = [(base, caption)]
+        panels += [
+            (drawing.heat(base, m), w)
+            for w, m in zip(words, rows, strict=True)
         ]
-
-    def preprocess(self, element):
-        """Maps a dict with "image" and "caption" strings to `(inputs,
-        labels)`, for `tf.data.Dataset.map`; see `caption_preprocessor`."""
-        _captioning.require_tokenizer(self.tokenizer, "preprocess")
-        return caption_preprocessor(
-            self.tokenizer, self.sequence_length, self.pad_token_id
-        )(element)
+        drawing.save_png(drawing.sheet(panels), path)
+        return caption
 
     def default_compile_arguments(self):
         """Adam(1e-3) and the masked sequence cross-entropy (padding
@@ -372,12 +368,6 @@ class ImageCaptioner(Task):
             "loss": loss,
             "metrics": None,
         }
-
-    def get_build_config(self):
-        return {"image_shape": self._image_shape}
-
-    def build_from_config(self, config):
-        self.build({"image": config["image_shape"]})
 
     def get_config(self):
         config = super().get_config()
@@ -394,54 +384,9 @@ class ImageCaptioner(Task):
                 "dropout": self.dropout,
                 "xla": self.xla,
                 "coordinates": self.coordinates,
-                "tokenizer": serialize(self.tokenizer),
                 "start_token_id": self.start_token_id,
                 "end_token_id": self.end_token_id,
                 "pad_token_id": self.pad_token_id,
             }
         )
         return config
-
-
-def _unit_rms(tokens):
-    """`tokens` scaled so that an image's tokens have RMS norm 1.
-
-    Position must weigh as much as content: conv tokens are some ten times
-    longer than two coordinates in [-1, 1], and the decoder then never
-    learned where objects are (benchmarks/captioning.py oracle with its
-    tokens scaled up shows the same). Relative sizes within the image are
-    kept, so empty page stays weaker than an object."""
-    # In float32: the sum of squares overflows float16 for long tokens.
-    squared = ops.square(ops.cast(tokens, "float32"))
-    squared = ops.mean(ops.sum(squared, axis=-1), axis=1)
-    scale = ops.cast(ops.rsqrt(squared + 1e-6), tokens.dtype)
-    return tokens * scale[:, None, None]
-
-
-def caption_preprocessor(tokenizer, sequence_length, pad_token_id=0):
-    """A `tf.data` map function from dicts with "image" and "caption"
-    (strings) to `({"image", "token_ids"}, labels)` for `ImageCaptioner`.
-
-    Captions become `sequence_length + 1` ids with the tokenizer (which
-    adds the start and end tokens); `token_ids` are all but the last,
-    `labels` all but the first (the next token at every position).
-
-    Example:
-
-    >>> tokenizer = mmkeras.configs.caption_shapes.tokenizer()
-    >>> preprocess = mmkeras.models.image_captioner.caption_preprocessor(
-    ...     tokenizer, sequence_length=12)
-    >>> ds = mmkeras.data.shapes_captions(8, seed=0, batch_size=4)
-    >>> inputs, labels = next(iter(ds.map(preprocess)))
-    >>> inputs["token_ids"].shape, labels.shape
-    (TensorShape([4, 12]), TensorShape([4, 12]))
-    """
-
-    def preprocess(element):
-        ids = tokenizer(element["caption"])
-        token_ids, labels = _captioning.teacher_forcing(
-            ids, pad_token_id, sequence_length
-        )
-        return {"image": element["image"], "token_ids": token_ids}, labels
-
-    return preprocess

@@ -1,7 +1,6 @@
-"""Helpers of `ImageCaptioner`: argument checks, teacher-forcing targets,
-image scaling and cutting generated ids at the end token."""
+"""Helpers of the captioner family: argument checks, teacher-forcing
+targets and the image tokens' scale."""
 
-import keras
 from keras import ops
 
 from mmkeras import _checks
@@ -25,14 +24,6 @@ def check_token_ids(vocabulary_size, **ids):
             )
 
 
-def require_tokenizer(tokenizer, what):
-    if tokenizer is None:
-        raise ValueError(
-            f"{what} needs a tokenizer; pass tokenizer= to ImageCaptioner. "
-            "Received: tokenizer=None"
-        )
-
-
 def special_ids(tokenizer, start_token_id, end_token_id):
     """The start and end ids: given ones win, else the tokenizer's."""
     if tokenizer is not None:
@@ -46,15 +37,16 @@ def special_ids(tokenizer, start_token_id, end_token_id):
     ]:
         if value is None:
             raise ValueError(
-                f"{name} is required when no tokenizer gives it. Received: "
-                f"{name}=None, tokenizer={tokenizer!r}"
+                f"{name} is required when no preprocessor's tokenizer gives "
+                f"it. Received: {name}=None, tokenizer={tokenizer!r}"
             )
     return start_token_id, end_token_id
 
 
-def check_tokenizer(tokenizer, vocabulary_size, sequence_length):
-    if tokenizer is None:
-        return
+def check_tokenizer(tokenizer, sequence_length):
+    """A caption tokenizer adds start and end tokens and gives (at most)
+    `sequence_length + 1` ids: inputs and labels are them shifted by
+    one."""
     if not getattr(tokenizer, "add_start_end", False):
         raise ValueError(
             "tokenizer must add start and end tokens (add_start_end=True), "
@@ -68,30 +60,25 @@ def check_tokenizer(tokenizer, vocabulary_size, sequence_length):
             "the ids shifted by one). Received: tokenizer.sequence_length="
             f"{tokenizer.sequence_length}"
         )
-    if tokenizer.vocabulary_size() > vocabulary_size:
+
+
+def check_preprocessor(preprocessor, vocabulary_size, sequence_length):
+    """The preprocessor's captions must fit the model."""
+    if preprocessor is None:
+        return
+    if preprocessor.sequence_length not in (None, sequence_length):
+        raise ValueError(
+            "preprocessor.sequence_length must equal the model's "
+            f"sequence_length={sequence_length}. Received: "
+            f"preprocessor.sequence_length={preprocessor.sequence_length}"
+        )
+    tokenizer = preprocessor.tokenizer
+    if tokenizer is not None and tokenizer.vocabulary_size() > vocabulary_size:
         raise ValueError(
             "vocabulary_size must cover the tokenizer's vocabulary "
             f"({tokenizer.vocabulary_size()} tokens). Received: "
             f"vocabulary_size={vocabulary_size}"
         )
-
-
-def check_max_length(max_length, sequence_length):
-    _checks.positive_int("max_length", max_length)
-    if not 2 <= max_length <= sequence_length:
-        raise ValueError(
-            "max_length must be in [2, sequence_length="
-            f"{sequence_length}] (the start token plus at least one "
-            f"generated token). Received: max_length={max_length}"
-        )
-
-
-def scale_images(images, dtype):
-    """uint8 images (as `mmkeras.data` gives them) to [0, 1] floats."""
-    # `str` of a tensor's dtype is "<dtype: 'uint8'>", not "uint8".
-    if keras.backend.standardize_dtype(images.dtype) == "uint8":
-        return ops.cast(images, dtype) / 255.0
-    return ops.cast(images, dtype)
 
 
 def teacher_forcing(ids, pad_token_id, length):
@@ -101,9 +88,16 @@ def teacher_forcing(ids, pad_token_id, length):
     return ids[:, :-1], ids[:, 1:]
 
 
-def cut_at_end(token_ids, end_token_id, pad_token_id):
-    """Ids `(batch, length)` with every position after the first end token
-    set to pad (samplers stop a row at its end token, beams may not)."""
-    is_end = ops.cast(ops.equal(token_ids, end_token_id), "int32")
-    ended_before = ops.cumsum(is_end, axis=1) - is_end > 0
-    return ops.where(ended_before, pad_token_id, token_ids)
+def unit_rms(tokens):
+    """`tokens` scaled so that an image's tokens have RMS norm 1.
+
+    Position must weigh as much as content: conv tokens are some ten times
+    longer than two coordinates in [-1, 1], and the decoder then never
+    learned where objects are (benchmarks/captioning.py oracle with its
+    tokens scaled up shows the same). Relative sizes within the image are
+    kept, so empty page stays weaker than an object."""
+    # In float32: the sum of squares overflows float16 for long tokens.
+    squared = ops.square(ops.cast(tokens, "float32"))
+    squared = ops.mean(ops.sum(squared, axis=-1), axis=1)
+    scale = ops.cast(ops.rsqrt(squared + 1e-6), tokens.dtype)
+    return tokens * scale[:, None, None]
