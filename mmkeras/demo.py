@@ -27,10 +27,10 @@ from rich.console import Console
 from rich.table import Table
 
 import mmkeras
-from mmkeras.configs import caption_shapes
-from mmkeras.configs import dual_encoder_pretrained
-from mmkeras.configs import dual_encoder_shapes
-from mmkeras.configs import fusion_color_match
+from mmkeras.data import caption_grammar
+from mmkeras.data import splits
+from mmkeras.data.shapes import COLORS
+from mmkeras.evaluation import captioning
 from mmkeras.export import verify
 
 # ImageNet indices of the golden photos in the EfficientNet entry.
@@ -87,7 +87,7 @@ def retrieve_scenes(console, model):
     """Each of 32 new captions ranks 32 new scenes: is the top scene one
     the caption is true of?"""
     seed, count = 7, 32
-    pairs = dual_encoder_pretrained.caption_pairs(count, seed, batch_size=count)
+    pairs = splits.caption_pairs(count, seed, batch_size=count)
     inputs = model.preprocessor(next(iter(pairs)))
     captions = [
         e["caption"].decode()
@@ -95,7 +95,7 @@ def retrieve_scenes(console, model):
             count, seed=seed, captions_per_image=1
         ).as_numpy_iterator()
     ]
-    truth = dual_encoder_shapes.caption_truth(count, seed, "all")
+    truth = caption_grammar.caption_truth(count, seed)
     scores = np.asarray(model.score(inputs["image"], inputs["token_ids"]))
     best = scores.argmax(0)  # the top scene of each caption
     hits = truth[best, np.arange(count)]
@@ -112,8 +112,8 @@ def caption_scenes(console, model):
     """Beam-search captions of new scenes (4 beams: more of them true than
     greedy ones, see the entry's card), checked against the scenes'
     objects."""
-    evaluation = caption_shapes.evaluation_set(32)
-    scores = caption_shapes.score(
+    evaluation = caption_grammar.evaluation_set(32)
+    scores = captioning.score(
         model, evaluation, mmkeras.samplers.BeamSampler(4)
     )
     for text, true in scores["examples"][:3]:
@@ -123,11 +123,11 @@ def caption_scenes(console, model):
 
 
 def classify_pairs(console, model):
-    data = fusion_color_match.color_match_arrays(64, seed=11)
+    data = mmkeras.data.color_match_arrays(64, seed=11)
     inputs, labels = model.preprocessor(data)
     predicted = np.asarray(model(inputs)).argmax(-1)
     for i in range(3):
-        colour = fusion_color_match.COLORS[data["image_color"][i]]
+        colour = COLORS[data["image_color"][i]]
         console.print(
             f"{colour} shape + {str(data['text'][i])!r} -> "
             f"{model.class_names[predicted[i]]}"
@@ -156,8 +156,11 @@ def answer_questions(console, model):
 
 
 def fine_tune(console, model, examples, epochs):
-    train, validation = fusion_color_match.datasets(
-        num_train=examples, num_validation=512, seed=20
+    train, validation = mmkeras.data.DATASETS.call(
+        {"name": "color_match"},
+        num_train=examples,
+        num_validation=512,
+        seed=20,
     )
     before = model.evaluate(validation, verbose=0, return_dict=True)
     model.compile(optimizer=keras.optimizers.Adam(1e-4))
@@ -189,7 +192,7 @@ def export_model(console, model, out_dir):
 
 
 def serve(console, saved_model, scratch):
-    data = fusion_color_match.color_match_arrays(2, seed=5)
+    data = mmkeras.data.color_match_arrays(2, seed=5)
     image = os.path.join(scratch, "shape.png")
     with open(image, "wb") as file:
         file.write(tf.io.encode_png(data["image"][0]).numpy())
@@ -206,7 +209,7 @@ def serve(console, saved_model, scratch):
     console.print(" ".join(command))
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     outputs = json.loads(result.stdout.splitlines()[-1])
-    colour = fusion_color_match.COLORS[data["image_color"][0]]
+    colour = COLORS[data["image_color"][0]]
     console.print(f"{colour} shape + {text!r} -> {outputs['label'][0]}")
     return {"summary": f"served: {outputs['label'][0]} ({text!r})"}
 

@@ -56,10 +56,17 @@ _SAMPLER = click.option(
 )
 def train(config, output_dir, overrides):
     """Train from CONFIG (a name in mmkeras/configs or a .py file)."""
+    import shlex
+
     from mmkeras import training
 
     settings = training.apply_overrides(training.load_config(config), overrides)
-    _, history = training.train(settings, output_dir)
+    words = ["mmkeras", "train", config, "--out", output_dir]
+    for override in overrides:
+        words += ["--set", override]
+    _, history = training.train(
+        settings, output_dir, command=shlex.join(words)
+    )
     if history:
         last = {key: values[-1] for key, values in history.items()}
         click.echo(f"final epoch: {last}")
@@ -174,6 +181,77 @@ def zoo_download(names, everything):
     for name in mmkeras.zoo.list_models() if everything else names:
         for file, path in mmkeras.zoo.download(name).items():
             click.echo(f"{name} {file}: {path}")
+
+
+@cli.command()
+@click.argument("target", metavar="NAME_OR_PATH")
+def evaluate(target):
+    """Measure a model again with the evaluator it was measured with:
+    NAME_OR_PATH is a zoo entry, a `mmkeras train` run directory or a
+    .keras file in one. Prints each metric, with the recorded value."""
+    from mmkeras.zoo import make
+
+    metrics, recorded = make.reevaluate(target)
+    for key, value in metrics.items():
+        line = f"{key}: {_shown(value)}"
+        if key in recorded:
+            line += f" (recorded {_shown(recorded[key])})"
+        click.echo(line)
+
+
+def _shown(value):
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+@zoo.command("make")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--name", help="The entry's name (default: the config's).")
+@click.option(
+    "--catalogue",
+    default="zoo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The catalogue folder to write the entry into.",
+)
+@click.option(
+    "--cards",
+    default="docs/model-cards.md",
+    show_default=True,
+    help="The page of every model card to rewrite ('' for none; skipped "
+    "when its folder does not exist).",
+)
+def zoo_make(run_dir, name, catalogue, cards):
+    """Write the zoo entry of a finished `mmkeras train` run: model files,
+    golden outputs, manifest and model card from its metrics.json."""
+    from mmkeras.zoo import make
+
+    manifest = make.make_entry(
+        run_dir, name, catalogue, cards=_cards_path(cards)
+    )
+    click.echo(f"{os.path.join(catalogue, manifest['name'])}")
+    for key, value in manifest["metrics"].items():
+        click.echo(f"{key}: {_shown(value)}")
+
+
+@zoo.command("cards")
+@click.option(
+    "--catalogue",
+    default="zoo",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+)
+@click.option("--out", "output_path", default="docs/model-cards.md")
+def zoo_cards(catalogue, output_path):
+    """Rewrite the page of every model card of the catalogue."""
+    from mmkeras.zoo import make
+
+    make.write_cards(catalogue, output_path)
+    click.echo(output_path)
+
+
+def _cards_path(cards):
+    folder = os.path.dirname(cards) or "."
+    return cards if cards and os.path.isdir(folder) else None
 
 
 @cli.command()

@@ -1,177 +1,27 @@
-"""Colour match: a fusion task where each modality alone is at chance.
-
-The image shows one shape (a circle or a square of random size and place)
-in a colour `c_img`; the text names a colour `c_txt` in one of a few
-templates; the label is 1 if `c_img == c_txt`, else 0. Half the labels are
-1, and for a non-match `c_txt` is uniform over the other colours, so
-`c_img`, `c_txt`, the shape, its place and the template are each
-independent of the label: an image-only or text-only model is at 50%, and
-only a model that relates the two modalities can beat chance.
-"""
-
-import keras
-import numpy as np
-import tensorflow as tf
-
-import mmkeras
-from mmkeras.data.shapes import COLORS
-from mmkeras.data.shapes import RGB
-from mmkeras.models.fusion import FusionClassifier
-from mmkeras.models.fusion import FusionPreprocessor
-
-IMAGE_SIZE = 32
-SEQUENCE_LENGTH = 8
-TEMPLATES = ("{}", "a {} shape", "the object is {}", "is it {} ?")
-# Label 0: the text names another colour than the shape's; 1: the same.
-CLASS_NAMES = ("different", "same")
-RESERVED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-VOCABULARY = list(RESERVED_TOKENS) + sorted(
-    set(" ".join(TEMPLATES).replace("{}", " ").split()) | set(COLORS)
-)
-
-
-def color_match(num_examples, seed, batch_size=None):
-    """The raw colour-match examples, seeded and deterministic.
-
-    Args:
-        num_examples: number of examples, a positive even integer.
-        seed: a non-negative integer; other seeds give other examples.
-        batch_size: None for single elements, or a positive integer.
-
-    Returns:
-        A `tf.data.Dataset` of dicts: "image" uint8 (32, 32, 3), "text"
-        (string), "label" (int32, 1 if the colours match), "image_color"
-        and "text_color" (int32 indices into `COLORS`).
-
-    Example:
-
-    >>> from mmkeras.configs import fusion_color_match
-    >>> ds = fusion_color_match.color_match(100, seed=0, batch_size=10)
-    >>> ds.element_spec["image"].shape
-    TensorShape([None, 32, 32, 3])
-    """
-    columns = color_match_arrays(num_examples, seed)
-    dataset = tf.data.Dataset.from_tensor_slices(columns)
-    if batch_size is not None:
-        dataset = dataset.batch(batch_size)
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def color_match_arrays(num_examples, seed):
-    """`color_match` as a dict of numpy arrays (same keys and values)."""
-    if isinstance(num_examples, bool) or not isinstance(num_examples, int):
-        num_examples = -1
-    if num_examples <= 0 or num_examples % 2:
-        raise ValueError(
-            "num_examples must be a positive even integer (half the labels "
-            f"are 1). Received: num_examples={num_examples!r}"
-        )
-    rng = np.random.default_rng([seed, 7])
-    count, num_colors = num_examples, len(COLORS)
-    labels = rng.permutation(np.arange(count) % 2).astype(np.int32)
-    image_colors = rng.integers(0, num_colors, count)
-    # A non-match shifts by 1..num_colors-1: uniform over the other colours.
-    shifts = rng.integers(1, num_colors, count)
-    text_colors = np.where(labels == 1, image_colors, image_colors + shifts)
-    text_colors %= num_colors
-    templates = rng.integers(0, len(TEMPLATES), count)
-    texts = [
-        TEMPLATES[t].format(COLORS[c])
-        for t, c in zip(templates, text_colors, strict=True)
-    ]
-    images = np.stack([_draw(rng, COLORS[c]) for c in image_colors])
-    return {
-        "image": images,
-        "text": np.array(texts),
-        "label": labels,
-        "image_color": image_colors.astype(np.int32),
-        "text_color": text_colors.astype(np.int32),
-    }
-
-
-def _draw(rng, color):
-    """One circle or square of `color` on white, no anti-aliasing."""
-    size = int(rng.integers(7, 15))
-    y, x = rng.integers(0, IMAGE_SIZE - size + 1, 2)
-    rows, cols = np.mgrid[:size, :size] - (size - 1) / 2
-    circle = rows**2 + cols**2 <= (size / 2) ** 2
-    mask = circle if rng.integers(2) else np.ones_like(circle)
-    image = np.full((IMAGE_SIZE, IMAGE_SIZE, 3), 255, np.uint8)
-    image[y : y + size, x : x + size][mask] = RGB[color]
-    return image
-
-
-def tokenizer():
-    """The WordPiece tokenizer of the task's fixed vocabulary."""
-    return mmkeras.text.WordPieceTokenizer(
-        VOCABULARY, sequence_length=SEQUENCE_LENGTH
-    )
-
-
-def datasets(num_train=4096, num_validation=1024, batch_size=64, seed=0):
-    """Raw `(train, validation)` batches for `FusionClassifier`, which
-    its `FusionPreprocessor` maps in `fit` and `evaluate`.
-
-    The validation examples come from another seed, so they are new ones.
-    """
-    train = (
-        color_match(num_train, seed)
-        .shuffle(num_train, seed=seed)
-        .batch(batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    validation = color_match(num_validation, seed + 1, batch_size)
-    return train, validation
-
-
-def preprocessor():
-    """The model's `FusionPreprocessor`: 32x32 images in [0, 1] and the
-    task's tokenizer."""
-    return FusionPreprocessor(
-        mmkeras.layers.ImageConverter(image_size=(IMAGE_SIZE, IMAGE_SIZE)),
-        tokenizer(),
-    )
-
-
-def model(fusion="concat", hidden_dim=64, dropout=0.0, learning_rate=1e-3):
-    """A compiled `FusionClassifier` with tiny conv and transformer encoders."""
-    image_encoder = mmkeras.encoders.ConvImageEncoder.from_preset(
-        # A small shape on a white page: max pooling keeps its colour,
-        # which a mean over the page dilutes too much for bilinear fusion.
-        "tiny",
-        normalization="group",
-        pooling="max",
-    )
-    text_encoder = mmkeras.encoders.TransformerTextEncoder.from_preset(
-        "tiny",
-        vocabulary_size=len(VOCABULARY),
-        sequence_length=SEQUENCE_LENGTH,
-        dropout=dropout,
-    )
-    result = FusionClassifier(
-        image_encoder,
-        text_encoder,
-        num_classes=2,
-        fusion=fusion,
-        hidden_dim=hidden_dim,
-        dropout=dropout,
-        preprocessor=preprocessor(),
-        class_names=list(CLASS_NAMES),
-    )
-    result.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    return result
+"""Colour match: a fusion task where each modality alone is at chance
+(`mmkeras.data.color_match`); the recipe of the zoo's
+`fusion_gated.color_match` with `--set model.kwargs.fusion=gated`."""
 
 
 def get_config():
-    """Colour match with concat fusion.
+    """Colour match with concat fusion (or another, by `--set`).
 
-    Command: `mmkeras train fusion_color_match --out /tmp/fusion`; choose
-    the fusion with `--set model.kwargs.fusion=gated` (`concat`, `gated`,
-    `bilinear`, `attention`, `late`, `image_only`, `text_only`).
+    Command (the zoo entry):
 
-    Data: 4096 generated training examples (seed 0) and 1024 validation
-    examples (seed 1), 32x32 images of one coloured shape and a short text
-    naming a colour; label = the colours match (see the module docstring).
+        mmkeras train fusion_color_match --out runs/fusion_gated \\
+            --set model.kwargs.fusion=gated
+        mmkeras zoo make runs/fusion_gated
+
+    Choose the fusion with `--set model.kwargs.fusion=...` (`concat`,
+    `gated`, `bilinear`, `attention`, `late`, `image_only`, `text_only`);
+    the entry is named `fusion_<fusion>.color_match`.
+
+    Model: `color_match_fusion` (`mmkeras.models.fusion.builders`), tiny
+    conv and transformer encoders. Data: `color_match`, 4096 generated
+    training examples (seed 0) and 1024 validation examples (seed 1),
+    32x32 images of one coloured shape and a short text naming a colour;
+    label = the colours match. Evaluator: `accuracy` on the validation
+    examples (`validation_accuracy`).
 
     Expected (measured by `benchmarks/fusion.py`, 30 epochs, 2026-12-02):
     1.000 validation accuracy for concat, gated, bilinear and attention;
@@ -184,14 +34,28 @@ def get_config():
     Time: about 1-2 minutes per fusion on 2 CPU cores (10 epochs).
     """
     return {
-        "model": {
-            "fn": "mmkeras.configs.fusion_color_match.model",
-            "kwargs": {"fusion": "concat"},
-        },
+        "model": {"name": "color_match_fusion", "kwargs": {"fusion": "concat"}},
         "data": {
-            "fn": "mmkeras.configs.fusion_color_match.datasets",
+            "name": "color_match",
             "kwargs": {"num_train": 4096, "num_validation": 1024},
         },
+        "evaluator": {"name": "accuracy", "kwargs": {"prefix": "validation"}},
         "epochs": 10,
         "seed": 0,
+        # `mmkeras zoo make`: fields formatted with the config (and the
+        # notes with the metrics too).
+        "zoo": {
+            "name": "fusion_{model[kwargs][fusion]}.color_match",
+            # 2: retrained with group norm and max pooling.
+            "version": "2",
+            "description": "`{model[kwargs][fusion]}` fusion of a tiny conv "
+            "image encoder and a tiny transformer text encoder on colour "
+            "match: does the text name the colour of the shape? Each "
+            "modality alone is at chance.",
+            "license": "Apache-2.0",
+            "source": "trained by mmkeras on generated data",
+            "notes": "Validation: 1,024 generated examples of another seed "
+            "(seed 1). `mmkeras predict {name} --image shape.png --text "
+            "red` classifies a new pair.",
+        },
     }

@@ -3,12 +3,17 @@
 Generated (seeded) shapes scenes, real datasets that ship as packages
 (easy-VQA, Fashion-MNIST), and readers for the official formats users bring.
 Dataset-specific constants live in their modules, e.g.
-`mmkeras.data.shapes.ANSWERS`.
+`mmkeras.data.shapes.ANSWERS`. `DATASETS` holds the training splits a
+config names (`mmkeras.data.splits`, `mmkeras.data.color_match`).
 """
 
+from mmkeras.data import caption_grammar
+from mmkeras.data import splits
 from mmkeras.data._records import DataError
 from mmkeras.data._records import ReadReport
 from mmkeras.data.coco import coco_captions
+from mmkeras.data.color_match import color_match
+from mmkeras.data.color_match import color_match_arrays
 from mmkeras.data.easy_vqa import easy_vqa
 from mmkeras.data.easy_vqa import easy_vqa_answers
 from mmkeras.data.fashion_mnist import DatasetNotFoundError
@@ -19,6 +24,9 @@ from mmkeras.data.images import decode_image
 from mmkeras.data.images import load_image
 from mmkeras.data.images import preprocess_image
 from mmkeras.data.karpathy import karpathy_captions
+from mmkeras.data.registry import DATASETS
+from mmkeras.data.registry import build_splits
+from mmkeras.data.registry import register_dataset
 from mmkeras.data.shapes import Scene
 from mmkeras.data.shapes import SceneObject
 from mmkeras.data.shapes import generate_scenes
@@ -30,13 +38,18 @@ from mmkeras.data.vqa_v2 import build_answer_vocabulary
 from mmkeras.data.vqa_v2 import vqa_v2
 
 __all__ = [
+    "DATASETS",
     "DataError",
     "DatasetNotFoundError",
     "ReadReport",
     "Scene",
     "SceneObject",
     "build_answer_vocabulary",
+    "build_splits",
+    "caption_grammar",
     "coco_captions",
+    "color_match",
+    "color_match_arrays",
     "decode_image",
     "easy_vqa",
     "easy_vqa_answers",
@@ -47,9 +60,11 @@ __all__ = [
     "load_image",
     "preprocess_image",
     "read_idx",
+    "register_dataset",
     "render_scene",
     "shapes_agreement",
     "shapes_captions",
     "sort_of_clevr",
+    "splits",
     "vqa_v2",
 ]

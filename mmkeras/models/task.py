@@ -132,7 +132,10 @@ class Task(keras.Model):
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
-        x, y = self._preprocessed(x, y, batch_size)
+        # `fit` evaluates its validation data, which it has preprocessed
+        # already, through a cached iterator: map the preprocessor once.
+        if not kwargs.get("_use_cached_eval_dataset"):
+            x, y = self._preprocessed(x, y, batch_size)
         if isinstance(x, tf.data.Dataset):
             batch_size = None
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)

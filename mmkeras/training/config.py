@@ -2,8 +2,11 @@
 
 A config is a plain dict (big_vision style): the docstring of `get_config`
 states the command, the data, the expected metric and the time it takes.
-`model` and `data` name functions by dotted path; the trainer calls them
-with their `kwargs`.
+`model`, `data` and `evaluator` name registered functions
+(`mmkeras.models.builders.MODEL_BUILDERS`, `mmkeras.data.DATASETS`,
+`mmkeras.evaluation.EVALUATORS`) as `{"name": ..., "kwargs": {...}}`; a
+user's or a test's config may name any importable function as
+`{"fn": "package.module.function", "kwargs": {...}}` instead.
 """
 
 import ast
@@ -11,6 +14,10 @@ import copy
 import importlib
 import importlib.util
 import os
+
+from mmkeras import _registry
+from mmkeras.data.registry import build_splits
+from mmkeras.models.builders import MODEL_BUILDERS
 
 REQUIRED_KEYS = ("model", "data", "epochs")
 
@@ -84,18 +91,21 @@ def apply_overrides(config, overrides):
 
 
 def resolve(spec):
-    """Calls the function a `{"fn": "mmkeras....", "kwargs": {}}` names."""
-    path = spec["fn"]
-    module_name, _, attribute = path.rpartition(".")
-    # Configs may live outside the package (tests, users); the function they
-    # name must be importable.
-    try:
-        function = getattr(importlib.import_module(module_name), attribute)
-    except (ModuleNotFoundError, AttributeError, ValueError):
-        raise ValueError(
-            f"Cannot import {path!r} named by the config."
-        ) from None
+    """Calls the function a `{"fn": "mmkeras....", "kwargs": {}}` names
+    (a config's `callbacks`)."""
+    function = _registry.import_function(spec["fn"])
     return function(**spec.get("kwargs", {}))
+
+
+def build_model(config):
+    """The compiled model the config's `model` names."""
+    return MODEL_BUILDERS.call(config["model"])
+
+
+def build_datasets(config, split=None):
+    """`(train, validation)` of the config's `data`, or the one `split`
+    (`"train"` or `"validation"`)."""
+    return build_splits(config["data"], split)
 
 
 def _literal(raw):

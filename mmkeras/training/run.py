@@ -1,15 +1,20 @@
 """`train(config, output_dir)`: the loop behind `mmkeras train`."""
 
+import json
 import os
 
 import keras
 
+from mmkeras import evaluation
 from mmkeras.training import callbacks as mm_callbacks
 from mmkeras.training import config as config_lib
 from mmkeras.training import strategies
 
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.json"
 
-def train(config, output_dir, devices=None, verbose="auto"):
+
+def train(config, output_dir, devices=None, verbose="auto", command=None):
     """Trains the model a config describes; resumes if interrupted.
 
     The training stream is the config's train dataset repeated, so step `s`
@@ -23,7 +28,10 @@ def train(config, output_dir, devices=None, verbose="auto"):
     Outputs in `output_dir`: `model.keras` (after every epoch, atomic),
     `history.json` (every epoch of the run so far, resumed calls
     included; `mmkeras plot` draws it), TensorBoard logs in `logs/`, the
-    backup in `backup/`.
+    backup in `backup/`, `run.json` (the config and the command, which
+    `mmkeras evaluate` and `mmkeras zoo make` read) and, when the config
+    names an `"evaluator"`, `metrics.json` (its metrics of the final
+    model, measured when the run finishes).
     Under a multi-worker strategy the chief writes there and every other
     worker in `output_dir/worker-<i>/`.
 
@@ -33,6 +41,8 @@ def train(config, output_dir, devices=None, verbose="auto"):
         devices: devices for a `MirroredStrategy` (default: see
             `mmkeras.training.strategy`).
         verbose: Keras' `fit` verbosity.
+        command: the command line that runs this training (recorded in
+            `run.json`; `mmkeras train` gives it).
 
     Returns:
         The trained model and the history of the epochs this call ran.
@@ -41,22 +51,30 @@ def train(config, output_dir, devices=None, verbose="auto"):
     strategy = strategies.strategy(devices)
     output_dir = strategies.worker_output_dir(os.fspath(output_dir))
     os.makedirs(output_dir, exist_ok=True)
+    _write_json(
+        os.path.join(output_dir, RUN_FILE),
+        {"config": config, "command": command},
+    )
     keras.utils.set_random_seed(config.get("seed", 0))
     previous_policy = keras.config.dtype_policy()
     if config.get("mixed_precision"):
         keras.config.set_dtype_policy("mixed_float16")
     try:
-        return _train(config, output_dir, strategy, verbose)
+        model, history = _train(config, output_dir, strategy, verbose)
     finally:
         keras.config.set_dtype_policy(previous_policy)
+    metrics = os.path.join(output_dir, METRICS_FILE)
+    if "evaluator" in config and (history or not os.path.exists(metrics)):
+        _write_json(metrics, evaluation.evaluate(model, config))
+    return model, history
 
 
 def _train(config, output_dir, strategy, verbose):
-    train_data, validation_data = config_lib.resolve(config["data"])
+    train_data, validation_data = config_lib.build_datasets(config)
     steps_per_epoch = config.get("steps_per_epoch") or _cardinality(train_data)
     epochs = config["epochs"]
     with strategy.scope():
-        model = config_lib.resolve(config["model"])
+        model = config_lib.build_model(config)
         if not model.compiled:
             model.compile(jit_compile=False)
     backup = os.path.join(output_dir, "backup")
@@ -76,7 +94,7 @@ def _train(config, output_dir, strategy, verbose):
         # object would reshuffle differently, a first one over a new object
         # repeats the uninterrupted run's order. Keras keeps the iterator
         # across the epochs of one call.
-        stream, _ = config_lib.resolve(config["data"])
+        stream = config_lib.build_datasets(config, "train")
         result = model.fit(
             stream.repeat().skip(first_step),
             initial_epoch=first_epoch,
@@ -113,3 +131,11 @@ def _cardinality(dataset):
 def _extend(history, new):
     for key, values in new.items():
         history.setdefault(key, []).extend(float(v) for v in values)
+
+
+def _write_json(path, value):
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump(value, file, indent=2)
+        file.write("\n")
+    os.replace(temporary, path)

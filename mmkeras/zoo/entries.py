@@ -1,5 +1,5 @@
 """Writing zoo entries: files hashed, manifest and model card written from
-the evaluation that made the entry (`tools/make_zoo_entries.py`)."""
+the evaluation that made the entry (`mmkeras zoo make`, `mmkeras.zoo.make`)."""
 
 import json
 import os
@@ -107,7 +107,8 @@ def model_card(manifest, notes=""):
 def model_cards_page(catalogue_dir):
     """Every entry's `MODEL_CARD.md` in name order as one Markdown page,
     each card's headings one level down: the docs' model-cards page
-    (`tools/make_zoo_entries.py` rewrites `docs/model-cards.md` with it).
+    (`mmkeras zoo make` and `mmkeras zoo cards` rewrite
+    `docs/model-cards.md` with it).
     """
     names = sorted(
         name

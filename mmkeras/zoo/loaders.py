@@ -101,6 +101,28 @@ def dual_encoder_pretrained(files, manifest, load_weights=True):
     return model
 
 
+def write_dual_encoder_pretrained(model, directory):
+    """The files of a `dual_encoder_pretrained` entry from a trained
+    model (what `mmkeras zoo make` writes): `image_tower.npz`,
+    `heads.npz`, and the manifest's `architecture`. The frozen text tower
+    is not written: the entry `requires` its own."""
+    image_tower = os.path.join(directory, "image_tower.npz")
+    save_layer_weights(model.image_encoder, image_tower)
+    heads = os.path.join(directory, "heads.npz")
+    save_dual_encoder_heads(model, heads)
+    shapes = model.input_shapes()
+    architecture = {
+        "image_size": shapes["image"][1],
+        "projection_dim": model.projection_dim,
+        "sequence_length": shapes["token_ids"][1],
+    }
+    files = [
+        {"name": "image_tower.npz", "path": image_tower},
+        {"name": "heads.npz", "path": heads},
+    ]
+    return files, {"architecture": architecture}
+
+
 def save_dual_encoder_heads(model, path):
     """A `DualEncoder`'s projections and logit scale to `.npz` (atomic)."""
     heads = _dual_encoder_heads(model)

@@ -47,7 +47,7 @@ def test_the_docs_model_cards_page_is_the_cards():
         written = page.read()
     expected = model_cards_page(os.path.join(repo, "zoo"))
     assert written == expected, (
-        "docs/model-cards.md is stale; tools/make_zoo_entries.py rewrites it"
+        "docs/model-cards.md is stale; `mmkeras zoo cards` rewrites it"
     )
     for name in ENTRIES:
         assert f"## {name} (version" in written
@@ -116,15 +116,16 @@ def test_minilm_embedding_matches_the_reference(tmp_path, monkeypatch):
     )
 
 
-def test_the_dual_encoder_recipe_starts_from_the_pretrained_entries():
-    from mmkeras.configs import dual_encoder_pretrained as recipe
+def test_the_pretrained_dual_encoder_starts_from_the_zoo_entries(
+    tmp_path, monkeypatch
+):
+    from mmkeras.models.dual_encoder import builders
 
-    tower = recipe.image_tower()
+    monkeypatch.setenv("MMKERAS_CACHE", str(tmp_path))
+    tower = builders.image_tower()
     # The entry's encoder rebuilt for 75 px (its stride-2 padding depends
     # on the image size).
-    imagenet = mmkeras.encoders.EfficientNetLite0Encoder.from_preset(
-        "lite0_imagenet_classifier"
-    )
+    imagenet = mmkeras.encoders.EfficientNetLite0Encoder(include_top=True)
     imagenet.build((None, 75, 75, 3))
     imagenet.set_weights(
         mmkeras.zoo.load("efficientnet_lite0.imagenet").get_weights()
@@ -133,4 +134,10 @@ def test_the_dual_encoder_recipe_starts_from_the_pretrained_entries():
     expected = imagenet(pixels.astype("float32"))["pooled"]
     actual = tower(pixels.astype("float32") / 255.0)["pooled"]
     np.testing.assert_allclose(actual, expected, atol=1e-4)
-    assert not recipe.text_tower().trainable
+    model = builders.pretrained_dual_encoder()
+    assert not model.text_encoder.trainable
+    minilm = mmkeras.zoo.load("minilm_l6.sentence")
+    for a, b in zip(
+        model.text_encoder.get_weights(), minilm.get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)

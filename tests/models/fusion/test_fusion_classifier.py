@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 import mmkeras
-from mmkeras.configs import fusion_color_match
 from mmkeras.models.fusion import FUSIONS
 from mmkeras.models.fusion import FusionClassifier
 from mmkeras.models.fusion import FusionPreprocessor
@@ -222,52 +221,6 @@ def test_bad_arguments(kwargs, error, message):
     }
     with pytest.raises(error, match=re.escape(message)):
         FusionClassifier(**arguments)
-
-
-def test_color_match_is_seeded_balanced_and_unimodally_uninformative():
-    first = fusion_color_match.color_match_arrays(600, seed=3)
-    again = fusion_color_match.color_match_arrays(600, seed=3)
-    other = fusion_color_match.color_match_arrays(600, seed=4)
-    for key in first:
-        np.testing.assert_array_equal(first[key], again[key])
-    assert not np.array_equal(first["image"], other["image"])
-    labels = first["label"]
-    assert labels.mean() == 0.5
-    match = first["image_color"] == first["text_color"]
-    np.testing.assert_array_equal(match, labels == 1)
-    # Each modality's colour is spread over all colours in both classes.
-    for key in ("image_color", "text_color"):
-        for label in (0, 1):
-            counts = np.bincount(first[key][labels == label], minlength=6)
-            assert counts.min() > 30, (key, label, counts)
-    colors = fusion_color_match.COLORS
-    for image, color, text, text_color in zip(
-        first["image"][:20],
-        first["image_color"],
-        first["text"],
-        first["text_color"],
-        strict=False,
-    ):
-        drawn = np.unique(image.reshape(-1, 3), axis=0)
-        rgb = fusion_color_match.RGB[colors[color]]
-        assert {tuple(p) for p in drawn} == {(255, 255, 255), tuple(rgb)}
-        assert colors[text_color] in text.split()
-
-
-def test_the_color_match_preprocessor_gives_model_inputs():
-    dataset = fusion_color_match.color_match(8, seed=0, batch_size=4)
-    preprocessor = fusion_color_match.preprocessor()
-    inputs, labels = next(iter(dataset.map(preprocessor)))
-    raw = fusion_color_match.color_match_arrays(8, seed=0)
-    assert inputs["token_ids"].dtype == tf.int32
-    assert inputs["token_ids"].shape == (4, fusion_color_match.SEQUENCE_LENGTH)
-    np.testing.assert_allclose(inputs["image"], raw["image"][:4] / 255.0)
-    np.testing.assert_array_equal(labels, raw["label"][:4])
-    vocabulary = fusion_color_match.VOCABULARY
-    token_ids = inputs["token_ids"].numpy()
-    for ids, color in zip(token_ids, raw["text_color"][:4], strict=True):
-        words = [vocabulary[i] for i in ids if i]
-        assert fusion_color_match.COLORS[color] in words
 
 
 def test_a_raw_fit_equals_a_fit_on_preprocessed_inputs():
