@@ -1,7 +1,7 @@
 """VQA accuracy: relation network vs CNN+MLP on Sort-of-CLEVR, co-attention
 on easy-VQA.
 
-Trains `mmkeras.models.vqa_model.VQAModel` from the configs
+Trains `mmkeras.models.VQAModel` from the configs
 `mmkeras/configs/vqa_sort_of_clevr.py` and `mmkeras/configs/vqa_easy_vqa.py`
 with plain `model.fit`, evaluating every `--eval-every` steps (a learning
 curve) until `--steps` or the `--minutes` budget runs out, then prints a
@@ -179,7 +179,7 @@ class _Curve(keras.callbacks.Callback):
         self.summaries = summaries
         self.columns = [*summaries, *tests]
         self.sizes = {
-            name: sum(int(x[1].shape[0]) for x in data)
+            name: sum(int(x["answer_id"].shape[0]) for x in data)
             for name, data in tests.items()
         }
         self.rows, self.results = [], {}

@@ -6,6 +6,7 @@ outputs, hashes the files and writes the manifest and model card.
     .venv/bin/python tools/make_zoo_entries.py minilm_l6.sentence
     # tiny seeded entries for fast tests
     .venv/bin/python tools/make_zoo_entries.py test_fusion.tiny
+    .venv/bin/python tools/make_zoo_entries.py test_vqa.tiny
     # trained by a benchmark script or a config: train first, then pass
     # the run folder (holding model.keras)
     .venv/bin/python benchmarks/captioning.py accuracy --steps 12000 \\
@@ -218,7 +219,7 @@ def vqa_coattention(scratch, run):
     model = _trained(run)
     _, test = vqa_easy_vqa.datasets()
     accuracy = model.evaluate(test, verbose=0, return_dict=True)
-    inputs, _ = next(iter(test))
+    inputs, _ = model.preprocessor(next(iter(test)))
     golden_inputs = {k: np.asarray(v)[:4] for k, v in inputs.items()}
     manifest = {
         "name": "vqa_coattention.easy_vqa",
@@ -265,7 +266,8 @@ def vqa_film_sort_of_clevr(scratch, run):
         test = vqa_sort_of_clevr.test_split(200, 0, "encoding", 256, kind)
         result = model.evaluate(test, verbose=0, return_dict=True)
         metrics[f"test_{name}_accuracy"] = result["accuracy"]
-    inputs, _ = next(iter(vqa_sort_of_clevr.test_split(200, 0, "encoding", 8)))
+    raw = next(iter(vqa_sort_of_clevr.test_split(200, 0, "encoding", 8)))
+    inputs, _ = model.preprocessor(raw)
     golden_inputs = {k: np.asarray(v)[:4] for k, v in inputs.items()}
     manifest = {
         "name": "vqa_film.sort_of_clevr",
@@ -446,10 +448,12 @@ def test_entry(family):
     def make(scratch, run):
         model = tiny_models.model(family)
         images = np.random.default_rng(0).random((2, 24, 24, 3), "float32")
-        ids = np.ones((2, tiny_models.TEXT_LENGTH), "int32")
-        if family == "captioner":
-            ids = np.ones((2, model.sequence_length), "int32")
-        inputs = {"image": images, "token_ids": ids}
+        # Token ids of 1 for every other input (token_ids, question_ids).
+        inputs = {
+            key: np.ones((2, *shape[1:]), "int32")
+            for key, shape in model.input_shapes().items()
+        }
+        inputs["image"] = images
         manifest = {
             "name": f"test_{family}.tiny",
             "version": "1",
@@ -485,7 +489,9 @@ ENTRIES = {
     "dual_encoder_lite0_minilm.shapes": dual_encoder_lite0_minilm,
     "vqa_film.sort_of_clevr": vqa_film_sort_of_clevr,
     "test_fusion.tiny": test_entry("fusion"),
+    "test_dual_encoder.tiny": test_entry("dual_encoder"),
     "test_captioner.tiny": test_entry("captioner"),
+    "test_vqa.tiny": test_entry("vqa"),
 }
 
 

@@ -9,9 +9,10 @@ import functools
 import keras
 
 import mmkeras
-from mmkeras.models.vqa_model import VQAModel
-from mmkeras.models.vqa_model import vqa_preprocessor
+from mmkeras.models.vqa import VQAModel
+from mmkeras.models.vqa import VQAPreprocessor
 
+IMAGE_SIZE = 64
 SEQUENCE_LENGTH = 16
 
 
@@ -24,6 +25,15 @@ def tokenizer():
     vocabulary = mmkeras.text.build_vocabulary(questions, 200)
     return mmkeras.text.WordPieceTokenizer(
         vocabulary, sequence_length=SEQUENCE_LENGTH
+    )
+
+
+def preprocessor():
+    """The model's `VQAPreprocessor`: 64x64 images in [0, 1] and the
+    question tokenizer."""
+    return VQAPreprocessor(
+        mmkeras.layers.ImageConverter(image_size=(IMAGE_SIZE, IMAGE_SIZE)),
+        tokenizer(),
     )
 
 
@@ -56,7 +66,7 @@ def model(
         fusion=fusion,
         hidden_dim=hidden_dim,
         num_heads=4,
-        tokenizer=tokenizer(),
+        preprocessor=preprocessor(),
         answers=list(mmkeras.data.easy_vqa_answers()),
     )
     if decay_steps:
@@ -68,12 +78,12 @@ def model(
 
 
 def datasets(batch_size=64, seed=0):
-    """(train, test) of `(inputs, answer_id)`: 38,575 / 9,673 questions."""
-    preprocess = vqa_preprocessor(tokenizer())
+    """Raw (train, test) batches, 38,575 / 9,673 questions, which the
+    model's `VQAPreprocessor` maps in `fit` and `evaluate`."""
     train = mmkeras.data.easy_vqa(
         "train", batch_size=batch_size, shuffle=True, seed=seed
-    ).map(preprocess)
-    test = mmkeras.data.easy_vqa("test", batch_size=256).map(preprocess)
+    )
+    test = mmkeras.data.easy_vqa("test", batch_size=256)
     return train, test
 
 

@@ -11,8 +11,8 @@ import keras
 
 import mmkeras
 from mmkeras.data import shapes
-from mmkeras.models.vqa_model import VQAModel
-from mmkeras.models.vqa_model import vqa_preprocessor
+from mmkeras.models.vqa import VQAModel
+from mmkeras.models.vqa import VQAPreprocessor
 
 SEQUENCE_LENGTH = 16
 # (kind, subtype) of each question template, as `test_split` takes them.
@@ -42,6 +42,16 @@ def tokenizer():
     vocabulary = mmkeras.text.build_vocabulary(questions * 4, 200)
     return mmkeras.text.WordPieceTokenizer(
         vocabulary, sequence_length=SEQUENCE_LENGTH
+    )
+
+
+def preprocessor(question_input="encoding"):
+    """The model's `VQAPreprocessor`: 75x75 scenes in [0, 1], and the
+    question tokenizer with `question_input="tokens"`."""
+    return VQAPreprocessor(
+        mmkeras.layers.ImageConverter(image_size=(shapes.IMAGE_SIZE,) * 2),
+        tokenizer() if question_input == "tokens" else None,
+        question_input,
     )
 
 
@@ -86,6 +96,7 @@ def model(
         hidden_dim=hidden_dim,
         num_heads=4,
         fusion_layers=fusion_layers,
+        preprocessor=preprocessor(question_input),
     )
     result.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return result
@@ -98,16 +109,15 @@ def datasets(
     batch_size=64,
     seed=0,
 ):
-    """(train, test) of `(inputs, answer_id)`; 20 questions per image, the
-    paper's 9,800 / 200 image split as two seeds of the generator."""
-    preprocess = vqa_preprocessor(
-        tokenizer() if question_input == "tokens" else None, question_input
-    )
+    """Raw (train, test) batches, which the model's `VQAPreprocessor` maps
+    in `fit` and `evaluate`; 20 questions per image, the paper's 9,800 /
+    200 image split as two seeds of the generator. `question_input` is
+    unused (each example has both the question and its encoding); kept
+    for the callers that pass it."""
     train = (
         mmkeras.data.sort_of_clevr(train_images, seed=seed)
         .shuffle(SHUFFLE_BUFFER, seed=seed)
         .batch(batch_size)
-        .map(preprocess)
     )
     test = test_split(test_images, seed, question_input, batch_size)
     return train, test
@@ -116,10 +126,8 @@ def datasets(
 def test_split(num_images, seed, question_input, batch_size, kind=None):
     """The test questions; `kind` 0 keeps the non-relational ones, 1 the
     relational ones, `(kind, subtype)` one question type of
-    `QUESTION_TYPES`, None all."""
-    preprocess = vqa_preprocessor(
-        tokenizer() if question_input == "tokens" else None, question_input
-    )
+    `QUESTION_TYPES`, None all. Raw examples, as `datasets`;
+    `question_input` is unused."""
     data = mmkeras.data.sort_of_clevr(num_images, seed=seed + 1)
     if kind is not None:
         kind, subtype = kind if isinstance(kind, tuple) else (kind, None)
@@ -132,7 +140,7 @@ def test_split(num_images, seed, question_input, batch_size, kind=None):
                 keras.ops.take(e["question_encoding"], columns) > 0.5
             )
         )
-    return data.batch(batch_size).map(preprocess)
+    return data.batch(batch_size)
 
 
 def get_config():

@@ -10,8 +10,8 @@ from mmkeras.models.fusion import FusionClassifier
 from mmkeras.models.fusion import FusionPreprocessor
 from mmkeras.models.generative_serving import GenerativeServing
 from mmkeras.models.task import Task
-from mmkeras.models.vqa_model import VQAModel
-from mmkeras.models.vqa_model import vqa_preprocessor
+from mmkeras.models.vqa import VQAModel
+from mmkeras.models.vqa import VQAPreprocessor
 
 __all__ = [
     "CaptionerPreprocessor",
@@ -23,5 +23,5 @@ __all__ = [
     "ImageCaptioner",
     "Task",
     "VQAModel",
-    "vqa_preprocessor",
+    "VQAPreprocessor",
 ]

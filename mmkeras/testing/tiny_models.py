@@ -66,7 +66,6 @@ def model(family, strings=True, **kwargs):
         result({"image": images, "token_ids": np.ones((2, length), "int32")})
         return result
     text = tokenizer()
-    common = dict(tokenizer=text if strings else None, **kwargs)
     encoders = (_image_encoder(), _text_encoder(text.vocabulary_size()))
     if family == "vqa":
         result = mmkeras.models.VQAModel(
@@ -74,8 +73,9 @@ def model(family, strings=True, **kwargs):
             num_answers=len(ANSWERS),
             hidden_dim=16,
             num_heads=2,
+            preprocessor=_preprocessor(mmkeras.models.VQAPreprocessor, strings),
             answers=ANSWERS if strings else None,
-            **common,
+            **kwargs,
         )
         result({"image": images, "question_ids": ids})
     elif family == "fusion":
