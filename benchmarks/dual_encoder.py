@@ -27,7 +27,6 @@ ambiguity does not cap: the oracle's is 1.
 """
 
 import argparse
-import importlib
 import os
 import sys
 import time
@@ -39,7 +38,10 @@ import keras  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from mmkeras.configs import dual_encoder_shapes  # noqa: E402
+from mmkeras import training  # noqa: E402
+from mmkeras.data import caption_grammar  # noqa: E402
+from mmkeras.data import splits  # noqa: E402
+from mmkeras.evaluation.retrieval import oracle_recall  # noqa: E402
 
 KS = (1, 5, 10)
 DIRECTIONS = ("image_to_text", "text_to_image")
@@ -61,14 +63,18 @@ def main():
         "--save", help="Write the trained model to this .keras file."
     )
     args = parser.parse_args()
-    config = importlib.import_module(f"mmkeras.configs.{args.config}")
+    config = training.load_config(args.config)
     console = Console()
     keras.utils.set_random_seed(args.seed)
     start = time.time()
-    train, validation = config.datasets(
-        args.num_train, args.num_validation, args.batch_size, args.seed
-    )
-    model = config.model()
+    config["data"]["kwargs"] = {
+        "num_train": args.num_train,
+        "num_validation": args.num_validation,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+    }
+    train, validation = training.build_datasets(config)
+    model = training.build_model(config)
     history = model.fit(
         train, validation_data=validation, epochs=args.epochs, verbose=2
     )
@@ -81,12 +87,12 @@ def main():
     }
     rows = []
     for name, (count, seed, split) in sets.items():
-        data = config.caption_pairs(count, seed, split, args.batch_size)
-        truth = dual_encoder_shapes.caption_truth(count, seed, split)
+        data = splits.caption_pairs(count, seed, split, args.batch_size)
+        truth = caption_grammar.caption_truth(count, seed, split)
         result = model.evaluate_retrieval(data, KS, relevant=truth)
         rows.append((name, result))
         if name != "train pairs":
-            oracle = dual_encoder_shapes.oracle_recall(truth, KS)
+            oracle = oracle_recall(truth, KS)
             rows.append(("  oracle", oracle))
     chance = {f"recall_at_{k}_{d}": k / n for d in DIRECTIONS for k in KS}
     # A random hit is true as often as a caption is true of a scene.

@@ -1,6 +1,6 @@
 """Fusion strategies compared on a task each modality alone cannot solve.
 
-The task is colour match (`mmkeras/configs/fusion_color_match.py`): a 32x32
+The task is colour match (`mmkeras.data.color_match`): a 32x32
 image of one shape in colour `c_img`, a short text naming a colour `c_txt`,
 label 1 if `c_img == c_txt`. Labels are balanced and each modality is
 independent of the label, so the unimodal baselines (`image_only`,
@@ -35,8 +35,9 @@ import rich.console  # noqa: E402
 import rich.table  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from mmkeras.configs import fusion_color_match  # noqa: E402
-from mmkeras.models.fusion_classifier import FUSIONS  # noqa: E402
+import mmkeras  # noqa: E402
+from mmkeras.models.fusion import FUSIONS  # noqa: E402
+from mmkeras.models.fusion.builders import color_match_fusion  # noqa: E402
 
 TARGET = 0.95
 # The fusions that can express an interaction of the modalities.
@@ -47,11 +48,15 @@ def run_fusion(fusion, epochs, num_train, num_validation, batch_size, seed):
     """Trains one fusion; returns its history and wall seconds."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    train, validation = fusion_color_match.datasets(
-        num_train, num_validation, batch_size, seed
+    train, validation = mmkeras.data.DATASETS.call(
+        {"name": "color_match"},
+        num_train=num_train,
+        num_validation=num_validation,
+        batch_size=batch_size,
+        seed=seed,
     )
     start = time.perf_counter()
-    model = fusion_color_match.model(fusion=fusion)
+    model = color_match_fusion(fusion=fusion)
     history = model.fit(
         train, validation_data=validation, epochs=epochs, verbose=0
     )

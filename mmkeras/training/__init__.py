@@ -4,6 +4,8 @@ from mmkeras.training.callbacks import AtomicModelCheckpoint
 from mmkeras.training.callbacks import HistoryLog
 from mmkeras.training.callbacks import StepBackup
 from mmkeras.training.config import apply_overrides
+from mmkeras.training.config import build_datasets
+from mmkeras.training.config import build_model
 from mmkeras.training.config import list_configs
 from mmkeras.training.config import load_config
 from mmkeras.training.plots import plot_history
@@ -17,6 +19,8 @@ __all__ = [
     "HistoryLog",
     "StepBackup",
     "apply_overrides",
+    "build_datasets",
+    "build_model",
     "is_chief",
     "list_configs",
     "load_config",
