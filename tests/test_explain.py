@@ -18,27 +18,7 @@ def vqa():
     return tiny.model("vqa")
 
 
-def test_vqa_attention_answers_and_draws_the_question_map(vqa, tmp_path):
-    path = tmp_path / "answer.png"
-    question = "what shape is the small object left of the big red circle?"
-    answer = explain.vqa_attention(vqa, _image(), question, str(path))
-    size = tuple(vqa.input_shapes()["image"][1:3])
-    inputs = {
-        "image": mmkeras.data.preprocess_image(_image(), size)[None],
-        "question_ids": vqa.tokenizer([question]),
-    }
-    assert answer == vqa.answers[int(np.argmax(vqa(inputs)[0]))]
-    sheet = np.asarray(Image.open(path))
-    assert sheet.shape[1] == 2 * explain.PANEL
-    short = tmp_path / "short.png"
-    explain.vqa_attention(vqa, _image(), "what shape?", str(short))
-    # The long question wraps onto more lines under its panel.
-    assert sheet.shape[0] > np.asarray(Image.open(short)).shape[0]
-
-
 def test_only_captioners_and_vqa_models_are_explained(vqa):
-    with pytest.raises(ValueError, match="Received: a FusionClassifier"):
-        explain.vqa_attention(tiny.model("fusion"), _image(), "q", "x.png")
     with pytest.raises(ValueError, match="Received: a VQAModel"):
         explain.retrieval(vqa, ["q"], [_image()], "x.png")
 

@@ -329,11 +329,15 @@ def explain(model_path, image, question, output_path):
     """Run MODEL (a zoo name or a .keras file) on an image (and
     --question, for a VQA model) and draw where it looked."""
     from mmkeras import data
+    from mmkeras.models.serving import RequestError
 
     model = _load_model(model_path)
     pixels = data.load_image(image).numpy()
     options = {"question": question} if question else {}
-    result = model.explain(pixels, output_path, **options)
+    try:
+        result = model.explain(pixels, output_path, **options)
+    except RequestError as error:
+        raise click.UsageError(str(error)) from None
     click.echo(f"{result}\n{output_path}")
 
 

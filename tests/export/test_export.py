@@ -217,26 +217,6 @@ def test_tensor_signatures_only_without_a_tokenizer(tmp_path):
     assert set(loaded.signatures) == {"logits", "serving_default"}
 
 
-def test_sort_of_clevr_style_encoded_questions_export(tmp_path):
-    model = mmkeras.models.VQAModel(
-        mmkeras.encoders.ConvImageEncoder(filters=(8,), hidden_dim=8),
-        None,
-        num_answers=4,
-        question_input="encoding",
-        fusion="relation",
-        hidden_dim=8,
-        num_heads=2,
-    )
-    model(
-        {
-            "image": np.zeros((1, 16, 16, 3), "float32"),
-            "question_encoding": np.zeros((1, 11), "float32"),
-        }
-    )
-    written = run_export_test(model, tmp_path, "onnx")
-    assert os.listdir(written["onnx"]).count("logits.onnx") == 1
-
-
 def test_a_failed_verification_leaves_no_version(tmp_path, monkeypatch):
     model = tiny.model("fusion", strings=False)
     monkeypatch.setattr(verify, "TOLERANCE", -1.0)
