@@ -139,12 +139,8 @@ def classify_pairs(console, model):
 def answer_questions(console, model):
     """easy-VQA test questions (real data from the easy-vqa package)."""
     batch = next(iter(mmkeras.data.easy_vqa("test", batch_size=64)))
-    logits = model(
-        {
-            "image": batch["image"],
-            "question_ids": model.tokenizer(batch["question"]),
-        }
-    )
+    inputs, _ = model.preprocessor(batch)
+    logits = model(inputs)
     predicted = [model.answers[i] for i in np.argmax(logits, -1)]
     truth = [a.decode() for a in batch["answer"].numpy()]
     for question, answer, true in list(
