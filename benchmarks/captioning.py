@@ -45,8 +45,11 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 import mmkeras  # noqa: E402
-from mmkeras.configs import caption_shapes  # noqa: E402
 from mmkeras.data import _scenes  # noqa: E402
+from mmkeras.data import caption_grammar  # noqa: E402
+from mmkeras.data import splits  # noqa: E402
+from mmkeras.evaluation import captioning  # noqa: E402
+from mmkeras.models.captioner import builders  # noqa: E402
 
 console = rich.console.Console()
 COMMAND = " ".join([".venv/bin/python", *sys.argv])
@@ -113,10 +116,10 @@ def accuracy(
 ):
     """BLEU-4, CIDEr and truthfulness of greedy captions."""
     keras.utils.set_random_seed(0)
-    train, _ = caption_shapes.datasets(
+    train, _ = splits.caption_splits(
         train_images, test_images, captions=captions
     )
-    model = caption_shapes.model(
+    model = builders.shapes_captioner(
         hidden_dim,
         num_layers,
         learning_rate=learning_rate,
@@ -132,7 +135,7 @@ def accuracy(
     _train_and_report(
         model,
         train,
-        caption_shapes.evaluation_set(test_images),
+        caption_grammar.evaluation_set(test_images),
         steps,
         eval_every,
         minutes,
@@ -182,7 +185,7 @@ def oracle(
     exact facts over an NxN grid of tokens, as an image encoder's are.
     """
     keras.utils.set_random_seed(0)
-    model = caption_shapes.model(
+    model = builders.shapes_captioner(
         hidden_dim,
         num_layers,
         learning_rate=learning_rate,
@@ -194,15 +197,15 @@ def oracle(
     # scales them back (SceneTokens rounds off the float error).
     model.preprocessor = mmkeras.models.CaptionerPreprocessor(
         mmkeras.layers.ImageConverter(scale=_TABLE_SCALE),
-        caption_shapes.tokenizer(),
-        caption_shapes.SEQUENCE_LENGTH,
+        builders.shapes_caption_tokenizer(),
+        builders.SEQUENCE_LENGTH,
     )
-    train, _ = caption_shapes.datasets(
+    train, _ = splits.caption_splits(
         train_images,
         captions=captions,
         transform=lambda e: e | {"image": _scene_image(e["scene"])},
     )
-    _, references, scenes = caption_shapes.evaluation_set(test_images)
+    _, references, scenes = caption_grammar.evaluation_set(test_images)
     tables = np.stack([mmkeras.data.shapes.scene_array(s) for s in scenes])
     test_set = (_scene_image(tables).numpy(), references, scenes)
     _train_and_report(
@@ -297,14 +300,14 @@ def _train_and_report(model, train, test_set, steps, eval_every, minutes, save):
     for row in curve.rows:
         table.add_row(*row)
     console.print(table)
-    bounds = caption_shapes.reference_losses()
+    bounds = captioning.reference_losses()
     console.print(
         "reference losses: "
         + ", ".join(f"{name} {loss:.3f}" for name, loss in bounds.items())
     )
     final = {
         "greedy": curve.scores,
-        "beam 4": caption_shapes.score(
+        "beam 4": captioning.score(
             model, curve.test_set, mmkeras.samplers.BeamSampler(4)
         ),
     }
@@ -342,7 +345,7 @@ class _Curve(keras.callbacks.Callback):
         self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.scores = caption_shapes.score(self.model, self.test_set)
+        self.scores = captioning.score(self.model, self.test_set)
         elapsed = (time.perf_counter() - self.start) / 60
         row = [str((epoch + 1) * self.eval_every), f"{elapsed:.1f}"]
         values = [logs["loss"], *(self.scores[key] for key in self.keys)]
@@ -362,14 +365,14 @@ class _Curve(keras.callbacks.Callback):
 def speed(batch_size, max_length, repeats):
     """Tokens/s of cached vs uncached greedy and cached beam decoding."""
     keras.utils.set_random_seed(0)
-    model = caption_shapes.model(max_length=max_length)
+    model = builders.shapes_captioner(max_length=max_length)
     images = next(
         iter(
-            caption_shapes.test_split(batch_size, captions=1).batch(batch_size)
+            splits.caption_test_split(batch_size, captions=1).batch(batch_size)
         )
     )["image"]
     # No preprocessor at this length: the model takes converted pixels.
-    images = caption_shapes.preprocessor().generate_preprocess(images)
+    images = builders.shapes_caption_preprocessor().generate_preprocess(images)
     model.build({"image": images.shape})
     modes = {
         "greedy, cached": lambda x: _cached(model, x, "greedy", max_length),

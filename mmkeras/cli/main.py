@@ -56,8 +56,6 @@ _SAMPLER = click.option(
 )
 def train(config, output_dir, overrides):
     """Train from CONFIG (a name in mmkeras/configs or a .py file)."""
-    import shlex
-
     from mmkeras import training
 
     settings = training.apply_overrides(training.load_config(config), overrides)
@@ -65,13 +63,24 @@ def train(config, output_dir, overrides):
     for override in overrides:
         words += ["--set", override]
     _, history = training.train(
-        settings, output_dir, command=shlex.join(words)
+        settings, output_dir, command=" ".join(map(_quoted, words))
     )
     if history:
         last = {key: values[-1] for key, values in history.items()}
         click.echo(f"final epoch: {last}")
     else:
         click.echo(f"{output_dir} already holds a finished run.")
+
+
+def _quoted(word):
+    """`word` as a shell reads it back: plain, in single quotes, or in
+    double quotes when it holds single quotes (Python literals do)."""
+    import shlex
+
+    quoted = shlex.quote(word)
+    if "'\"'\"'" in quoted and not any(c in word for c in '"$`\\!'):
+        return f'"{word}"'
+    return quoted
 
 
 @cli.command("export")

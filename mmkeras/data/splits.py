@@ -9,6 +9,58 @@ from mmkeras.data import shapes
 from mmkeras.data.registry import pick
 from mmkeras.data.registry import register_dataset
 
+# Caption examples hold their image (16 kB): a bigger shuffle buffer costs
+# memory.
+CAPTION_SHUFFLE_BUFFER = 5_000
+
+
+def caption_test_split(num_images, seed=0, captions=5):
+    """The test captions of a `caption_splits` run of `seed` (scenes of
+    `seed + 1`), in image order, `captions` per image, unbatched."""
+    return shapes.shapes_captions(
+        num_images, seed=seed + 1, captions_per_image=captions
+    )
+
+
+@register_dataset("shapes_captions")
+def caption_splits(
+    train_images=4000,
+    test_images=200,
+    batch_size=64,
+    captions=5,
+    seed=0,
+    transform=None,
+    split=None,
+):
+    """Raw batched caption examples (`"image"`, `"caption"`, `"scene"`):
+    `captions` true captions per scene, `train_images` training scenes of
+    `seed` (shuffled) and `test_images` scenes of `seed + 1`. `transform`,
+    if given, maps every example dict before batching, e.g. to feed the
+    model something other than pixels."""
+
+    def transformed(dataset):
+        return dataset if transform is None else dataset.map(transform)
+
+    def train():
+        examples = shapes.shapes_captions(
+            train_images, seed=seed, captions_per_image=captions
+        )
+        # Tokenizing took 30% of a training step in line with it
+        # (benchmarks/input_pipeline.py): `fit` maps the preprocessor in
+        # parallel and ahead, so it hides.
+        return (
+            transformed(examples)
+            .shuffle(CAPTION_SHUFFLE_BUFFER, seed=seed)
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+
+    def validation():
+        test = transformed(caption_test_split(test_images, seed, captions))
+        return test.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    return pick(split, train, validation)
+
 
 def caption_pairs(num_images, seed, split="all", batch_size=64):
     """One true caption per scene (`"image"`, `"scene"`, `"caption"`),

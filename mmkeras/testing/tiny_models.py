@@ -5,7 +5,7 @@ import keras
 import numpy as np
 
 import mmkeras
-from mmkeras.configs import caption_shapes
+from mmkeras.models.captioner import builders as caption_builders
 
 FAMILIES = ("captioner", "vqa", "fusion", "dual_encoder")
 IMAGE_SIZE = 24
@@ -45,24 +45,24 @@ def model(family, strings=True, **kwargs):
     images = np.zeros((2, IMAGE_SIZE, IMAGE_SIZE, 3), "float32")
     ids = np.ones((2, TEXT_LENGTH), "int32")
     if family == "captioner":
-        words = caption_shapes.tokenizer()
+        words = caption_builders.shapes_caption_tokenizer()
         result = mmkeras.models.ImageCaptioner(
             _image_encoder(),
             vocabulary_size=words.vocabulary_size(),
-            sequence_length=caption_shapes.SEQUENCE_LENGTH,
+            sequence_length=caption_builders.SEQUENCE_LENGTH,
             hidden_dim=16,
             intermediate_dim=32,
             num_heads=2,
             preprocessor=mmkeras.models.CaptionerPreprocessor(
                 mmkeras.layers.ImageConverter((IMAGE_SIZE, IMAGE_SIZE)),
                 words if strings else None,
-                caption_shapes.SEQUENCE_LENGTH,
+                caption_builders.SEQUENCE_LENGTH,
             ),
             start_token_id=words.start_token_id,
             end_token_id=words.end_token_id,
             **kwargs,
         )
-        length = caption_shapes.SEQUENCE_LENGTH
+        length = caption_builders.SEQUENCE_LENGTH
         result({"image": images, "token_ids": np.ones((2, length), "int32")})
         return result
     text = tokenizer()

@@ -31,7 +31,8 @@ class CaptionerPreprocessor(Preprocessor):
 
     >>> preprocessor = mmkeras.models.CaptionerPreprocessor(
     ...     mmkeras.layers.ImageConverter(image_size=(75, 75)),
-    ...     mmkeras.configs.caption_shapes.tokenizer(), sequence_length=12)
+    ...     mmkeras.models.captioner.builders.shapes_caption_tokenizer(),
+    ...     sequence_length=12)
     >>> ds = mmkeras.data.shapes_captions(8, seed=0, batch_size=4)
     >>> inputs, labels = next(iter(ds.map(preprocessor)))
     >>> inputs["token_ids"].shape, labels.shape
