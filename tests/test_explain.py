@@ -18,11 +18,6 @@ def vqa():
     return tiny.model("vqa")
 
 
-def test_only_captioners_and_vqa_models_are_explained(vqa):
-    with pytest.raises(ValueError, match="Received: a VQAModel"):
-        explain.retrieval(vqa, ["q"], [_image()], "x.png")
-
-
 def _saved(model, tmp_path):
     """The paths of `model` saved as .keras and of an image file."""
     model_path = str(tmp_path / "model.keras")
@@ -47,21 +42,34 @@ def test_the_command_answers_a_question_about_the_image(vqa, tmp_path):
     assert answer in vqa.answers and written == str(out)
 
 
-def test_retrieval_draws_each_texts_best_images_in_order(tmp_path):
-    model = tiny.model("dual_encoder")
-    rng = np.random.default_rng(2)
-    images = [rng.integers(0, 256, (30, 30, 3), "uint8") for _ in range(5)]
-    texts = ["a red circle", "a blue square above a green circle"]
-    path = tmp_path / "ranked.png"
-    indices, scores = explain.retrieval(model, texts, images, str(path), k=3)
-    size = tuple(model.input_shapes()["image"][1:3])
-    pixels = np.stack([mmkeras.data.preprocess_image(i, size) for i in images])
-    expected = np.asarray(model.score(pixels, model.tokenizer(texts))).T
-    np.testing.assert_array_equal(indices, np.argsort(-expected, 1)[:, :3])
-    np.testing.assert_allclose(
-        scores, np.sort(expected, 1)[:, ::-1][:, :3], atol=1e-5
+def test_display_pixels_inverts_the_image_converter():
+    converter = mmkeras.layers.ImageConverter(
+        scale=(2.0, 4.0, 1.0), offset=(-1.0, 0.5, 0.0)
     )
-    sheet = np.asarray(Image.open(path))
-    assert sheet.shape[1] == 4 * explain.PANEL  # the text, then 3 images
-    with pytest.raises(ValueError, match="k must be at most"):
-        explain.retrieval(model, texts, images, str(path), k=6)
+    image = _image()
+    converted = np.asarray(converter(image[None]))[0]
+    np.testing.assert_allclose(
+        explain.display_pixels(converted, converter), image, atol=1e-3
+    )
+
+
+def test_a_sheet_wraps_panels_into_rows_with_their_labels():
+    panels = [
+        (explain.panel(_image()), "a label long enough to wrap onto lines"),
+        (explain.text_panel("some text"), ""),
+        (explain.panel(_image()), "third"),
+    ]
+    assert panels[0][0].shape == (explain.PANEL, explain.PANEL, 3)
+    picture = np.asarray(explain.sheet(panels, columns=2))
+    assert picture.shape[1] == 2 * explain.PANEL
+    row = picture.shape[0] // 2
+    assert row > explain.PANEL + 12  # the wrapped label's two lines
+    np.testing.assert_allclose(
+        picture[1 : explain.PANEL - 1, 1 : explain.PANEL - 1],
+        panels[0][0][1:-1, 1:-1],
+    )
+    # The third panel starts the second row.
+    np.testing.assert_allclose(
+        picture[row + 1 : row + explain.PANEL - 1, 1 : explain.PANEL - 1],
+        panels[2][0][1:-1, 1:-1],
+    )

@@ -12,6 +12,7 @@ from mmkeras.models.dual_encoder.dual_encoder_preprocessor import (
     DualEncoderPreprocessor,
 )
 from mmkeras.models.dual_encoder.dual_encoder_serving import DualEncoderServing
+from mmkeras.models.serving import RequestError
 from mmkeras.models.task import Task
 
 _DIRECTIONS = ("image_to_text", "text_to_image")
@@ -242,7 +243,8 @@ class DualEncoder(Task):
             image: `(height, width, 3)` pixels, uint8 or floats in [0, 1];
                 converted by the preprocessor's `ImageConverter`.
             path: the PNG to write (atomically).
-            texts: the candidate texts (`mmkeras explain --text`).
+            texts: the candidate texts (`mmkeras explain --text`); none
+                is a `RequestError`.
 
         Returns:
             The text the model ranks first.
@@ -254,9 +256,14 @@ class DualEncoder(Task):
             self.score(pixels, self.preprocessor.tokenize(texts))
         )[0]
         order = np.argsort(-scores, kind="stable")
-        converter = self.preprocessor.image_converter
-        drawn = _pictures.display_pixels(pixels[0], converter)
-        _pictures.text_ranking(drawn, texts, order, scores, path)
+        _pictures.text_ranking(
+            ops.convert_to_numpy(pixels[0]),
+            self.preprocessor.image_converter,
+            texts,
+            order,
+            scores,
+            path,
+        )
         return texts[order[0]]
 
     def draw_retrieval(self, texts, images, path, k=4):
@@ -294,12 +301,14 @@ class DualEncoder(Task):
         )
         indices = ops.convert_to_numpy(indices)
         scores = ops.convert_to_numpy(scores)
-        converter = self.preprocessor.image_converter
-        drawn = [
-            _pictures.display_pixels(p, converter)
-            for p in ops.convert_to_numpy(pixels)
-        ]
-        _pictures.image_ranking(texts, drawn, indices, scores, path)
+        _pictures.image_ranking(
+            texts,
+            ops.convert_to_numpy(pixels),
+            self.preprocessor.image_converter,
+            indices,
+            scores,
+            path,
+        )
         return indices, scores
 
     def _check_tokenizer(self, method):
@@ -394,9 +403,15 @@ def _check_texts(name, texts):
     if isinstance(texts, str):
         texts = [texts]
     texts = list(texts)
-    if not texts or not all(isinstance(text, str) for text in texts):
+    if not texts:
+        # A request error: `mmkeras explain` makes it a usage error.
+        raise RequestError(
+            f"a dual encoder ranks texts: give {name}=[...] (the command's "
+            f"--text, repeatable). Received: no {name}"
+        )
+    if not all(isinstance(text, str) for text in texts):
         raise ValueError(
-            f"{name} must be a non-empty list of strings (the texts to "
-            f"rank). Received: {name}={texts!r}"
+            f"{name} must be a list of strings (the texts to rank). "
+            f"Received: {name}={texts!r}"
         )
     return texts

@@ -14,6 +14,7 @@ from mmkeras import explain
 from mmkeras.data import shapes
 from mmkeras.models.dual_encoder import DualEncoder
 from mmkeras.models.dual_encoder import DualEncoderPreprocessor
+from mmkeras.models.serving import RequestError
 from mmkeras.testing import run_task_test
 
 WORDS = sorted(
@@ -400,9 +401,9 @@ def test_explain_ranks_the_texts_for_the_image(tiny, tmp_path):
 
 def test_explain_needs_texts_and_a_tokenizer(tiny, tmp_path):
     image = _scenes(1)[0]
-    with pytest.raises(ValueError, match="texts must be a non-empty list"):
+    with pytest.raises(RequestError, match="--text, repeatable"):
         tiny.explain(image, str(tmp_path / "x.png"))
-    with pytest.raises(ValueError, match="texts must be a non-empty list"):
+    with pytest.raises(ValueError, match="texts must be a list of strings"):
         tiny.explain(image, str(tmp_path / "x.png"), texts=[b"bytes"])
     with pytest.raises(ValueError, match="Received: preprocessor=None"):
         make_model().explain(image, str(tmp_path / "x.png"), texts=["a"])
@@ -424,3 +425,20 @@ def test_draw_retrieval_draws_each_texts_best_images_in_order(tiny, tmp_path):
     assert sheet.shape[0] > 2 * explain.PANEL  # one row per text
     with pytest.raises(ValueError, match="k must be at most"):
         tiny.draw_retrieval(texts, images, str(path), k=6)
+
+
+def test_the_explain_command_without_texts_is_a_usage_error(tiny, tmp_path):
+    from click.testing import CliRunner
+
+    from mmkeras.cli.main import cli
+
+    model_path = str(tmp_path / "model.keras")
+    tiny.save(model_path)
+    image_path = tmp_path / "scene.png"
+    Image.fromarray(_scenes(1)[0]).save(image_path)
+    out = str(tmp_path / "ranked.png")
+    result = CliRunner().invoke(
+        cli, ["explain", model_path, "--image", str(image_path), "--out", out]
+    )
+    assert result.exit_code == 2
+    assert "a dual encoder ranks texts" in result.output
