@@ -41,8 +41,8 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
         normalize_tokens: end with a layer norm over each token's
             features. `False` keeps the stem's features, so an empty
             stretch of page stays weaker than an object, which a fusion
-            that max-pools over the grid (`VQAModel(fusion="film")`)
-            needs.
+            that max-pools over the grid (`mmkeras.layers.FiLMFusionHead`,
+            `VQAModel(fusion="film")`) needs.
 
     Example:
 
