@@ -42,7 +42,8 @@ def test_a_captioner_captions_each_image(tmp_path, image, sampler):
         sampler,
     )
     assert result.exit_code == 0, result.output
-    pixels = decode_images(tf.constant([open(image, "rb").read()]), (24, 24))
+    encoded = tf.constant([open(image, "rb").read()])
+    pixels = decode_images(encoded, model.preprocessor)
     expected = model.generate(pixels, sampler=sampler)[0]
     assert [line["captions"] for line in lines] == [expected, expected]
 
