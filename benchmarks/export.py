@@ -29,20 +29,19 @@ import rich.table  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import mmkeras  # noqa: E402
-from mmkeras.configs import caption_shapes  # noqa: E402
-from mmkeras.configs import dual_encoder_shapes  # noqa: E402
-from mmkeras.configs import fusion_color_match  # noqa: E402
-from mmkeras.configs import vqa_easy_vqa  # noqa: E402
+from mmkeras.data.color_match import IMAGE_SIZE  # noqa: E402
 from mmkeras.export import signatures  # noqa: E402
 from mmkeras.export.consumers.run_onnx import Graphs  # noqa: E402
+from mmkeras.models.builders import MODEL_BUILDERS  # noqa: E402
 
 console = rich.console.Console()
 COMMAND = " ".join([".venv/bin/python", *sys.argv])
+# The builders of the configs' models (called with their defaults).
 MODELS = {
-    "captioner": caption_shapes.model,
-    "vqa": vqa_easy_vqa.model,
-    "fusion": fusion_color_match.model,
-    "dual_encoder": dual_encoder_shapes.model,
+    "captioner": MODEL_BUILDERS.get("shapes_captioner"),
+    "vqa": MODEL_BUILDERS.get("easy_vqa_coattention"),
+    "fusion": MODEL_BUILDERS.get("color_match_fusion"),
+    "dual_encoder": MODEL_BUILDERS.get("shapes_dual_encoder"),
 }
 # The tensor signature (and ONNX graph) each family is timed on.
 TENSOR_SIGNATURE = {
@@ -56,7 +55,7 @@ TENSOR_SIGNATURE = {
 IMAGE_SIZES = {
     "captioner": 75,
     "vqa": 64,
-    "fusion": fusion_color_match.IMAGE_SIZE,
+    "fusion": IMAGE_SIZE,
     "dual_encoder": 75,
 }
 

@@ -56,20 +56,19 @@ import rich.console  # noqa: E402
 import rich.table  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from mmkeras.configs import caption_shapes  # noqa: E402
-from mmkeras.configs import dual_encoder_shapes  # noqa: E402
-from mmkeras.configs import fusion_color_match  # noqa: E402
-from mmkeras.configs import vqa_easy_vqa  # noqa: E402
+from mmkeras import training  # noqa: E402
+from mmkeras.data import build_splits  # noqa: E402
+from mmkeras.models.builders import MODEL_BUILDERS  # noqa: E402
 
 COMMAND = " ".join([".venv/bin/python", *sys.argv])
 CONFIGS = {
-    "captioner": caption_shapes,
-    "vqa": vqa_easy_vqa,
-    "fusion": fusion_color_match,
-    "dual_encoder": dual_encoder_shapes,
+    "captioner": "caption_shapes",
+    "vqa": "vqa_easy_vqa",
+    "fusion": "fusion_color_match",
+    "dual_encoder": "dual_encoder_shapes",
 }
 BATCH_SIZE = 64
-# caption_shapes.datasets' default: captions per training scene.
+# The caption data's default: captions per training scene.
 CAPTIONS = 5
 # Validation examples: built by datasets() but never iterated here.
 VALIDATION = 64
@@ -91,8 +90,12 @@ def train_pipeline(family, batches):
         "fusion": {"num_train": samples, "num_validation": VALIDATION},
         "dual_encoder": {"num_train": samples, "num_validation": VALIDATION},
     }[family]
-    train, _ = CONFIGS[family].datasets(batch_size=BATCH_SIZE, **kwargs)
-    return train
+    spec = training.load_config(CONFIGS[family])["data"]
+    spec = {**spec, "kwargs": {**spec.get("kwargs", {}), **kwargs}}
+    return build_splits(
+        {**spec, "kwargs": {**spec["kwargs"], "batch_size": BATCH_SIZE}},
+        "train",
+    )
 
 
 def pipeline_pass(dataset):
@@ -111,7 +114,9 @@ def measure(family, batches, steps):
     pipeline_pass(train)  # warm-up: thread pools, the dual encoder's cache
     batch = next(iter(train))
     data = tf.data.Dataset.from_tensors(batch).repeat()
-    model = CONFIGS[family].model()
+    # The builder's defaults, not the recipe's hyper-parameters.
+    builder = training.load_config(CONFIGS[family])["model"]["name"]
+    model = MODEL_BUILDERS.get(builder)()
     _timing.fit_steps(model, data, WARMUP_STEPS)  # builds, traces
     timer = _timing.StepTimer()
     passes = []

@@ -1,11 +1,12 @@
 """VQA accuracy: relation network vs CNN+MLP on Sort-of-CLEVR, co-attention
 on easy-VQA.
 
-Trains `mmkeras.models.VQAModel` from the configs
-`mmkeras/configs/vqa_sort_of_clevr.py` and `mmkeras/configs/vqa_easy_vqa.py`
-with plain `model.fit`, evaluating every `--eval-every` steps (a learning
-curve) until `--steps` or the `--minutes` budget runs out, then prints a
-table with the final test accuracies, the command and the wall time.
+Trains `mmkeras.models.VQAModel` from the builders and datasets of the
+configs `mmkeras/configs/vqa_sort_of_clevr.py` and
+`mmkeras/configs/vqa_easy_vqa.py` with plain `model.fit`, evaluating
+every `--eval-every` steps (a learning curve) until `--steps` or the
+`--minutes` budget runs out, then prints a table with the final test
+accuracies, the command and the wall time.
 
 Targets: Sort-of-CLEVR relational >= 94% and non-relational >= 99% for
 `--fusion relation` (Santoro et al. 2017; their CNN+MLP baseline, here
@@ -28,8 +29,12 @@ import keras  # noqa: E402
 import rich.console  # noqa: E402
 import rich.table  # noqa: E402
 
-from mmkeras.configs import vqa_easy_vqa  # noqa: E402
-from mmkeras.configs import vqa_sort_of_clevr  # noqa: E402
+from mmkeras.data import splits  # noqa: E402
+from mmkeras.models.vqa import builders  # noqa: E402
+
+# The question types of Sort-of-CLEVR, as the tables name them.
+QUESTION_TYPES = ("shape", "left/right", "top/bottom")
+QUESTION_TYPES += ("closest", "furthest", "count")
 
 # Wide enough for the per-question-type columns when piped to a log.
 console = rich.console.Console(width=None if sys.stdout.isatty() else 150)
@@ -77,16 +82,20 @@ def sort_of_clevr(
 ):
     """Relational / non-relational test accuracy on Sort-of-CLEVR."""
     keras.utils.set_random_seed(0)
-    train, _ = vqa_sort_of_clevr.datasets(
-        train_images, test_images, question_input
+    train = splits.sort_of_clevr_splits(
+        train_images, test_images, split="train"
     )
     tests = {
-        name: vqa_sort_of_clevr.test_split(
-            test_images, 0, question_input, 256, kind
+        name: splits.sort_of_clevr_splits(
+            train_images,
+            test_images,
+            batch_size=256,
+            question_type=name.replace("/", "_or_"),
+            split="validation",
         ).cache()
-        for name, kind in vqa_sort_of_clevr.QUESTION_TYPES.items()
+        for name in QUESTION_TYPES
     }
-    model = vqa_sort_of_clevr.model(
+    model = builders.sort_of_clevr_vqa(
         fusion,
         question_input,
         hidden_dim,
@@ -122,8 +131,8 @@ def sort_of_clevr(
 def easy_vqa(fusion, steps, eval_every, minutes):
     """easy-VQA test accuracy."""
     keras.utils.set_random_seed(0)
-    train, test = vqa_easy_vqa.datasets()
-    model = vqa_easy_vqa.model(fusion)
+    train, test = splits.easy_vqa_splits()
+    model = builders.easy_vqa_coattention(fusion)
     tests = {"test": test.cache()}
     _run(
         f"easy-VQA, fusion={fusion}",

@@ -50,6 +50,8 @@ def get_config():
             "name": "retrieval",
             "kwargs": {"ks": [1, 5], "prefix": "held_out"},
         },
+        # None: the dataset's length (625 batches).
+        "steps_per_epoch": None,
         "epochs": 3,
         "seed": 0,
         "zoo": {

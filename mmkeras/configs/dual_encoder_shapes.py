@@ -42,6 +42,8 @@ def get_config():
             "name": "retrieval",
             "kwargs": {"ks": [1, 5], "prefix": "held_out"},
         },
+        # None: the dataset's length (62 batches).
+        "steps_per_epoch": None,
         "epochs": 20,
         "seed": 0,
     }

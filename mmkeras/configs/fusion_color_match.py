@@ -40,6 +40,8 @@ def get_config():
             "kwargs": {"num_train": 4096, "num_validation": 1024},
         },
         "evaluator": {"name": "accuracy", "kwargs": {"prefix": "validation"}},
+        # None: the dataset's length (64 batches).
+        "steps_per_epoch": None,
         "epochs": 10,
         "seed": 0,
         # `mmkeras zoo make`: fields formatted with the config (and the

@@ -3,9 +3,12 @@ returns `(train, validation)` raw batched datasets of dicts, seeded, with
 the validation examples drawn from another seed so they are new ones.
 The model's preprocessor maps them in `fit` and `evaluate`."""
 
+import keras
 import tensorflow as tf
 
 from mmkeras.data import shapes
+from mmkeras.data._scenes import COLORS
+from mmkeras.data.easy_vqa import easy_vqa
 from mmkeras.data.registry import pick
 from mmkeras.data.registry import register_dataset
 
@@ -100,3 +103,82 @@ def caption_pair_splits(
         return pairs.cache()
 
     return pick(split, train, validation)
+
+
+@register_dataset("easy_vqa")
+def easy_vqa_splits(batch_size=64, seed=0, split=None):
+    """easy-VQA's train questions (38,575, shuffled anew each epoch from
+    `seed`) and its test questions (9,673) as the validation split."""
+    return pick(
+        split,
+        lambda: easy_vqa(
+            "train", batch_size=batch_size, shuffle=True, seed=seed
+        ),
+        lambda: easy_vqa("test", batch_size=256),
+    )
+
+
+# Question types of Sort-of-CLEVR by name: (kind, subtype), kind 0 the
+# non-relational questions and 1 the relational ones (`_questions`).
+SORT_OF_CLEVR_QUESTION_TYPES = {
+    "non_relational": (0, None),
+    "relational": (1, None),
+    "shape": (0, 0),
+    "left_or_right": (0, 1),
+    "top_or_bottom": (0, 2),
+    "closest": (1, 0),
+    "furthest": (1, 1),
+    "count": (1, 2),
+}
+# Examples hold their image (16 kB): a full-epoch buffer would take GBs.
+SORT_OF_CLEVR_SHUFFLE_BUFFER = 10_000
+
+
+@register_dataset("sort_of_clevr")
+def sort_of_clevr_splits(
+    train_images=9800,
+    test_images=200,
+    batch_size=64,
+    seed=0,
+    question_type=None,
+    split=None,
+):
+    """Sort-of-CLEVR, the paper's 9,800 / 200 image split as two seeds of
+    the generator (`seed`, `seed + 1`), 20 questions per image; the test
+    questions only of `question_type` (a key of
+    `SORT_OF_CLEVR_QUESTION_TYPES`) if given."""
+
+    def train():
+        return (
+            shapes.sort_of_clevr(train_images, seed=seed)
+            .shuffle(SORT_OF_CLEVR_SHUFFLE_BUFFER, seed=seed)
+            .batch(batch_size)
+        )
+
+    def validation():
+        test = shapes.sort_of_clevr(test_images, seed=seed + 1)
+        if question_type is not None:
+            test = test.filter(_question_filter(question_type))
+        return test.batch(batch_size)
+
+    return pick(split, train, validation)
+
+
+def _question_filter(question_type):
+    if question_type not in SORT_OF_CLEVR_QUESTION_TYPES:
+        raise ValueError(
+            "question_type must be None or one of "
+            f"{', '.join(SORT_OF_CLEVR_QUESTION_TYPES)}. Received: "
+            f"question_type={question_type!r}"
+        )
+    kind, subtype = SORT_OF_CLEVR_QUESTION_TYPES[question_type]
+    # The encoding: colour one-hot, kind one-hot, subtype one-hot.
+    columns = [len(COLORS) + kind]
+    if subtype is not None:
+        columns.append(len(COLORS) + 2 + subtype)
+
+    def keep(example):
+        chosen = keras.ops.take(example["question_encoding"], columns)
+        return keras.ops.all(chosen > 0.5)
+
+    return keep
