@@ -64,7 +64,7 @@ class GenerativeServing(Serving):
 
     def generation_inputs(self, inputs):
         """What `build_cache` takes, from the generation inputs by name."""
-        names = getattr(self.model, "generation_inputs", "token_ids")
+        names = self.model.generation_inputs
         if isinstance(names, str):
             return inputs[names]
         return {name: inputs[name] for name in names}
@@ -235,7 +235,7 @@ class GenerativeServing(Serving):
 
 def generation_names(model):
     """The model inputs `build_cache` takes, as a tuple of names."""
-    names = getattr(model, "generation_inputs", "token_ids")
+    names = model.generation_inputs
     return (names,) if isinstance(names, str) else tuple(names)
 
 

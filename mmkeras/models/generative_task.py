@@ -28,13 +28,17 @@ class GenerativeTask(Task):
       None, the same structure as `build_cache` returns; exports build
       their decoder-step graphs from it.
     - attributes `vocabulary_size`, `sequence_length`, `start_token_id`,
-      `end_token_id` and `pad_token_id`.
+      `end_token_id` and `pad_token_id`, and `generation_inputs`, the
+      model input `build_cache` takes (a prompt's ids by default; a
+      captioner's image).
 
     The base owns the rest: the sampler's `while_loop`
     (`generate_step`), sampler choice, one compiled function per
     (sampler, length, jit_compile), the preprocessor on the way in and
     detokenization on the way out.
     """
+
+    generation_inputs = "token_ids"
 
     def build_cache(self, inputs, max_length):
         raise NotImplementedError

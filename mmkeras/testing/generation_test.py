@@ -67,7 +67,7 @@ def _check_cache_spec(model, inputs, max_length):
 
 
 def _check_cached_equals_full_pass(model, inputs, token_ids, atol):
-    names = getattr(model, "generation_inputs", "token_ids")
+    names = model.generation_inputs
     named = {names: inputs} if isinstance(names, str) else dict(inputs)
     full = ops.convert_to_numpy(
         model({**named, "token_ids": token_ids}, training=False)
