@@ -84,7 +84,7 @@ def _load(name, cls, load_weights, overrides):
             f"{name!r}) or mmkeras.zoo.load({name!r})"
         )
     files = cache.resolve(manifest, folder)
-    model = _build(manifest, files, load_weights and not overrides)
+    model = _build(manifest, files, load_weights)
     if overrides:
         model = _overridden(name, model, overrides, load_weights)
     return model
