@@ -68,6 +68,8 @@ def train(config, output_dir, overrides):
     if history:
         last = {key: values[-1] for key, values in history.items()}
         click.echo(f"final epoch: {last}")
+    elif settings["epochs"] == 0:
+        click.echo(f"0 epochs: the model as built, in {output_dir}.")
     else:
         click.echo(f"{output_dir} already holds a finished run.")
 

@@ -8,6 +8,7 @@ config names (`mmkeras.data.splits`, `mmkeras.data.color_match`).
 """
 
 from mmkeras.data import caption_grammar
+from mmkeras.data import references
 from mmkeras.data import splits
 from mmkeras.data._records import DataError
 from mmkeras.data._records import ReadReport
@@ -60,6 +61,7 @@ __all__ = [
     "load_image",
     "preprocess_image",
     "read_idx",
+    "references",
     "register_dataset",
     "render_scene",
     "shapes_agreement",

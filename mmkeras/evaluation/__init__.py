@@ -15,6 +15,7 @@ Example:
 
 from mmkeras.evaluation import accuracy
 from mmkeras.evaluation import captioning
+from mmkeras.evaluation import references
 from mmkeras.evaluation import retrieval
 from mmkeras.evaluation.registry import EVALUATORS
 from mmkeras.evaluation.registry import evaluate
@@ -25,6 +26,7 @@ __all__ = [
     "accuracy",
     "captioning",
     "evaluate",
+    "references",
     "register_evaluator",
     "retrieval",
 ]

@@ -70,6 +70,8 @@ def train(config, output_dir, devices=None, verbose="auto", command=None):
 
 
 def _train(config, output_dir, strategy, verbose):
+    if config["epochs"] == 0:
+        return _untrained(config, output_dir, strategy), {}
     train_data, validation_data = config_lib.build_datasets(config)
     steps_per_epoch = config.get("steps_per_epoch") or _cardinality(train_data)
     epochs = config["epochs"]
@@ -116,6 +118,21 @@ def _train(config, output_dir, strategy, verbose):
     if epoch < epochs:
         fit(epoch * steps_per_epoch, epoch, epochs, steps_per_epoch)
     return model, history
+
+
+def _untrained(config, output_dir, strategy):
+    """The model as built (converted weights, a seeded test model): a
+    config of 0 epochs trains nothing and needs no data. A task model is
+    saved as the run's `model.keras`; an encoder, which Keras cannot save
+    alone, is built again from the config by `mmkeras zoo make`."""
+    with strategy.scope():
+        model = config_lib.build_model(config)
+    if isinstance(model, keras.Model):
+        path = os.path.join(output_dir, "model.keras")
+        temporary = f"{path}.tmp.keras"
+        model.save(temporary)
+        os.replace(temporary, path)
+    return model
 
 
 def _cardinality(dataset):

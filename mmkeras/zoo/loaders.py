@@ -56,6 +56,36 @@ def minilm_l6(files, manifest, load_weights=True):
     return encoder
 
 
+def write_efficientnet_lite0(model, directory):
+    """The files of an `efficientnet_lite0` entry (what `mmkeras zoo make`
+    writes): the encoder's weights as `weights.npz`."""
+    weights = os.path.join(directory, "weights.npz")
+    save_layer_weights(model, weights)
+    return [{"name": "weights.npz", "path": weights}], {}
+
+
+def write_minilm_l6(model, directory):
+    """The files of a `minilm_l6` entry: the installed package's weights
+    and vocabulary, referenced (`package:` URIs), not copied; the loader
+    converts the weights into the cache on first load."""
+    files = [
+        _package_entry(name, *pretrained.MINILM_L6_FILES[key])
+        for name, key in (
+            ("model.safetensors", "weights"),
+            ("vocab.txt", "vocabulary"),
+        )
+    ]
+    return files, {}
+
+
+def _package_entry(name, package, relative_path):
+    return {
+        "name": name,
+        "path": pretrained.package_file(package, relative_path),
+        "uri": f"package:{package}/{relative_path}",
+    }
+
+
 def dual_encoder_pretrained(files, manifest, load_weights=True):
     """A `DualEncoder` on pretrained towers: EfficientNet-Lite0 for [0, 1]
     images (batch norm frozen) and the frozen text tower of the entry it

@@ -24,6 +24,7 @@ import numpy as np
 
 from mmkeras import evaluation
 from mmkeras.data.registry import build_splits
+from mmkeras.training.config import build_model
 from mmkeras.zoo.entries import model_cards_page
 from mmkeras.zoo.entries import write_entry
 from mmkeras.zoo.golden import golden_arrays
@@ -72,7 +73,7 @@ def make_entry(run_dir, name=None, catalogue="zoo", cards=None, command=None):
             f"The config of {run_dir} has no zoo.name; pass --name "
             "<arch>.<tag>."
         )
-    model = keras.saving.load_model(os.path.join(run_dir, MODEL_FILE))
+    model = _run_model(run_dir, config)
     metrics = run["metrics"]
     command = command or _make_command(
         run_dir, None if name == configured else name, catalogue
@@ -100,7 +101,7 @@ def make_entry(run_dir, name=None, catalogue="zoo", cards=None, command=None):
     notes = _format(section["notes"], {**config, **metrics, "name": name})
     with tempfile.TemporaryDirectory() as scratch:
         files, extra = _model_files(model, section, scratch)
-        files.append(_golden(model, config, scratch))
+        files.append(_golden(model, config, section, scratch))
         manifest = write_entry(catalogue, {**manifest, **extra}, files, notes)
     if cards is not None:
         write_cards(catalogue, cards)
@@ -180,10 +181,43 @@ def golden_inputs(model, config, count=GOLDEN_EXAMPLES):
     return {key: np.asarray(value)[:count] for key, value in inputs.items()}
 
 
-def _golden(model, config, scratch):
+def random_inputs(model, count=2, seed=0):
+    """Seeded model inputs of the shapes the model was built for: images
+    (rank 4) uniform in [0, 1), every other input (token ids) ones."""
+    rng = np.random.default_rng(seed)
+    return {
+        key: rng.random((count, *shape[1:]), "float32")
+        if len(shape) == 4
+        else np.ones((count, *shape[1:]), "int32")
+        for key, shape in model.input_shapes().items()
+    }
+
+
+def _golden(model, config, section, scratch):
+    """`golden.npz` on the first validation examples, or on seeded random
+    inputs with `zoo.golden: "random"` (an untrained test model)."""
+    if section.get("golden") == "random":
+        inputs = random_inputs(model)
+    else:
+        inputs = golden_inputs(model, config)
     path = os.path.join(scratch, "golden.npz")
-    np.savez(path, **golden_arrays(model, golden_inputs(model, config)))
+    np.savez(path, **golden_arrays(model, inputs))
     return {"name": "golden.npz", "path": path}
+
+
+def _run_model(run_dir, config):
+    """The run's `model.keras`, or, for a run of 0 epochs whose model is
+    no Keras model (an encoder), the model its config builds (seeded)."""
+    path = os.path.join(run_dir, MODEL_FILE)
+    if os.path.isfile(path):
+        return keras.saving.load_model(path)
+    if config.get("epochs") != 0:
+        raise ValueError(
+            f"{run_dir} has no {MODEL_FILE}: its training has not finished "
+            "an epoch. Run its training command again to finish it."
+        )
+    keras.utils.set_random_seed(config.get("seed", 0))
+    return build_model(config)
 
 
 def _model_files(model, section, scratch):
