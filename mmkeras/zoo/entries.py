@@ -116,9 +116,9 @@ def model_cards_page(catalogue_dir):
         if os.path.isfile(os.path.join(catalogue_dir, name, "MODEL_CARD.md"))
     )
     parts = [
-        "# Model cards\n\nWritten by `tools/make_zoo_entries.py` from the "
-        "evaluation run of each entry; the same cards are "
-        "`zoo/<name>/MODEL_CARD.md`.\n"
+        "# Model cards\n\nWritten by `mmkeras zoo make` from the "
+        "evaluation run of each entry (`mmkeras zoo cards` rewrites this "
+        "page); the same cards are `zoo/<name>/MODEL_CARD.md`.\n"
     ]
     for name in names:
         path = os.path.join(catalogue_dir, name, "MODEL_CARD.md")
