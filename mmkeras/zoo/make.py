@@ -99,6 +99,7 @@ def make_entry(run_dir, name=None, catalogue="zoo", cards=None, command=None):
             "data": config["data"],
         }
     notes = _format(section["notes"], {**config, **metrics, "name": name})
+    os.makedirs(catalogue, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         files, extra = _model_files(model, section, scratch)
         files.append(_golden(model, config, section, scratch))

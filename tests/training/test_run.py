@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -102,3 +103,35 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path):
 def test_unknown_config_key_is_an_error():
     with pytest.raises(ValueError, match="no such key.*epochs"):
         training.apply_overrides(tiny_task.get_config(), ["epochz=2"])
+
+
+def test_a_run_records_its_config_and_the_evaluator_s_metrics(tmp_path):
+    config = tiny_task.get_config()
+    config["evaluator"] = {
+        "fn": "tests.training.tiny_task.evaluate",
+        "kwargs": {"prefix": "held_out"},
+    }
+    model, _ = training.train(config, tmp_path, verbose=0, command="train it")
+    with open(tmp_path / "run.json") as file:
+        assert json.load(file) == {"config": config, "command": "train it"}
+    with open(tmp_path / "metrics.json") as file:
+        metrics = json.load(file)
+    _, validation = tiny_task.datasets()
+    expected = model.evaluate(validation, verbose=0, return_dict=True)
+    assert metrics == {"held_out_accuracy": expected["accuracy"]}
+    # A finished run is not measured again.
+    (tmp_path / "metrics.json").write_text('{"kept": 1}')
+    training.train(config, tmp_path, verbose=0)
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"kept": 1}
+
+
+def test_zero_epochs_keep_the_model_as_built_without_data(tmp_path):
+    config = tiny_task.get_config()
+    config.update(epochs=0, data=None)
+    model, history = training.train(config, tmp_path, verbose=0)
+    assert history == {}
+    assert int(model.optimizer.iterations.numpy()) == 0
+    assert sorted(os.listdir(tmp_path)) == ["model.keras", "run.json"]
+    saved = keras.saving.load_model(tmp_path / "model.keras")
+    for a, b in zip(saved.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

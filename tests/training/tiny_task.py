@@ -74,3 +74,10 @@ def get_config():
         "backup_every_steps": 4,
         "callbacks": [],
     }
+
+
+def evaluate(model, config, prefix="validation"):
+    """An evaluator a config can name by `fn`: the validation accuracy."""
+    validation = mmkeras.training.build_datasets(config, "validation")
+    result = model.evaluate(validation, verbose=0, return_dict=True)
+    return {f"{prefix}_accuracy": result["accuracy"]}
