@@ -62,6 +62,8 @@ class ImageConverter(keras.layers.Layer):
     def call(self, images):
         is_uint8 = keras.backend.standardize_dtype(images.dtype) == "uint8"
         images = ops.cast(images, "float32")
+        if is_uint8:
+            images = images / 255.0
         if self._needs_resize(images.shape):
             images = ops.image.resize(
                 images,
@@ -69,8 +71,9 @@ class ImageConverter(keras.layers.Layer):
                 interpolation=self.interpolation,
                 antialias=self.antialias,
             )
-        if is_uint8:
-            images = images / 255.0
+            # Antialiasing and bicubic kernels overshoot [0, 1] slightly;
+            # converted pixels must stay valid converter inputs.
+            images = ops.clip(images, 0.0, 1.0)
         return images * _constant(self.scale) + _constant(self.offset)
 
     def _needs_resize(self, shape):

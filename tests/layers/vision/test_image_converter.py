@@ -79,3 +79,13 @@ def test_stays_float32_under_mixed_precision():
     finally:
         keras.config.set_dtype_policy(previous)
     assert converted.dtype == tf.float32
+
+
+def test_resized_pixels_stay_in_the_unit_range():
+    # An antialiased downscale of a hard edge overshoots 1 without a clip.
+    edges = np.zeros((1, 64, 64, 3), "uint8")
+    edges[:, :, ::2] = 255
+    converted = ImageConverter(image_size=(13, 13), interpolation="bicubic")(
+        edges
+    )
+    assert 0.0 <= float(np.min(converted)) <= float(np.max(converted)) <= 1.0
