@@ -329,6 +329,12 @@ def predict(model_path, images, question, texts, sampler):
 )
 @click.option("--question", help="The question, for a VQA model.")
 @click.option(
+    "--text",
+    "texts",
+    multiple=True,
+    help="A candidate text for a dual encoder to rank (repeatable).",
+)
+@click.option(
     "--out",
     "output_path",
     required=True,
@@ -336,7 +342,7 @@ def predict(model_path, images, question, texts, sampler):
     help="The PNG to write: the image, then where the model looked (one "
     "map per word of a caption, or the question's map).",
 )
-def explain(model_path, image, question, output_path):
+def explain(model_path, image, question, texts, output_path):
     """Run MODEL (a zoo name or a .keras file) on an image (and
     --question, for a VQA model) and draw where it looked."""
     from mmkeras import data
@@ -344,9 +350,10 @@ def explain(model_path, image, question, output_path):
 
     model = _load_model(model_path)
     pixels = data.load_image(image).numpy()
-    options = {"question": question} if question else {}
     try:
-        result = model.explain(pixels, output_path, **options)
+        result = model.explain(
+            pixels, output_path, question=question, texts=texts
+        )
     except RequestError as error:
         raise click.UsageError(str(error)) from None
     click.echo(f"{result}\n{output_path}")

@@ -18,7 +18,18 @@ class ExportError(ValueError):
 
 class RequestError(ValueError):
     """A serving request that lacks what the family needs (a question,
-    one text per image)."""
+    one text per image), or gives what it cannot use."""
+
+
+def refuse_unused(owner, **inputs):
+    """Raises a `RequestError` for any of `inputs` that is given: a
+    question sent to a captioner must not be dropped silently."""
+    for name, value in inputs.items():
+        if value:
+            raise RequestError(
+                f"{owner} takes no {name} (--{name.rstrip('s')}); leave it "
+                f"out. Received: {name}={value!r}"
+            )
 
 
 def decode_images(image_bytes, preprocessor):
@@ -125,6 +136,7 @@ class Serving(abc.ABC):
     def request(self, image_bytes, question=None, texts=()):
         """The default signature's inputs, in its order, for the encoded
         images and the command line's `--question` / `--text` values."""
+        refuse_unused(type(self.model).__name__, question=question, texts=texts)
         return {"image_bytes": list(image_bytes)}
 
     def onnx_config(self):

@@ -17,7 +17,8 @@ class Task(keras.Model):
     - `preprocessor_cls`: its `mmkeras.models.Preprocessor` subclass.
     - `serving_cls`: its `mmkeras.models.Serving` subclass (the exported
       signatures, the ONNX graphs and `mmkeras predict`).
-    - `explain(image, path, **inputs)`: draws where the model looked.
+    - `explain(image, path, question=None, texts=())`: draws where the
+      model looked.
 
     With a `preprocessor`, `fit`, `evaluate` and `predict` take raw
     examples (uint8 or [0, 1] images, strings) and map the preprocessor
@@ -86,9 +87,11 @@ class Task(keras.Model):
             )
         return self.serving_cls(self, **options)
 
-    def explain(self, image, path, **inputs):
+    def explain(self, image, path, question=None, texts=()):
         """Draws where the model looked for `image` into the PNG `path`;
-        returns the model's answer. Families that can, override it."""
+        returns the model's answer. A family takes the `question` or
+        `texts` it needs and refuses the others (`refuse_unused`), as
+        `Serving.request` does. Families that can, override it."""
         raise ValueError(
             f"{type(self).__name__} has no explain(); captioners, VQA "
             "models and dual encoders have"

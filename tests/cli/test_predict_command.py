@@ -75,3 +75,24 @@ def test_a_model_without_a_tokenizer_cannot_take_text(tmp_path, image):
     )
     assert result.exit_code == 1
     assert "has no tokenizer or label names" in result.output
+
+
+@pytest.mark.parametrize(
+    "command, extra, message",
+    [
+        ("predict", ["--question", "what"], "takes no question"),
+        ("predict", ["--text", "red"], "takes no texts"),
+        ("explain", ["--question", "what"], "takes no question"),
+    ],
+)
+def test_inputs_a_model_cannot_use_are_usage_errors(
+    tmp_path, image, command, extra, message
+):
+    path = _saved(tiny.model("captioner"), tmp_path)
+    arguments = [command, path, "--image", image, *extra]
+    if command == "explain":
+        arguments += ["--out", str(tmp_path / "where.png")]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "where.png").exists()

@@ -15,6 +15,7 @@ from mmkeras.models.captioner.captioner_preprocessor import (
 )
 from mmkeras.models.captioner.captioner_serving import CaptionerServing
 from mmkeras.models.generative_task import GenerativeTask
+from mmkeras.models.serving import refuse_unused
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
@@ -311,7 +312,7 @@ class ImageCaptioner(GenerativeTask):
     def generation_input_shapes(self, images):
         return {"image": tuple(images.shape)}
 
-    def explain(self, image, path):
+    def explain(self, image, path, question=None, texts=()):
         """Captions `image` greedily and draws, into the PNG `path`, the
         image then one map per word: where the last decoder block's
         cross-attention looked (averaged over heads) to write it, the rest
@@ -329,6 +330,7 @@ class ImageCaptioner(GenerativeTask):
         # Imported here: the drawing helpers are no part of the model.
         from mmkeras import explain as drawing
 
+        refuse_unused("a captioner", question=question, texts=texts)
         if self.tokenizer is None:
             raise ValueError(
                 "explain writes the caption's words, so the captioner needs "

@@ -13,6 +13,7 @@ from mmkeras.models.dual_encoder.dual_encoder_preprocessor import (
 )
 from mmkeras.models.dual_encoder.dual_encoder_serving import DualEncoderServing
 from mmkeras.models.serving import RequestError
+from mmkeras.models.serving import refuse_unused
 from mmkeras.models.task import Task
 
 _DIRECTIONS = ("image_to_text", "text_to_image")
@@ -234,7 +235,7 @@ class DualEncoder(Task):
             results |= _true_at_1(pairs[:, 0] @ pairs[:, 1].T, relevant)
         return results
 
-    def explain(self, image, path, texts=()):
+    def explain(self, image, path, question=None, texts=()):
         """Ranks `texts` for `image` and draws the ranking into the PNG
         `path`: the image, then the texts best first with their cosine
         similarities.
@@ -249,6 +250,7 @@ class DualEncoder(Task):
         Returns:
             The text the model ranks first.
         """
+        refuse_unused("a dual encoder", question=question)
         texts = _check_texts("texts", texts)
         self._check_tokenizer("explain")
         pixels = self.preprocessor.convert_images(np.asarray(image)[None])

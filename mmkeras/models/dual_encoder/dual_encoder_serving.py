@@ -4,6 +4,7 @@ from keras import ops
 
 from mmkeras.models.serving import RequestError
 from mmkeras.models.serving import Serving
+from mmkeras.models.serving import refuse_unused
 
 
 class DualEncoderServing(Serving):
@@ -111,6 +112,7 @@ class DualEncoderServing(Serving):
         return {"embeddings": ops.convert_to_numpy(result)}
 
     def request(self, image_bytes, question=None, texts=()):
+        refuse_unused("a dual encoder", question=question)
         if not texts:
             raise RequestError(
                 "a dual encoder scores each image against texts: give the "

@@ -1,5 +1,6 @@
 from mmkeras.models.classifier_serving import ClassifierServing
 from mmkeras.models.serving import RequestError
+from mmkeras.models.serving import refuse_unused
 
 
 class FusionServing(ClassifierServing):
@@ -18,6 +19,7 @@ class FusionServing(ClassifierServing):
         return {"probabilities": probabilities}
 
     def request(self, image_bytes, question=None, texts=()):
+        refuse_unused("a fusion classifier", question=question)
         images, texts = list(image_bytes), list(texts)
         if len(texts) != len(images):
             raise RequestError(

@@ -5,6 +5,7 @@ from keras import ops
 from mmkeras import _checks
 from mmkeras import layers
 from mmkeras.models.serving import RequestError
+from mmkeras.models.serving import refuse_unused
 from mmkeras.models.task import Task
 from mmkeras.models.vqa.vqa_preprocessor import QUESTION_INPUTS
 from mmkeras.models.vqa.vqa_preprocessor import VQAPreprocessor
@@ -261,7 +262,7 @@ class VQAModel(Task):
         hidden = self.classifier_dropout(hidden, training=training)
         return self.logits(hidden)
 
-    def explain(self, image, path, question=None):
+    def explain(self, image, path, question=None, texts=()):
         """Answers `question` about `image` and writes the image and where
         the question looked (`image_attention_maps`) into the PNG `path`.
 
@@ -283,6 +284,7 @@ class VQAModel(Task):
                 "VQAPreprocessor with a tokenizer and answers=. Received: "
                 f"tokenizer={self.tokenizer!r}, answers={self.answers!r}"
             )
+        refuse_unused("a VQA model", texts=texts)
         if not question:
             raise RequestError(
                 "this model needs --question: VQAModel.explain answers a "

@@ -4,6 +4,7 @@ from keras import ops
 
 from mmkeras.models.classifier_serving import ClassifierServing
 from mmkeras.models.serving import RequestError
+from mmkeras.models.serving import refuse_unused
 
 
 class VQAServing(ClassifierServing):
@@ -43,6 +44,7 @@ class VQAServing(ClassifierServing):
         return {"score": ops.max(probabilities, axis=-1)}
 
     def request(self, image_bytes, question=None, texts=()):
+        refuse_unused("a VQA model", texts=texts)
         if not question:
             raise RequestError(
                 "this model needs --question: a VQA model answers one "
