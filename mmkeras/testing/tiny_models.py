@@ -1,116 +1,54 @@
 """Tiny task models, untrained, with tokenizers and label names, for tests
-and the zoo's test entries; seeded, so their outputs are fixed."""
+and the zoo's `test_<family>.tiny` entries; seeded, so their outputs are
+fixed. Each family builds its own (`mmkeras.models.<family>.builders.tiny`),
+so a new family brings its tiny model with it."""
+
+import difflib
+import importlib
 
 import keras
-import numpy as np
 
-import mmkeras
-from mmkeras.models.captioner import builders as caption_builders
+from mmkeras.models import Task
+from mmkeras.models._tiny import ANSWERS
+from mmkeras.models._tiny import IMAGE_SIZE
+from mmkeras.models._tiny import TEXT_LENGTH
+from mmkeras.models._tiny import WORDS
+from mmkeras.models._tiny import tokenizer
 
-FAMILIES = ("captioner", "vqa", "fusion", "dual_encoder")
-IMAGE_SIZE = 24
-WORDS = ["what", "shape", "colour", "is", "the", "red", "blue", "circle"]
-TEXT_LENGTH = 10
-ANSWERS = ["circle", "square", "red", "blue"]
-
-
-def tokenizer():
-    reserved = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    return mmkeras.text.WordPieceTokenizer(
-        reserved + WORDS, sequence_length=TEXT_LENGTH
-    )
-
-
-def _image_encoder():
-    return mmkeras.encoders.ConvImageEncoder(
-        filters=(8, 16), hidden_dim=16, normalization="layer"
-    )
+__all__ = [
+    "ANSWERS",
+    "FAMILIES",
+    "IMAGE_SIZE",
+    "TEXT_LENGTH",
+    "WORDS",
+    "model",
+    "tokenizer",
+]
 
 
-def _text_encoder(vocabulary_size):
-    return mmkeras.encoders.TransformerTextEncoder(
-        vocabulary_size=vocabulary_size,
-        sequence_length=TEXT_LENGTH,
-        hidden_dim=16,
-        num_layers=1,
-        num_heads=2,
-        intermediate_dim=32,
-    )
+def _builders(family):
+    return importlib.import_module(f"mmkeras.models.{family}.builders")
+
+
+def _families():
+    """The folder names of the registered families, in name order."""
+    folders = {cls.__module__.split(".")[2] for cls in Task.families.values()}
+    return tuple(sorted(folders))
+
+
+FAMILIES = _families()
 
 
 def model(family, strings=True, **kwargs):
-    """A built tiny model of `family`; `strings=False` leaves out the
-    tokenizer and label names (tensor signatures only)."""
+    """A built tiny model of `family` (a folder of `mmkeras.models`);
+    `strings=False` leaves out the preprocessor and label names (tensor
+    signatures only)."""
+    if family not in FAMILIES:
+        close = difflib.get_close_matches(str(family), FAMILIES, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"No family named {family!r}.{hint} Families: "
+            f"{', '.join(FAMILIES)}"
+        )
     keras.utils.set_random_seed(0)
-    images = np.zeros((2, IMAGE_SIZE, IMAGE_SIZE, 3), "float32")
-    ids = np.ones((2, TEXT_LENGTH), "int32")
-    if family == "captioner":
-        words = caption_builders.shapes_caption_tokenizer()
-        result = mmkeras.models.ImageCaptioner(
-            _image_encoder(),
-            vocabulary_size=words.vocabulary_size(),
-            sequence_length=caption_builders.SEQUENCE_LENGTH,
-            hidden_dim=16,
-            intermediate_dim=32,
-            num_heads=2,
-            preprocessor=mmkeras.models.CaptionerPreprocessor(
-                mmkeras.layers.ImageConverter((IMAGE_SIZE, IMAGE_SIZE)),
-                words if strings else None,
-                caption_builders.SEQUENCE_LENGTH,
-            ),
-            start_token_id=words.start_token_id,
-            end_token_id=words.end_token_id,
-            **kwargs,
-        )
-        length = caption_builders.SEQUENCE_LENGTH
-        result({"image": images, "token_ids": np.ones((2, length), "int32")})
-        return result
-    text = tokenizer()
-    encoders = (_image_encoder(), _text_encoder(text.vocabulary_size()))
-    if family == "vqa":
-        result = mmkeras.models.VQAModel(
-            *encoders,
-            num_answers=len(ANSWERS),
-            hidden_dim=16,
-            num_heads=2,
-            preprocessor=_preprocessor(mmkeras.models.VQAPreprocessor, strings),
-            answers=ANSWERS if strings else None,
-            **kwargs,
-        )
-        result({"image": images, "question_ids": ids})
-    elif family == "fusion":
-        result = mmkeras.models.FusionClassifier(
-            *encoders,
-            num_classes=3,
-            fusion="attention",
-            hidden_dim=16,
-            num_heads=2,
-            preprocessor=_preprocessor(
-                mmkeras.models.FusionPreprocessor, strings
-            ),
-            class_names=["no", "yes", "maybe"] if strings else None,
-            **kwargs,
-        )
-        result({"image": images, "token_ids": ids})
-    else:
-        result = mmkeras.models.DualEncoder(
-            *encoders,
-            projection_dim=8,
-            preprocessor=_preprocessor(
-                mmkeras.models.DualEncoderPreprocessor, strings
-            ),
-            **kwargs,
-        )
-        result({"image": images, "token_ids": ids})
-    return result
-
-
-def _preprocessor(cls, strings):
-    """A `cls` preprocessor of the tiny image size and `tokenizer()`, or
-    None without strings."""
-    if not strings:
-        return None
-    converter = mmkeras.layers.ImageConverter(
-        image_size=(IMAGE_SIZE, IMAGE_SIZE)
-    )
-    return cls(converter, tokenizer())
+    return _builders(family).tiny(strings=strings, **kwargs)

@@ -15,26 +15,6 @@ from mmkeras.testing import run_export_test
 from mmkeras.testing import tiny_models as tiny
 
 CONSUMERS = os.path.join(os.path.dirname(mmkeras.__file__), "export/consumers")
-SIGNATURES = {
-    "captioner": {"caption", "generate", "logits"},
-    "vqa": {"answer", "logits"},
-    "fusion": {"classify", "logits"},
-    "dual_encoder": {
-        "encode_image",
-        "encode_text",
-        "score",
-        "image_embeddings",
-        "text_embeddings",
-    },
-}
-ONNX_GRAPHS = {
-    "captioner": {"encoder", "decoder_step"},
-    "vqa": {"logits"},
-    "fusion": {"logits"},
-    "dual_encoder": {"image_embeddings", "text_embeddings"},
-}
-
-
 # One verified export per family, shared by the tests of this file (one
 # xdist worker runs a whole file: the Makefile's --dist loadfile).
 _EXPORTS = {}
@@ -68,22 +48,25 @@ def _without(tmp_path, *modules):
 
 @pytest.mark.parametrize("family", tiny.FAMILIES)
 def test_every_artifact_is_written_and_verified(family, tmp_path_factory):
-    _, written = _exported(family, tmp_path_factory)
+    model, written = _exported(family, tmp_path_factory)
+    serving = model.serving()
+    signatures = set(serving.functions())
+    # Tensors always; strings too, since tiny models have a tokenizer.
+    assert serving.default_signature in signatures
+    assert len(signatures) >= 2
     assert set(written) == {"saved_model", "saved_model_xla", "onnx"}
     for kind in ("saved_model", "saved_model_xla"):
         with open(os.path.join(written[kind], "verify.json")) as file:
             checked = {key.split("/")[0] for key in json.load(file)}
-        assert checked == SIGNATURES[family]
+        assert checked == signatures
         loaded = tf.saved_model.load(written[kind])
-        assert set(loaded.signatures) == SIGNATURES[family] | {
-            "serving_default"
-        }
+        assert set(loaded.signatures) == signatures | {"serving_default"}
     onnx_files = {
         name[: -len(".onnx")]
         for name in os.listdir(written["onnx"])
         if name.endswith(".onnx")
     }
-    assert onnx_files == ONNX_GRAPHS[family]
+    assert onnx_files == set(serving.onnx_functions())
 
 
 @pytest.mark.parametrize("family", tiny.FAMILIES)
@@ -98,37 +81,52 @@ def test_only_the_xla_variant_calls_xla(family, tmp_path_factory):
     assert b"_XlaMustCompile" in graph("saved_model_xla")
 
 
-@pytest.mark.parametrize("family", ["captioner", "vqa"])
+@pytest.mark.parametrize("family", tiny.FAMILIES)
 def test_serving_script_runs_without_mmkeras(
     family, tmp_path, tmp_path_factory
 ):
     model, written = _exported(family, tmp_path_factory)
     image = tmp_path / "scene.png"
     image.write_bytes(_png(30, 20))
+    serving = model.serving()
+    inputs = _request(serving, image.read_bytes())
     command = [
         sys.executable,
         os.path.join(CONSUMERS, "serve_saved_model.py"),
         written["saved_model"],
-        f"--input=image_bytes=@{image}",
+        f"--signature={serving.default_signature}",
     ]
-    if family == "vqa":
-        command += ["--signature=answer", "--input=question=what shape is it"]
+    for name, values in inputs.items():
+        for value in values:
+            shown = f"@{image}" if name == "image_bytes" else value
+            command.append(f"--input={name}={shown}")
     env = _without(tmp_path, "mmkeras")
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     outputs = json.loads(result.stdout.splitlines()[-1])
-    pixels = decode_images(
-        tf.constant([image.read_bytes()]), model.preprocessor
-    )
-    if family == "captioner":
-        assert outputs["captions"] == model.generate(pixels)
-    else:
-        question = model.tokenizer(["what shape is it"])
-        logits = model({"image": pixels, "question_ids": question})
-        best = int(np.argmax(logits[0]))
-        assert outputs["answer"] == [model.answers[best]]
-        probability = float(tf.nn.softmax(logits)[0, best])
-        assert outputs["score"] == pytest.approx([probability], abs=1e-5)
+    function = serving.functions()[serving.default_signature]
+    expected = function(*(tf.constant(v) for v in inputs.values()))
+    assert set(outputs) == set(expected)
+    for key, value in expected.items():
+        value = value.numpy()
+        if value.dtype == object:
+            assert outputs[key] == [v.decode() for v in value.ravel()]
+        else:
+            np.testing.assert_allclose(outputs[key], value, atol=1e-5)
+
+
+def _request(serving, image_bytes):
+    """The default signature's inputs for one image, whatever the family
+    asks for: a question, one text, or candidate texts."""
+    from mmkeras.models.serving import RequestError
+
+    attempts = [{}, {"question": "what shape is it"}, {"texts": ("red",)}]
+    for options in attempts:
+        try:
+            return serving.request([image_bytes], **options)
+        except RequestError:
+            continue
+    raise AssertionError(f"{type(serving).__name__} takes no request")
 
 
 def test_onnx_captions_need_only_onnxruntime(tmp_path, tmp_path_factory):

@@ -9,6 +9,7 @@ from mmkeras.data._scenes import IMAGE_SIZE
 from mmkeras.data.caption_grammar import caption_vocabulary
 from mmkeras.encoders import ConvImageEncoder
 from mmkeras.layers import ImageConverter
+from mmkeras.models import _tiny
 from mmkeras.models.builders import register_builder
 from mmkeras.models.captioner.captioner_preprocessor import (
     CaptionerPreprocessor,
@@ -104,3 +105,27 @@ def shapes_captioner(
         )
     result.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return result
+
+
+def tiny(strings=True, **kwargs):
+    """A built, untrained tiny captioner (`test_captioner.tiny`) with the
+    shapes caption vocabulary; `strings=False` leaves out the tokenizer.
+    Seed first (`mmkeras.testing.tiny_models.model` does)."""
+    words = shapes_caption_tokenizer()
+    model = ImageCaptioner(
+        _tiny.image_encoder(),
+        vocabulary_size=words.vocabulary_size(),
+        sequence_length=SEQUENCE_LENGTH,
+        hidden_dim=16,
+        intermediate_dim=32,
+        num_heads=2,
+        preprocessor=CaptionerPreprocessor(
+            _tiny.converter(), words if strings else None, SEQUENCE_LENGTH
+        ),
+        start_token_id=words.start_token_id,
+        end_token_id=words.end_token_id,
+        **kwargs,
+    )
+    ids = _tiny.token_ids(length=SEQUENCE_LENGTH)
+    model({"image": _tiny.images(), "token_ids": ids})
+    return model

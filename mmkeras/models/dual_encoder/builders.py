@@ -11,6 +11,7 @@ from mmkeras.encoders import ConvImageEncoder
 from mmkeras.encoders import EfficientNetLite0Encoder
 from mmkeras.encoders import TransformerTextEncoder
 from mmkeras.layers import ImageConverter
+from mmkeras.models import _tiny
 from mmkeras.models.builders import register_builder
 from mmkeras.models.dual_encoder.dual_encoder import DualEncoder
 from mmkeras.models.dual_encoder.dual_encoder_preprocessor import (
@@ -112,4 +113,20 @@ def _compiled(model, learning_rate):
     optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=0.01)
     optimizer.exclude_from_weight_decay(var_names=["log_logit_scale"])
     model.compile(optimizer=optimizer)
+    return model
+
+
+def tiny(strings=True, **kwargs):
+    """A built, untrained tiny dual encoder (`test_dual_encoder.tiny`);
+    `strings=False` leaves out the preprocessor. Seed first
+    (`mmkeras.testing.tiny_models.model` does)."""
+    words = _tiny.tokenizer()
+    model = DualEncoder(
+        _tiny.image_encoder(),
+        _tiny.text_encoder(words.vocabulary_size()),
+        projection_dim=8,
+        preprocessor=_tiny.preprocessor(DualEncoderPreprocessor, strings),
+        **kwargs,
+    )
+    model({"image": _tiny.images(), "token_ids": _tiny.token_ids()})
     return model

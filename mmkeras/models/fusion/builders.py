@@ -8,6 +8,7 @@ from mmkeras.data.color_match import VOCABULARY
 from mmkeras.encoders import ConvImageEncoder
 from mmkeras.encoders import TransformerTextEncoder
 from mmkeras.layers import ImageConverter
+from mmkeras.models import _tiny
 from mmkeras.models.builders import register_builder
 from mmkeras.models.fusion.fusion_classifier import FusionClassifier
 from mmkeras.models.fusion.fusion_preprocessor import FusionPreprocessor
@@ -61,3 +62,24 @@ def color_match_fusion(
     )
     result.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return result
+
+
+def tiny(strings=True, **kwargs):
+    """A built, untrained tiny attention-fusion classifier
+    (`test_fusion.tiny`); `strings=False` leaves out the preprocessor and
+    the class names. Seed first (`mmkeras.testing.tiny_models.model`
+    does)."""
+    words = _tiny.tokenizer()
+    model = FusionClassifier(
+        _tiny.image_encoder(),
+        _tiny.text_encoder(words.vocabulary_size()),
+        num_classes=3,
+        fusion="attention",
+        hidden_dim=16,
+        num_heads=2,
+        preprocessor=_tiny.preprocessor(FusionPreprocessor, strings),
+        class_names=["no", "yes", "maybe"] if strings else None,
+        **kwargs,
+    )
+    model({"image": _tiny.images(), "token_ids": _tiny.token_ids()})
+    return model

@@ -13,6 +13,7 @@ from mmkeras.data.vocabularies import sort_of_clevr_vocabulary
 from mmkeras.encoders import ConvImageEncoder
 from mmkeras.encoders import TransformerTextEncoder
 from mmkeras.layers import ImageConverter
+from mmkeras.models import _tiny
 from mmkeras.models.builders import register_builder
 from mmkeras.models.vqa.vqa_model import VQAModel
 from mmkeras.models.vqa.vqa_preprocessor import VQAPreprocessor
@@ -150,4 +151,23 @@ def _compiled(model, learning_rate, decay_steps):
             learning_rate, decay_steps
         )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    return model
+
+
+def tiny(strings=True, **kwargs):
+    """A built, untrained tiny VQA model (`test_vqa.tiny`) answering
+    `_tiny.ANSWERS`; `strings=False` leaves out the preprocessor and the
+    answer names. Seed first (`mmkeras.testing.tiny_models.model` does)."""
+    words = _tiny.tokenizer()
+    model = VQAModel(
+        _tiny.image_encoder(),
+        _tiny.text_encoder(words.vocabulary_size()),
+        num_answers=len(_tiny.ANSWERS),
+        hidden_dim=16,
+        num_heads=2,
+        preprocessor=_tiny.preprocessor(VQAPreprocessor, strings),
+        answers=_tiny.ANSWERS if strings else None,
+        **kwargs,
+    )
+    model({"image": _tiny.images(), "question_ids": _tiny.token_ids()})
     return model
