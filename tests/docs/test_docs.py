@@ -22,13 +22,14 @@ def blocks(page):
 
 
 def test_the_docs_have_runnable_code():
-    pages = sorted(DOCS.glob("*.md"))
+    pages = sorted(DOCS.rglob("*.md"))
     assert len(pages) >= 10
     assert sum(len(blocks(page)) for page in pages) >= 20
 
 
 @pytest.mark.parametrize(
-    "page", sorted(p.name for p in DOCS.glob("*.md") if blocks(p))
+    "page",
+    sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md") if blocks(p)),
 )
 def test_page_code_runs(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
