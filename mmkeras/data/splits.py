@@ -147,6 +147,7 @@ def sort_of_clevr_splits(
     the generator (`seed`, `seed + 1`), 20 questions per image; the test
     questions only of `question_type` (a key of
     `SORT_OF_CLEVR_QUESTION_TYPES`) if given."""
+    keep = None if question_type is None else _question_filter(question_type)
 
     def train():
         return (
@@ -157,8 +158,8 @@ def sort_of_clevr_splits(
 
     def validation():
         test = shapes.sort_of_clevr(test_images, seed=seed + 1)
-        if question_type is not None:
-            test = test.filter(_question_filter(question_type))
+        if keep is not None:
+            test = test.filter(keep)
         return test.batch(batch_size)
 
     return pick(split, train, validation)
