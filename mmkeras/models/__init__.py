@@ -9,6 +9,7 @@ from mmkeras.models.dual_encoder import DualEncoderPreprocessor
 from mmkeras.models.fusion import FusionClassifier
 from mmkeras.models.fusion import FusionPreprocessor
 from mmkeras.models.generative_serving import GenerativeServing
+from mmkeras.models.hybrid_fusion import HybridFusionClassifier
 from mmkeras.models.task import Task
 from mmkeras.models.vqa import VQAModel
 from mmkeras.models.vqa import VQAPreprocessor
@@ -20,6 +21,7 @@ __all__ = [
     "FusionClassifier",
     "FusionPreprocessor",
     "GenerativeServing",
+    "HybridFusionClassifier",
     "ImageCaptioner",
     "Task",
     "VQAModel",
