@@ -191,3 +191,15 @@ def optional_names(name, values, count, count_name):
             "distinct)"
         )
     return list(values)
+
+
+def float_images(owner, images):
+    """Image encoders take float pixels: uint8 must go through an
+    `ImageConverter`, never be cast silently (to [0, 255] floats)."""
+    dtype = str(getattr(images.dtype, "name", images.dtype))
+    if "int" in dtype:
+        raise TypeError(
+            f"{owner} takes float images in [0, 1], not {dtype} pixels; "
+            "convert them with mmkeras.layers.ImageConverter (or a task's "
+            f"preprocessor) first. Received: dtype {dtype}"
+        )

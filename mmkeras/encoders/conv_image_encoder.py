@@ -104,6 +104,7 @@ class ConvImageEncoder(PresetMixin, keras.layers.Layer):
             self.output_norm.build(tokens_shape)
 
     def call(self, images, training=None):
+        _checks.float_images(type(self).__name__, images)
         tokens = self.stem(images, training=training)
         if self.output_norm is not None:
             tokens = self.output_norm(tokens)

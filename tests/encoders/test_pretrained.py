@@ -12,13 +12,15 @@ EGYPTIAN_CAT, ESPRESSO = 285, 967
 def test_efficientnet_lite0_recognises_the_golden_photos():
     encoder = pretrained.efficientnet_lite0_imagenet()
     photos = [skimage.data.chelsea(), skimage.data.coffee()]
-    # The whole photo resized, as exported string signatures do.
+    # The whole photo resized, as exported string signatures do, to the
+    # [0, 1] floats every mmkeras encoder takes (a newcomer's [0, 1]
+    # photos were all "nematode" when this encoder took [0, 255]).
     size = (pretrained.IMAGENET_CROP, pretrained.IMAGENET_CROP)
-    images = np.stack(
-        [preprocess_image(p, size, normalize=None) for p in photos]
-    )
+    images = np.stack([preprocess_image(p, size) for p in photos])
     logits = np.asarray(encoder(images)["logits"])
     assert list(logits.argmax(-1)) == [EGYPTIAN_CAT, ESPRESSO]
+    with pytest.raises(TypeError, match="ImageConverter"):
+        encoder((images * 255).astype("uint8"))
 
 
 def test_a_missing_package_names_the_install_command():
