@@ -10,6 +10,7 @@ import pytest
 import mmkeras
 from mmkeras.models.task import Task
 from mmkeras.testing import run_export_test
+from mmkeras.testing import tiny_models
 from mmkeras.zoo.entries import model_cards_page
 
 ENTRIES = mmkeras.zoo.list_models()
@@ -88,7 +89,24 @@ def test_round_trips(entry, tmp_path):
     assert difference <= mmkeras.zoo.golden_tolerance(golden)
 
 
-@pytest.mark.parametrize("name", TASK_ENTRIES)
+TINY_ENTRIES = [n for n in TASK_ENTRIES if n.startswith("test_")]
+
+
+@pytest.mark.parametrize("name", TINY_ENTRIES)
+def test_a_tiny_entry_is_its_family_s_tiny_model(name):
+    family = name[len("test_") : -len(".tiny")]
+    golden = mmkeras.zoo.download(name)["golden.npz"]
+    model = tiny_models.model(family)
+    difference = mmkeras.zoo.golden_difference(model, golden)
+    assert difference <= mmkeras.zoo.golden_tolerance(golden)
+
+
+# The test_*.tiny entries are the models tests/export/test_export.py
+# exports (tiny_models.model, the test above); exporting them twice here
+# costs minutes.
+@pytest.mark.parametrize(
+    "name", [name for name in TASK_ENTRIES if name not in TINY_ENTRIES]
+)
 def test_task_models_export_verified(name, tmp_path):
     run_export_test(mmkeras.zoo.load(name), tmp_path, "all")
 
