@@ -226,15 +226,20 @@ def _shown(value):
 )
 @click.option(
     "--cards",
-    default="docs/model-cards.md",
-    show_default=True,
+    default=None,
     help="The page of every model card to rewrite ('' for none; skipped "
-    "when its folder does not exist).",
+    "when its folder does not exist). Default: docs/model-cards.md for "
+    "the repository's zoo catalogue, none for any other catalogue, whose "
+    "cards are not the docs' page.",
 )
 def zoo_make(run_dir, name, catalogue, cards):
     """Write the zoo entry of a finished `mmkeras train` run: model files,
     golden outputs, manifest and model card from its metrics.json."""
     from mmkeras.zoo import make
+
+    if cards is None:
+        repository_zoo = os.path.normpath(catalogue) == "zoo"
+        cards = "docs/model-cards.md" if repository_zoo else ""
 
     manifest = make.make_entry(
         run_dir, name, catalogue, cards=_cards_path(cards)

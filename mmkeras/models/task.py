@@ -123,16 +123,21 @@ class Task(keras.Model):
         }
         super().compile(**arguments, jit_compile=jit_compile, **kwargs)
 
-    def fit(self, x=None, y=None, batch_size=None, **kwargs):
-        x, y = self._preprocessed(x, y, batch_size)
+    def fit(self, x=None, y=None, batch_size=None, shuffle=True, **kwargs):
+        # Arrays become a dataset here, so shuffle them here as Keras
+        # would (Keras ignores `shuffle` for datasets and warns).
+        raw_arrays = not isinstance(x, tf.data.Dataset)
+        x, y = self._preprocessed(x, y, batch_size, shuffle and raw_arrays)
         validation = kwargs.get("validation_data")
         if validation is not None and self.preprocessor is not None:
             kwargs["validation_data"] = self._preprocessed_validation(
                 validation, batch_size
             )
         if isinstance(x, tf.data.Dataset):
-            batch_size = None
-        return super().fit(x, y, batch_size=batch_size, **kwargs)
+            batch_size, shuffle = None, False
+        return super().fit(
+            x, y, batch_size=batch_size, shuffle=shuffle, **kwargs
+        )
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         # `fit` evaluates its validation data, which it has preprocessed
@@ -149,15 +154,17 @@ class Task(keras.Model):
             batch_size = None
         return super().predict(x, batch_size=batch_size, **kwargs)
 
-    def _preprocessed(self, x, y, batch_size):
-        """Raw data mapped through the preprocessor, as a dataset."""
+    def _preprocessed(self, x, y, batch_size, shuffle=False):
+        """Raw data mapped through the preprocessor, as a dataset; arrays
+        are batched (and shuffled every epoch if `shuffle`) first."""
         if self.preprocessor is None or x is None:
             return x, y
         if not isinstance(x, tf.data.Dataset):
             data = x if y is None else (x, y)
-            x = tf.data.Dataset.from_tensor_slices(data).batch(
-                batch_size or 32
-            )
+            x = tf.data.Dataset.from_tensor_slices(data)
+            if shuffle:
+                x = x.shuffle(x.cardinality(), reshuffle_each_iteration=True)
+            x = x.batch(batch_size or 32)
             y = None
         elif y is not None:
             raise ValueError(

@@ -37,3 +37,23 @@ def test_evaluate_of_an_unknown_name_offers_the_closest(tmp_path):
     assert result.exit_code == 1
     assert "Did you mean fusion_gated.color_match" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_zoo_make_into_another_catalogue_leaves_the_docs_cards_alone(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "model-cards.md"
+    page.write_text("the repository's cards\n")
+    run = str(tmp_path / "run")
+    runner = CliRunner()
+    family = "model.kwargs.family=fusion"
+    trained = runner.invoke(
+        cli, ["train", "test_tiny", "--out", run, "--set", family]
+    )
+    assert trained.exit_code == 0, trained.output
+    made = runner.invoke(cli, ["zoo", "make", run, "--catalogue", "mine"])
+    assert made.exit_code == 0, made.output
+    assert (tmp_path / "mine" / "test_fusion.tiny" / "manifest.json").exists()
+    assert page.read_text() == "the repository's cards\n"
