@@ -31,7 +31,7 @@ def load_config(name_or_path):
             "mmkeras_user_config", name_or_path
         )
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        _run_user_code(name_or_path, spec.loader.exec_module, module)
     else:
         try:
             module = importlib.import_module(f"mmkeras.configs.{name_or_path}")
@@ -43,11 +43,22 @@ def load_config(name_or_path):
             ) from None
     if not hasattr(module, "get_config"):
         raise ValueError(f"Config {name_or_path} has no get_config().")
-    config = module.get_config()
+    config = _run_user_code(name_or_path, module.get_config)
     missing = [key for key in REQUIRED_KEYS if key not in config]
     if missing:
         raise ValueError(f"Config {name_or_path} lacks the keys {missing}.")
     return config
+
+
+def _run_user_code(name, function, *args):
+    """Runs a config's code; its errors (a typo, a failed import) become
+    one line naming the config, not a traceback from the CLI."""
+    try:
+        return function(*args)
+    except Exception as error:
+        raise ValueError(
+            f"Config {name} failed to load: {type(error).__name__}: {error}"
+        ) from error
 
 
 def list_configs():

@@ -93,3 +93,18 @@ def test_the_zoo_entries_are_made_by_their_recorded_commands():
         )
         assert config["zoo"]["name"].format(**config) == name
         assert shlex.split(make) == ["mmkeras", "zoo", "make", words[4]]
+
+
+@pytest.mark.parametrize(
+    "source, kind",
+    [
+        ("def get_config(:\n", "SyntaxError"),
+        ("import no_such_module_here\n", "ModuleNotFoundError"),
+        ("def get_config():\n    return undefined_name\n", "NameError"),
+    ],
+)
+def test_a_broken_config_file_is_one_clear_error(tmp_path, source, kind):
+    path = tmp_path / "broken.py"
+    path.write_text(source)
+    with pytest.raises(ValueError, match=f"broken.py failed to load: {kind}"):
+        training.load_config(str(path))
