@@ -1,3 +1,5 @@
+import inspect
+
 import keras
 from keras import ops
 
@@ -11,6 +13,9 @@ from mmkeras.models.fusion.fusion_preprocessor import FusionPreprocessor
 from mmkeras.models.fusion.fusion_serving import FusionServing
 from mmkeras.models.task import Task
 
+# The `fusion=` names; `fusion=` also takes a fusion head layer of
+# `mmkeras.layers` (any layer called as `head(image_tokens, text_tokens,
+# text_mask, text_pooled)`).
 FUSIONS = (
     "concat",
     "gated",
@@ -27,9 +32,14 @@ class FusionClassifier(Task):
     """Image + text classifier with a choice of fusion, for comparing them.
 
     Both encoders (any `mmkeras.encoders` pair) encode their modality; the
-    fusion named by `fusion` combines them and a classifier head
+    fusion `fusion` combines them and a classifier head
     `Dense(hidden_dim, "relu") -> Dropout -> Dense(num_classes)` gives the
-    logits (float32):
+    logits (float32). `fusion` is a name of `FUSIONS` or a fusion head
+    layer of `mmkeras.layers`, as `VQAModel` takes, e.g.
+    `mmkeras.layers.CoAttentionFusionHead(64, num_heads=4)`: it is called
+    as `head(image_tokens, text_tokens, text_mask, text_pooled)` with the
+    encoders' tokens, the mask `token_ids != 0` and the pooled text, and
+    its `(batch, features)` output goes to the classifier head. The names:
 
     - `"concat"`: early fusion, `ConcatFusion` of the pooled vectors.
     - `"gated"`: `GatedFusion` (GMU) of the pooled vectors.
@@ -53,12 +63,15 @@ class FusionClassifier(Task):
         image_encoder: an image encoder layer (returns `"tokens"`, `"pooled"`).
         text_encoder: a text encoder layer (returns `"tokens"`, `"pooled"`).
         num_classes: number of labels.
-        fusion: one of `FUSIONS`, see above.
-        hidden_dim: size of the fused vector and of the heads' hidden layer.
+        fusion: one of `FUSIONS`, or a fusion head layer (see above),
+            saved with the model.
+        hidden_dim: size of the named fusions' fused vector and of the
+            classifier heads' hidden layer.
         num_heads: heads of the attention fusion; must divide `hidden_dim`.
-        dropout: dropout rate in the fusion and the heads.
+        dropout: dropout rate in the named fusions and the heads.
         xla: run the attention fusion's core under XLA (`False` for
-            exports whose consumers cannot run XLA).
+            exports whose consumers cannot run XLA). A head layer has its
+            own `xla`.
         preprocessor: optional `FusionPreprocessor` (image converter and
             tokenizer with a `sequence_length`), saved with the model;
             with it `fit`/`predict` take raw examples and exports take
@@ -113,7 +126,10 @@ class FusionClassifier(Task):
                     f"encoder. Received: {name}={encoder!r}"
                 )
         _checks.positive_int("num_classes", num_classes)
-        _checks.one_of("fusion", fusion, FUSIONS)
+        if isinstance(fusion, str):
+            _checks.one_of("fusion", fusion, FUSIONS)
+        else:
+            _check_fusion_head(fusion)
         _checks.positive_int("hidden_dim", hidden_dim)
         _checks.positive_int("num_heads", num_heads)
         if fusion == "attention":
@@ -131,6 +147,8 @@ class FusionClassifier(Task):
         self.dropout = dropout
         self.xla = xla
         self.class_names = class_names
+        if not isinstance(fusion, str):
+            self.fusion_layer = fusion
 
     def build(self, inputs_shape):
         self._record_input_shapes(inputs_shape)
@@ -138,6 +156,9 @@ class FusionClassifier(Task):
         text = self._build_encoder(
             self.text_encoder, inputs_shape["token_ids"], "int32"
         )
+        if not isinstance(self.fusion, str):
+            self._build_fusion_head(image, text, inputs_shape["token_ids"])
+            return
         # The ignored encoder gets no gradients; with its variables frozen
         # the optimizer does not warn about them. (Variables, not
         # `encoder.trainable`: Keras skips setting False on a layer that is
@@ -165,6 +186,19 @@ class FusionClassifier(Task):
             self.fusion_layer.build(shapes)
             fused = self.fusion_layer.compute_output_shape(shapes)
             self.head = self._head("head", fused)
+
+    def _build_fusion_head(self, image, text, ids_shape):
+        """Builds the head layer `fusion` (unless built, as a head shared
+        with another model is) and the classifier on its output."""
+        shapes = (image["tokens"], text["tokens"], tuple(ids_shape))
+        shapes = (*shapes, text["pooled"])
+        if not self.fusion_layer.built:
+            self.fusion_layer.build(*shapes)
+        dtypes = ("float32", "float32", "bool", "float32")
+        fused = self.fusion_layer.compute_output_spec(
+            *map(keras.KerasTensor, shapes, dtypes)
+        )
+        self.head = self._head("head", fused.shape)
 
     def _fusion_layer(self):
         common = dict(dtype=self.dtype_policy, name="fusion")
@@ -208,6 +242,15 @@ class FusionClassifier(Task):
         if self.fusion == "text_only":
             return _float32(self.text_head(text["pooled"], training=training))
         image = self.image_encoder(images, training=training)
+        if not isinstance(self.fusion, str):
+            fused = self.fusion_layer(
+                image["tokens"],
+                text["tokens"],
+                ops.not_equal(token_ids, 0),
+                text["pooled"],
+                training=training,
+            )
+            return _float32(self.head(fused, training=training))
         if self.fusion == "late":
             logits = [
                 self.image_head(image["pooled"], training=training),
@@ -237,7 +280,9 @@ class FusionClassifier(Task):
                     self.text_encoder
                 ),
                 "num_classes": self.num_classes,
-                "fusion": self.fusion,
+                "fusion": self.fusion
+                if isinstance(self.fusion, str)
+                else keras.saving.serialize_keras_object(self.fusion),
                 "hidden_dim": self.hidden_dim,
                 "num_heads": self.num_heads,
                 "dropout": self.dropout,
@@ -246,6 +291,27 @@ class FusionClassifier(Task):
             }
         )
         return config
+
+
+def _check_fusion_head(fusion):
+    """A head layer must take the four inputs of `mmkeras.layers`' fusion
+    heads, as `head(image_tokens, text_tokens, text_mask, text_pooled)`."""
+    accepted = (
+        "fusion must be one of "
+        + ", ".join(repr(name) for name in FUSIONS)
+        + " or a fusion head layer called as head(image_tokens, "
+        "question_tokens, question_mask, question_pooled), such as "
+        "mmkeras.layers.CoAttentionFusionHead or FiLMFusionHead."
+    )
+    if not isinstance(fusion, keras.layers.Layer):
+        raise TypeError(f"{accepted} Received: fusion={fusion!r}")
+    try:
+        inspect.signature(fusion.call).bind(None, None, None, None)
+    except TypeError:
+        raise TypeError(
+            f"{accepted} Received: fusion={fusion!r}, a layer called as "
+            f"call{inspect.signature(fusion.call)}"
+        ) from None
 
 
 def _float32(logits):

@@ -262,3 +262,169 @@ def test_a_preprocessor_of_another_family_is_refused():
     other = mmkeras.models.DualEncoderPreprocessor()
     with pytest.raises(TypeError, match="takes a FusionPreprocessor"):
         make_model(preprocessor=other)
+
+
+# One of each fusion head of `mmkeras.layers`, by its VQAModel shortcut.
+HEADS = {
+    "co_attention": lambda: mmkeras.layers.CoAttentionFusionHead(
+        16, 2, xla=False
+    ),
+    "concat": lambda: mmkeras.layers.ConcatFusionHead(),
+    "bilinear": lambda: mmkeras.layers.BilinearFusionHead(16, 2, xla=False),
+    "attention": lambda: mmkeras.layers.AttentionFusionHead(16, 2, xla=False),
+    "relation": lambda: mmkeras.layers.RelationFusionHead(16),
+    "transformer": lambda: mmkeras.layers.TransformerFusionHead(
+        16, 2, num_layers=1, xla=False
+    ),
+    "film": lambda: mmkeras.layers.FiLMFusionHead(16, num_layers=2),
+}
+
+
+def colour_task(count=12, seed=0):
+    """A learnable toy: the label is the image's brightest channel."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % CLASSES
+    images = rng.random((count, SIZE, SIZE, 3)).astype("float32") * 0.3
+    images[np.arange(count), :, :, labels] += 0.7
+    inputs = make_inputs(seed, batch=count)
+    return {**inputs, "image": images}, labels
+
+
+def test_a_head_object_passes_the_task_test():
+    # Mirrored parity and a mixed_float16 fit, with a head the caller made
+    # (under the policy in force when `build_model` is called).
+    raw = tf.data.Dataset.from_tensor_slices(raw_examples()).batch(4)
+    model = run_task_test(
+        lambda: make_model(
+            HEADS["co_attention"](), preprocessor=make_preprocessor()
+        ),
+        raw,
+    )
+    assert isinstance(model.fusion, mmkeras.layers.CoAttentionFusionHead)
+
+
+@pytest.mark.parametrize("head", ["co_attention", "film"])
+def test_a_head_object_trains_and_round_trips(head):
+    keras.utils.set_random_seed(0)
+    layer = HEADS[head]()
+    model = make_model(layer)
+    assert model.fusion is layer and model.fusion_layer is layer
+    inputs, labels = colour_task()
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    history = model.fit(
+        inputs, labels, batch_size=4, epochs=8, shuffle=False, verbose=0
+    )
+    loss = history.history["loss"]
+    assert np.all(np.isfinite(loss))
+    assert loss[-1] < 0.5 * loss[0], loss
+    trained = {id(w) for w in model.trainable_weights}
+    assert layer.trainable_weights
+    assert all(id(w) in trained for w in layer.trainable_weights)
+    predictions = model.predict(inputs, verbose=0)
+    assert predictions.dtype == np.float32
+
+    config = model.get_config()
+    assert config["fusion"]["class_name"] == type(layer).__name__
+    assert FusionClassifier.from_config(config).get_config() == config
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "model.keras")
+        model.save(path)
+        reloaded = keras.saving.load_model(path)
+    assert type(reloaded.fusion) is type(layer)
+    assert reloaded.fusion.get_config() == layer.get_config()
+    assert reloaded.compiled
+    np.testing.assert_array_equal(
+        reloaded.predict(inputs, verbose=0), predictions
+    )
+
+
+@pytest.mark.parametrize("head", list(HEADS))
+def test_a_head_fuses_as_in_a_vqa_model(head):
+    """One head and one pair of encoders in a VQAModel and a
+    FusionClassifier: the classifier's logits are its head on the fused
+    vector the VQA model's head makes (padding masked the same way)."""
+    keras.utils.set_random_seed(0)
+    layer = HEADS[head]()
+    classifier = make_model(layer)
+    inputs = make_inputs()
+    vqa = mmkeras.models.VQAModel(
+        classifier.image_encoder,
+        classifier.text_encoder,
+        num_answers=5,
+        fusion=layer,
+        hidden_dim=16,
+        num_heads=2,
+        xla=False,
+    )
+    vqa({"image": inputs["image"], "question_ids": inputs["token_ids"]})
+    assert vqa.head is layer
+    head_inputs = vqa._encode(
+        {"image": inputs["image"], "question_ids": inputs["token_ids"]},
+        training=False,
+    )
+    fused = layer(*head_inputs)
+    np.testing.assert_allclose(
+        classifier(inputs), classifier.head(fused), atol=1e-6
+    )
+    # Both modalities reach the logits.
+    other = make_inputs(seed=1)
+    for key in ("image", "token_ids"):
+        changed = classifier({**inputs, key: other[key]}).numpy()
+        assert np.abs(changed - classifier(inputs)).max() > 1e-5, key
+
+
+@pytest.mark.parametrize("head", list(HEADS))
+def test_a_head_gets_the_padding_mask(head):
+    keras.utils.set_random_seed(0)
+    model = make_model(HEADS[head]())
+    inputs = make_inputs()  # the last two tokens are padding
+    expected = model(inputs).numpy()
+    short = {**inputs, "token_ids": inputs["token_ids"][:, : LENGTH - 2]}
+    np.testing.assert_allclose(model(short), expected, atol=1e-5)
+
+
+def test_a_model_with_a_head_object_exports(tmp_path):
+    from mmkeras.export import uses_xla
+    from mmkeras.export import with_xla
+    from mmkeras.models import _tiny
+    from mmkeras.testing import run_export_test
+
+    keras.utils.set_random_seed(0)
+    head = mmkeras.layers.CoAttentionFusionHead(16, 2, xla=True)
+    model = FusionClassifier(
+        _tiny.image_encoder(),
+        _tiny.text_encoder(_tiny.tokenizer().vocabulary_size()),
+        num_classes=3,
+        fusion=head,
+        hidden_dim=16,
+        xla=False,
+        preprocessor=_tiny.preprocessor(FusionPreprocessor, True),
+        class_names=["no", "yes", "maybe"],
+    )
+    model({"image": _tiny.images(), "token_ids": _tiny.token_ids()})
+    # The head's own `xla` is what the export switches off and on.
+    assert uses_xla(model)
+    assert with_xla(model, False).fusion.xla is False
+    written = run_export_test(model, tmp_path, "all")
+    assert {"saved_model", "saved_model_xla", "onnx"} <= set(written)
+
+
+@pytest.mark.parametrize(
+    "fusion, received",
+    [
+        (keras.layers.Dense(3), "a layer called as call(inputs"),
+        (mmkeras.layers.ConcatFusion(), "a layer called as call(inputs"),
+        (mmkeras.layers.CoAttentionFusionHead, "fusion=<class"),
+        (None, "fusion=None"),
+    ],
+)
+def test_a_fusion_that_is_not_a_head_is_refused(fusion, received):
+    accepted = (
+        "fusion must be one of 'concat', 'gated', 'bilinear', 'attention', "
+        "'late', 'image_only', 'text_only' or a fusion head layer called "
+        "as head(image_tokens, question_tokens, question_mask, "
+        "question_pooled)"
+    )
+    with pytest.raises(TypeError, match=re.escape(accepted)) as error:
+        make_model(fusion)
+    assert received in str(error.value)
