@@ -9,6 +9,7 @@ from mmkeras.layers import BilinearFusion
 from mmkeras.layers import ConcatFusion
 from mmkeras.layers import GatedFusion
 from mmkeras.layers import LateFusion
+from mmkeras.models import _classifier
 from mmkeras.models.fusion.fusion_preprocessor import FusionPreprocessor
 from mmkeras.models.fusion.fusion_serving import FusionServing
 from mmkeras.models.task import Task
@@ -116,15 +117,7 @@ class FusionClassifier(Task):
         **kwargs,
     ):
         super().__init__(preprocessor=preprocessor, **kwargs)
-        for name, encoder in (
-            ("image_encoder", image_encoder),
-            ("text_encoder", text_encoder),
-        ):
-            if not isinstance(encoder, keras.layers.Layer):
-                raise TypeError(
-                    f"{name} must be a Keras layer such as an mmkeras "
-                    f"encoder. Received: {name}={encoder!r}"
-                )
+        _classifier.check_encoders(image_encoder, text_encoder)
         _checks.positive_int("num_classes", num_classes)
         if isinstance(fusion, str):
             _checks.one_of("fusion", fusion, FUSIONS)
@@ -219,18 +212,7 @@ class FusionClassifier(Task):
         )
 
     def _head(self, name, input_shape):
-        head = keras.Sequential(
-            [
-                keras.layers.Dense(
-                    self.hidden_dim, "relu", dtype=self.dtype_policy
-                ),
-                keras.layers.Dropout(self.dropout, dtype=self.dtype_policy),
-                keras.layers.Dense(self.num_classes, dtype=self.dtype_policy),
-            ],
-            name=name,
-        )
-        head.build(input_shape)
-        return head
+        return _classifier.classifier_head(self, name, input_shape)
 
     def call(self, inputs, training=None):
         images, token_ids = inputs["image"], inputs["token_ids"]

@@ -4,6 +4,7 @@ from keras import ops
 from mmkeras import _checks
 from mmkeras.layers import ConcatFusion
 from mmkeras.layers import LateFusion
+from mmkeras.models import _classifier
 from mmkeras.models.fusion import FusionPreprocessor
 from mmkeras.models.fusion import FusionServing
 from mmkeras.models.task import Task
@@ -63,15 +64,7 @@ class HybridFusionClassifier(Task):
         **kwargs,
     ):
         super().__init__(preprocessor=preprocessor, **kwargs)
-        for name, encoder in (
-            ("image_encoder", image_encoder),
-            ("text_encoder", text_encoder),
-        ):
-            if not isinstance(encoder, keras.layers.Layer):
-                raise TypeError(
-                    f"{name} must be a Keras layer such as an mmkeras "
-                    f"encoder. Received: {name}={encoder!r}"
-                )
+        _classifier.check_encoders(image_encoder, text_encoder)
         _checks.positive_int("num_classes", num_classes)
         _checks.positive_int("hidden_dim", hidden_dim)
         _checks.rate("dropout", dropout)
@@ -107,18 +100,7 @@ class HybridFusionClassifier(Task):
         self.late_fusion.build([logits_shape] * len(BRANCHES))
 
     def _head(self, name, input_shape):
-        head = keras.Sequential(
-            [
-                keras.layers.Dense(
-                    self.hidden_dim, "relu", dtype=self.dtype_policy
-                ),
-                keras.layers.Dropout(self.dropout, dtype=self.dtype_policy),
-                keras.layers.Dense(self.num_classes, dtype=self.dtype_policy),
-            ],
-            name=name,
-        )
-        head.build(input_shape)
-        return head
+        return _classifier.classifier_head(self, name, input_shape)
 
     def call(self, inputs, training=None):
         self._check_pixels(inputs["image"])
