@@ -7,18 +7,20 @@ INSTALLED := $(VENV)/.installed
 # Quiet TensorFlow's C++ start-up logging; errors still show.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test bench lint docs clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# setup.py holds every pin, NO_DEPS_REQUIRES included.
+# setup.py declares ranges; requirements.lock pins the exact versions.
+LOCK := requirements.lock
 NO_DEPS_REQUIRES = $(shell $(BIN)/python -c \
 	'import runpy; print(*runpy.run_path("setup.py")["NO_DEPS_REQUIRES"])')
 
-$(INSTALLED): setup.py $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable '.[dev]'
-	$(BIN)/python -m pip install --quiet --no-deps $(NO_DEPS_REQUIRES)
+$(INSTALLED): setup.py $(LOCK) $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(LOCK) --editable '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps -c $(LOCK) \
+		$(NO_DEPS_REQUIRES)
 	touch $@
 
 demo: $(INSTALLED)
@@ -35,9 +37,14 @@ docs: $(INSTALLED)
 	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 bench: $(INSTALLED)
-	$(BIN)/python -m pip install --quiet --editable '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) --editable '.[dev,bench]'
 	$(BIN)/python benchmarks/attention.py
 	$(BIN)/python benchmarks/vs_keras_hub.py --steps 40
+
+# Rewrite the lock from the current environment (after a setup.py change).
+lock: $(INSTALLED)
+	( head -3 $(LOCK); $(BIN)/python -m pip freeze --exclude-editable \
+		| grep -v '^mmkeras' ) > $(LOCK).new && mv $(LOCK).new $(LOCK)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

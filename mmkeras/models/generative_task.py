@@ -8,6 +8,8 @@ from mmkeras import samplers as samplers_lib
 from mmkeras.layers import inside_jit_compile
 from mmkeras.models.task import Task
 
+# What a generating family supplies.
+_PARTS = ("build_cache", "call_with_cache", "cache_spec")
 # Logit of the pad token in generation: finite, so softmaxes never give NaN.
 NEVER = -1e9
 
@@ -40,14 +42,15 @@ class GenerativeTask(Task):
 
     generation_inputs = "token_ids"
 
-    def build_cache(self, inputs, max_length):
-        raise NotImplementedError
-
-    def call_with_cache(self, token_ids, cache, index):
-        raise NotImplementedError
-
-    def cache_spec(self, max_length):
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Named when the class is written, not at the first generate().
+        missing = [name for name in _PARTS if not hasattr(cls, name)]
+        if missing:
+            raise TypeError(
+                f"{cls.__name__} subclasses GenerativeTask but lacks "
+                f"{', '.join(missing)}; see GenerativeTask's docstring"
+            )
 
     def initial_token_ids(self, inputs, cache, max_length):
         """`(token_ids (batch, max_length), start_index)`: the start token

@@ -25,6 +25,14 @@ class Preprocessor(keras.layers.Layer):
             that take token ids only.
     """
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "call" not in vars(cls) and Preprocessor in cls.__bases__:
+            raise TypeError(
+                f"{cls.__name__} subclasses Preprocessor but lacks "
+                "call(x, y=None, sample_weight=None)"
+            )
+
     def __init__(self, image_converter=None, tokenizer=None, **kwargs):
         super().__init__(**kwargs)
         # Strings and Python values are inputs too.
@@ -59,11 +67,6 @@ class Preprocessor(keras.layers.Layer):
             )
         texts = self.tokenizer.detokenize(token_ids)
         return [text.decode() for text in keras.ops.convert_to_numpy(texts)]
-
-    def call(self, x, y=None, sample_weight=None):
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement call(x, y, sample_weight)"
-        )
 
     def get_config(self):
         config = super().get_config()
