@@ -193,13 +193,16 @@ def optional_names(name, values, count, count_name):
     return list(values)
 
 
-def float_images(owner, images):
-    """Image encoders take float pixels: uint8 must go through an
+def float_images(owner, images, fix=None):
+    """Image models take float pixels: uint8 must go through an
     `ImageConverter`, never be cast silently (to [0, 255] floats)."""
     dtype = str(getattr(images.dtype, "name", images.dtype))
     if "int" in dtype:
-        raise TypeError(
-            f"{owner} takes float images in [0, 1], not {dtype} pixels; "
+        fix = fix or (
             "convert them with mmkeras.layers.ImageConverter (or a task's "
-            f"preprocessor) first. Received: dtype {dtype}"
+            "preprocessor) first"
+        )
+        raise TypeError(
+            f"{owner} takes float pixels in [0, 1], not {dtype} images; "
+            f"{fix}. Received: dtype {dtype}"
         )

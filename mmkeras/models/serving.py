@@ -7,6 +7,8 @@ import abc
 import numpy as np
 import tensorflow as tf
 
+from mmkeras.layers import ImageConverter
+
 # Example texts draw this many words from the tokenizer's vocabulary.
 _MAX_EXAMPLE_WORDS = 12
 
@@ -167,10 +169,9 @@ class Serving(abc.ABC):
             ).numpy()
             for i, image in enumerate(pixels)
         ]
-        if self.preprocessor is not None:
-            pixels = self.preprocessor.convert_images(pixels).numpy()
-        else:
-            pixels = pixels.astype("float32") / 255.0
+        # Without a preprocessor the model takes [0, 1] pixels.
+        converter = getattr(self.preprocessor, "image_converter", None)
+        pixels = (converter or ImageConverter())(pixels).numpy()
         return pixels, np.array(encoded, object)
 
     def example_texts(self, batch_size, rng):

@@ -1,6 +1,8 @@
 import keras
 import tensorflow as tf
 
+from mmkeras import _checks
+
 # The zoo's core imports no model: `from_preset` and `mmkeras.zoo.load`
 # share its one loading path.
 from mmkeras.zoo import loading
@@ -127,14 +129,16 @@ class Task(keras.Model):
         # Arrays become a dataset here, so shuffle them here as Keras
         # would (Keras ignores `shuffle` for datasets and warns).
         raw_arrays = not isinstance(x, tf.data.Dataset)
-        x, y = self._preprocessed(x, y, batch_size, shuffle and raw_arrays)
+        x, y, batch_size = self._preprocessed(
+            x, y, batch_size, shuffle and raw_arrays
+        )
         validation = kwargs.get("validation_data")
         if validation is not None and self.preprocessor is not None:
             kwargs["validation_data"] = self._preprocessed_validation(
                 validation, batch_size
             )
         if isinstance(x, tf.data.Dataset):
-            batch_size, shuffle = None, False
+            shuffle = False
         return super().fit(
             x, y, batch_size=batch_size, shuffle=shuffle, **kwargs
         )
@@ -143,43 +147,38 @@ class Task(keras.Model):
         # `fit` evaluates its validation data, which it has preprocessed
         # already, through a cached iterator: map the preprocessor once.
         if not kwargs.get("_use_cached_eval_dataset"):
-            x, y = self._preprocessed(x, y, batch_size)
-        if isinstance(x, tf.data.Dataset):
-            batch_size = None
+            x, y, batch_size = self._preprocessed(x, y, batch_size)
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
-        x, _ = self._preprocessed(x, None, batch_size)
-        if isinstance(x, tf.data.Dataset):
-            batch_size = None
+        x, _, batch_size = self._preprocessed(x, None, batch_size)
         return super().predict(x, batch_size=batch_size, **kwargs)
 
     def _preprocessed(self, x, y, batch_size, shuffle=False):
-        """Raw data mapped through the preprocessor, as a dataset; arrays
-        are batched (and shuffled every epoch if `shuffle`) first."""
+        """`(x, y, batch_size)`: raw data mapped through the preprocessor,
+        as a dataset (whose batch size Keras must not be given); arrays are
+        batched (and shuffled every epoch if `shuffle`) first."""
+        if isinstance(x, tf.data.Dataset):
+            batch_size = None
         if self.preprocessor is None or x is None:
-            return x, y
+            return x, y, batch_size
         if not isinstance(x, tf.data.Dataset):
             data = x if y is None else (x, y)
             x = tf.data.Dataset.from_tensor_slices(data)
             if shuffle:
                 x = x.shuffle(x.cardinality(), reshuffle_each_iteration=True)
             x = x.batch(batch_size or 32)
-            y = None
+            y, batch_size = None, None
         elif y is not None:
             raise ValueError(
                 "y must be None when x is a tf.data.Dataset (the labels "
                 "come from the dataset). Received: y of type "
                 f"{type(y).__name__}"
             )
-        return (
-            x.map(self.preprocessor, num_parallel_calls=tf.data.AUTOTUNE),
-            None,
-        )
+        mapped = x.map(self.preprocessor, num_parallel_calls=tf.data.AUTOTUNE)
+        return mapped, None, batch_size
 
     def _preprocessed_validation(self, validation, batch_size):
-        if isinstance(validation, tf.data.Dataset):
-            return self._preprocessed(validation, None, batch_size)[0]
         if isinstance(validation, tuple) and len(validation) == 2:
             return self._preprocessed(*validation, batch_size)[0]
         return self._preprocessed(validation, None, batch_size)[0]
@@ -215,14 +214,12 @@ class Task(keras.Model):
     def _check_pixels(self, images):
         """Model inputs are converted pixels: raw uint8 must go through
         the preprocessor first, never be cast silently."""
-        dtype = keras.backend.standardize_dtype(images.dtype)
-        if "int" in dtype:
-            raise TypeError(
-                f"{type(self).__name__} takes float pixels as an "
-                f"ImageConverter makes them, not {dtype} images; pass them "
-                "through model.preprocessor, or fit/predict/generate with a "
-                f"preprocessor attached. Received: image dtype {dtype}"
-            )
+        _checks.float_images(
+            type(self).__name__,
+            images,
+            fix="pass them through model.preprocessor, or fit/predict/"
+            "generate with a preprocessor attached",
+        )
 
     def _build_encoder(self, encoder, shape, dtype="float32"):
         """Builds `encoder` for inputs of `shape` (unless loading a `.keras`

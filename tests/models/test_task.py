@@ -32,7 +32,7 @@ def test_fit_on_a_dataset_passes_no_shuffle_keras_would_ignore():
 
 
 def _label_orders(model, raw, shuffle):
-    dataset, _ = model._preprocessed(raw, None, 64, shuffle)
+    dataset, _, _ = model._preprocessed(raw, None, 64, shuffle)
     return [
         np.concatenate([y.numpy() for _, y in dataset]).tolist()
         for _ in range(2)
