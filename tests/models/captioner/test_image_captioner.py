@@ -137,7 +137,7 @@ def test_raw_images_go_through_the_preprocessor_only(model, data):
         model({"image": images[:2], "token_ids": token_ids})
     detached = _captioner(None, vocabulary_size=model.vocabulary_size)
     detached.build({"image": images.shape})
-    with pytest.raises(TypeError, match="Received: image dtype uint8"):
+    with pytest.raises(TypeError, match="Received: dtype uint8"):
         detached.generate(images)
     pixels = _pixels(model, images)
     detached.set_weights(model.get_weights())

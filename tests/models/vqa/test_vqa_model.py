@@ -266,7 +266,7 @@ def test_integer_images_are_refused_not_cast():
     model = _model()
     model(inputs)
     pixels = (inputs["image"] * 255).astype("uint8")
-    with pytest.raises(TypeError, match="Received: image dtype uint8"):
+    with pytest.raises(TypeError, match="Received: dtype uint8"):
         model(dict(inputs, image=pixels))
 
 
