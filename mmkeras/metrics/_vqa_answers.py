@@ -1,16 +1,31 @@
-"""The answer normalisation of the official VQA evaluation (`vqaEval.py`).
+"""The answer rules of the official VQA evaluation, `vqaEval.py` in
+GT-Vision-Lab/VQA's `PythonEvaluationTools/vqaEvaluation` (master, commit
+a013f00 of 2021), quirks included: they define the published numbers.
 
-Rules as in GT-Vision-Lab/VQA's `PythonEvaluationTools/vqaEvaluation`,
-quirks included (they define the benchmark numbers):
+For each question, `evaluate` does:
 
-- punctuation is deleted where it touches a space or where the answer has a
-  digit-comma-digit group, and replaced by a space otherwise; the decision
-  looks at the original answer, not the partly processed one;
-- periods not followed by a digit are deleted (the official lookbehind is
-  mistyped as `(?!<=\\d)`, so "1.5" keeps its period but "5." does not);
-- number words zero to ten (and "none") become digits, the articles "a",
-  "an", "the" are dropped, and missing apostrophes are restored from a list
-  of contractions ("dont" -> "don't").
+1. every answer, human or predicted, has its newlines and tabs replaced by
+   spaces and is stripped;
+2. only if the 10 human answers are not all the same are they and the
+   prediction normalised (`processPunctuation`, then
+   `processDigitArticle`). With unanimous humans nothing else happens, so
+   case and punctuation count: "TENNIS RACKET!" scores 0 against ten
+   "tennis racket", and "dont know" 0 against ten "don't know";
+3. each of the 21 marks of `_PUNCTUATION` (not ".", ":" or "'") is
+   deleted if, in the original answer, it touches a space or a digit-
+   comma-digit occurs; else it is replaced by a space;
+4. periods not followed by a digit are deleted (the lookbehind is
+   mistyped as `(?!<=\\d)`, which checks nothing: "5." loses its period,
+   "1.5" keeps it; `re.UNICODE` is passed as the count, so at most 32);
+5. lowercase, split on whitespace, number words zero to ten and "none"
+   become digits, "a", "an" and "the" are dropped, then words of the
+   contractions list get their apostrophe ("dont" -> "don't", a straight
+   U+0027 since the 2016 commit 458a8b2; its capitalised keys never
+   match).
+
+The script runs on Python 2, so `\\d` is ASCII only and lowercasing is per
+character (no final sigma, "İ" -> "i"); characters whose Unicode data
+changed since Python 2.7's Unicode 5.2 can still differ.
 """
 
 import re
@@ -19,16 +34,18 @@ _PUNCTUATION = (
     ";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-",
     ">", "<", "@", "`", ",", "?", "!",
 )  # fmt: skip
-_PERIOD = re.compile(r"(?!<=\d)(\.)(?!\d)")
-_COMMA_BETWEEN_DIGITS = re.compile(r"(\d)(\,)(\d)")
+_PERIOD = re.compile(r"(?!<=\d)(\.)(?!\d)", re.ASCII)
+_COMMA_BETWEEN_DIGITS = re.compile(r"(\d)(\,)(\d)", re.ASCII)
+# `sub`'s count, as the official call passes `re.UNICODE` there.
+_MAX_PERIODS = 32
 _NUMBERS = {
     "none": "0", "zero": "0", "one": "1", "two": "2", "three": "3",
     "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
     "nine": "9", "ten": "10",
 }  # fmt: skip
 _ARTICLES = ("a", "an", "the")
-# "official spelling: normalised", as in vqaEval.py (including its oddities:
-# "somebody'd" maps to "somebodyd", capitalised keys never match).
+# "written: normalised", as in vqaEval.py, its oddities included
+# ("somebody'd" becomes "somebodyd").
 _CONTRACTIONS = dict(
     pair.split(":")
     for pair in """
@@ -62,16 +79,35 @@ yall'd've:y'all'd've y'alld've:y'all'd've y'all'dve:y'all'd've youd:you'd
 youd've:you'd've you'dve:you'd've youll:you'll youre:you're youve:you've
 """.split()
 )
+# The lenient rules' extra step: typographic apostrophes become U+0027.
+_APOSTROPHES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
+NORMALIZATIONS = ("official", "lenient")
 
 
-def normalize_prediction(answer):
-    """A predicted answer as the official evaluation compares it."""
-    answer = answer.replace("\n", " ").replace("\t", " ").strip()
+def compared(answers, prediction, normalization="official"):
+    """`(answers, prediction)` as `evaluate` compares them.
+
+    "official" follows `vqaEval.py` (see the module docstring);
+    "lenient" always normalises both sides, after turning typographic
+    apostrophes into straight ones.
+    """
+    answers = [_clean(answer) for answer in answers]
+    prediction = _clean(prediction)
+    if normalization == "lenient":
+        answers = [answer.translate(_APOSTROPHES) for answer in answers]
+        prediction = prediction.translate(_APOSTROPHES)
+    elif len(set(answers)) == 1:
+        return answers, prediction
+    return [normalize(answer) for answer in answers], normalize(prediction)
+
+
+def normalize(answer):
+    """`processDigitArticle(processPunctuation(answer))`."""
     return digits_and_articles(punctuation(answer))
 
 
 def punctuation(text):
-    """`processPunctuation`: the only rule applied to human answers."""
+    """`processPunctuation`."""
     out = text
     delete = _COMMA_BETWEEN_DIGITS.search(text) is not None
     for mark in _PUNCTUATION:
@@ -79,12 +115,23 @@ def punctuation(text):
             out = out.replace(mark, "")
         else:
             out = out.replace(mark, " ")
-    # The official call passes re.UNICODE (32) as `count`.
-    return _PERIOD.sub("", out, count=re.UNICODE)
+    return _PERIOD.sub("", out, count=_MAX_PERIODS)
 
 
 def digits_and_articles(text):
     """`processDigitArticle`."""
-    words = [_NUMBERS.get(word, word) for word in text.lower().split()]
+    words = [_NUMBERS.get(word, word) for word in _lower(text).split()]
     words = [word for word in words if word not in _ARTICLES]
     return " ".join(_CONTRACTIONS.get(word, word) for word in words)
+
+
+def _clean(answer):
+    return answer.replace("\n", " ").replace("\t", " ").strip()
+
+
+def _lower(text):
+    # Python 2's per-character mapping: Python 3 lowercases a final
+    # sigma by context and "İ" to two characters.
+    if text.isascii():
+        return text.lower()
+    return "".join("i" if c == "\u0130" else c.lower() for c in text)

@@ -1,8 +1,11 @@
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from mmkeras import _checks
 from mmkeras.metrics import _python
 from mmkeras.metrics import _vqa_answers
 
@@ -14,25 +17,35 @@ class VQAAccuracy(keras.metrics.Metric):
     An answer counts `min(1, matches / 3)` where `matches` is the number of
     humans who gave it; as in the official `vqaEval.py` this is averaged
     over the 10 leave-one-annotator-out subsets of 9, so an answer given by
-    1, 2, 3 or 4+ of 10 humans scores 0.3, 0.6, 0.9 or 1.0.
+    1, 2, 3 or 4+ of 10 humans scores 0.3, 0.6, 0.9 or 1.0. The official
+    script reports `round(100 * result, 2)`.
 
     Inputs, `y_true` holding the human answers `(batch, num_answers)`
-    (10 in VQA v1/v2):
+    (10 in VQA v1/v2), one per annotator:
 
-    - strings: `y_pred` answers `(batch,)`. Normalised as the official
-      evaluation does: the prediction loses punctuation, articles and
-      number words ("Two dogs!" -> "2 dogs"); the human answers, already
-      normalised in the official annotation files, only go through the
-      punctuation rule, and only when they disagree. The string path runs
-      in `tf.py_function` (compile with `jit_compile=False`);
+    - strings: `y_pred` answers `(batch,)`, compared as `normalization`
+      says. The string path runs in `tf.py_function` (compile with
+      `jit_compile=False`);
     - answer ids: `y_pred` ids `(batch,)` or scores `(batch, num_classes)`
       (the argmax is taken), `y_true` ids; give human answers outside the
-      answer vocabulary an id that is never predicted, e.g. -1.
+      answer vocabulary an id that is never predicted, e.g. -1. Ids are
+      compared as they are, whatever `normalization` is.
 
     `sample_weight` weights questions. Sums are metric variables, so the
     value adds up across replicas.
 
     Args:
+        normalization: how string answers are compared. "official" (the
+            default) is exactly the rules of GT-Vision-Lab/VQA's
+            `vqaEval.py`, the ones published numbers use: every answer
+            loses newlines, tabs and outer spaces; then only if the human
+            answers differ are they and the prediction normalised
+            (punctuation, number words, articles, lowercase, contractions
+            such as "dont" -> "don't"). So against ten identical human
+            answers the prediction must match exactly, case and
+            punctuation included. "lenient" always normalises both sides,
+            and reads typographic apostrophes as "'"; its numbers are not
+            comparable with published ones.
         name: the metric name.
         dtype: the dtype of the result.
 
@@ -45,8 +58,14 @@ class VQAAccuracy(keras.metrics.Metric):
     0.6
     """
 
-    def __init__(self, name="vqa_accuracy", dtype=None):
+    def __init__(
+        self, normalization="official", name="vqa_accuracy", dtype=None
+    ):
+        _checks.one_of(
+            "normalization", normalization, _vqa_answers.NORMALIZATIONS
+        )
         super().__init__(name=name, dtype=dtype)
+        self.normalization = normalization
         self.total = self.add_variable(
             (), "zeros", dtype="float64", name="total"
         )
@@ -62,7 +81,9 @@ class VQAAccuracy(keras.metrics.Metric):
         if y_pred.dtype == tf.string and y_true.dtype == tf.string:
             _check_ranks(y_true, y_pred)
             accuracy = _python.call(
-                _string_accuracies, [y_true, y_pred], y_pred.shape
+                functools.partial(_string_accuracies, self.normalization),
+                [y_true, y_pred],
+                y_pred.shape,
             )
         elif y_pred.dtype != tf.string and y_true.dtype != tf.string:
             if y_pred.dtype.is_floating and len(y_pred.shape) == 2:
@@ -85,6 +106,9 @@ class VQAAccuracy(keras.metrics.Metric):
     def result(self):
         return ops.cast(ops.divide_no_nan(self.total, self.count), self.dtype)
 
+    def get_config(self):
+        return {**super().get_config(), "normalization": self.normalization}
+
 
 def _check_ranks(y_true, y_pred):
     if len(y_pred.shape) != 1 or len(y_true.shape) != 2:
@@ -105,22 +129,27 @@ def _id_accuracies(answers, predictions):
     return ops.mean(ops.minimum(1.0, others / 3.0), axis=-1)
 
 
-def _string_accuracies(answers, predictions):
+def _string_accuracies(normalization, answers, predictions):
     return np.array(
         [
-            official_accuracy(
-                [a.decode("utf-8") for a in row], p.decode("utf-8")
-            )
+            answer_accuracy(_texts(row), _texts([p])[0], normalization)
             for row, p in zip(answers, predictions, strict=True)
         ]
     )
 
 
-def official_accuracy(answers, prediction):
-    """One question's accuracy, as `vqaEval.py`'s `evaluate`."""
-    prediction = _vqa_answers.normalize_prediction(prediction)
-    if len(set(answers)) > 1:
-        answers = [_vqa_answers.punctuation(answer) for answer in answers]
+def _texts(values):
+    # Bytes that are not UTF-8 stay distinct and comparable.
+    return [v.decode("utf-8", "surrogateescape") for v in values]
+
+
+def answer_accuracy(answers, prediction, normalization="official"):
+    """One question's accuracy, as `vqaEval.py`'s `evaluate` computes it:
+    the mean over each annotator left out of `min(1, matches among the
+    other 9 / 3)`."""
+    answers, prediction = _vqa_answers.compared(
+        answers, prediction, normalization
+    )
     matches = [answer == prediction for answer in answers]
     others = [sum(matches) - match for match in matches]
-    return sum(min(1.0, other / 3.0) for other in others) / len(answers)
+    return sum(min(1, other / 3) for other in others) / len(answers)
