@@ -24,14 +24,18 @@ logger = logging.getLogger("mmkeras.data")
 MISSING_IMAGE = "missing image"
 CORRUPT_IMAGE = "corrupt image"
 MALFORMED = "malformed record"
+DUPLICATE_ID = "duplicate id"
 UNKNOWN_ANSWER = "unknown answer"
 _FIXES = {
     MISSING_IMAGE: "Check images_dir and that the file was downloaded",
     CORRUPT_IMAGE: "Re-download or replace the file",
     MALFORMED: "Fix the record",
+    DUPLICATE_ID: "Keep one record per id",
 }
 _SKIP = 'or pass on_error="skip" to skip and count such records.'
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "a list"}
+# The readers' integer fields become int64 tensors.
+_INT64 = range(-(2**63), 2**63)
 
 
 class DataError(ValueError):
@@ -58,7 +62,8 @@ class ReadReport:
         unit: what one record is, e.g. "captions".
         total: the number of records read.
         skipped: reason ("missing image", "corrupt image", "malformed
-            record", "unknown answer") -> the number of records skipped.
+            record", "duplicate id", "unknown answer") -> the number of
+            records skipped.
         first: reason -> the first record skipped for it, and why.
     """
 
@@ -95,6 +100,7 @@ class Policy:
         _checks.one_of("on_error", on_error, ("raise", "skip"))
         self.on_error = on_error
         self.report = ReadReport(os.fspath(source), unit)
+        self.images_dir = None
 
     def reject(self, where, problem, action=None, fix=None):
         """Raises for, or counts, the record `where`."""
@@ -108,6 +114,35 @@ class Policy:
             problem.reason, f"{where}: {problem.message}"
         )
 
+    def index(self, entries, name):
+        """`{id: value}` from `(where, id, value)` entries, where an id
+        must occur once.
+
+        An id given twice raises a `DataError` naming both records and
+        values, or (`on_error="skip"`) maps to the `Problem` that every
+        record using the id is then rejected with: the reader cannot tell
+        which one is right, so it keeps none, and counts them.
+        """
+        table, first = {}, {}
+        for where, key, value in entries:
+            if key not in first:
+                first[key] = (where, value)
+                table[key] = value
+                continue
+            if isinstance(table[key], Problem):
+                continue
+            where_first, value_first = first[key]
+            second = "the same" if value == value_first else _short(value)
+            problem = Problem(
+                DUPLICATE_ID,
+                f"{name} {key!r} is given twice: {where_first} has "
+                f"{_short(value_first)} and {where} has {second}",
+            )
+            if self.on_error == "raise":
+                self.reject(where, problem)
+            table[key] = problem
+        return table
+
     def parse(self, records, parse):
         """Returns `parse(where, record)` (a `Sample`) for each `(where,
         record)` pair, rejecting those where it raises a `Problem`."""
@@ -120,8 +155,18 @@ class Policy:
                 self.reject(where, problem)
         return samples
 
-    def check_images(self, samples):
-        """Returns the `Sample`s whose image exists and decodes."""
+    def check_images(self, samples, images_dir):
+        """Returns the `Sample`s whose image exists and decodes; a wrong
+        `images_dir` raises whatever `on_error` is."""
+        self.images_dir = os.fspath(images_dir)
+        if not os.path.isdir(images_dir):
+            exists = os.path.exists(images_dir)
+            state = "is a file" if exists else "does not exist"
+            raise DataError(
+                f"images_dir {self.images_dir!r} {state}, so no image of "
+                f"{self.report.source} can be read. Pass the directory "
+                "holding its image files."
+            )
         present = []
         for sample in samples:
             if os.path.isfile(sample.image):
@@ -137,10 +182,36 @@ class Policy:
         return [s for s in present if s.image not in corrupt]
 
     def finish(self):
-        """Logs a warning if records were skipped; returns the report."""
-        if self.report.skipped:
-            logger.warning("%s", self.report)
-        return self.report
+        """Logs a warning if records were skipped; returns the report.
+
+        Raises a `DataError` if no record is left: an empty dataset is
+        never what the caller wanted.
+        """
+        report = self.report
+        if not report.total:
+            raise DataError(
+                f"{report.source} has no {report.unit}. Pass a file that "
+                "has some."
+            )
+        if not report.kept:
+            raise DataError(
+                f"{report} Every record was skipped, so the dataset would "
+                f"be empty. {self._fix_all_skipped()}"
+            )
+        if report.skipped:
+            logger.warning("%s", report)
+        return report
+
+    def _fix_all_skipped(self):
+        reason = self.report.skipped.most_common(1)[0][0]
+        if reason == MISSING_IMAGE:
+            return (
+                f"Check images_dir: {self.images_dir!r} holds none of the "
+                "image files the records name."
+            )
+        if reason == UNKNOWN_ANSWER:
+            return "Pass an answer_vocabulary that has these answers."
+        return f"{_FIXES[reason]}."
 
 
 def load_json(path, key, kind):
@@ -155,11 +226,36 @@ def load_json(path, key, kind):
     return data
 
 
-def read_text(path):
+def read_bytes(path):
     if not os.path.isfile(path):
         raise DataError(f"{os.fspath(path)} does not exist. Check the path.")
-    with open(path, encoding="utf-8") as file:
+    with open(path, "rb") as file:
         return file.read()
+
+
+def read_text(path):
+    return text(path, read_bytes(path))
+
+
+def text(path, data):
+    """`data`, the bytes of `path`, as UTF-8 text (a leading byte order
+    mark is dropped); a byte that is not UTF-8 raises a `DataError` naming
+    the file and where the byte is."""
+    try:
+        return decode(data)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        offset = error.start - data.rfind(b"\n", 0, error.start)
+        raise DataError(
+            f"{os.fspath(path)} is not UTF-8 text: line {line} has the byte "
+            f"{data[error.start : error.end]!r} at byte {offset} of the "
+            f"line ({error.reason}). Convert the file to UTF-8, e.g. with "
+            "`iconv -f <its encoding> -t utf-8`."
+        ) from None
+
+
+def decode(data):
+    return data.decode("utf-8-sig")
 
 
 def parse_json(text, prefix):
@@ -184,7 +280,44 @@ def field(record, name, kind=str):
             MALFORMED,
             f"field {name!r} must be {_TYPE_NAMES[kind]}, got {value!r}",
         )
+    if kind is int and value not in _INT64:
+        raise Problem(
+            MALFORMED, f"field {name!r} is out of the int64 range: {value}"
+        )
+    if kind is str and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            # JSON's "\ud800" escapes decode to a lone surrogate, which
+            # no tensor can hold.
+            raise Problem(
+                MALFORMED,
+                f"field {name!r} is not valid Unicode ({error.reason} "
+                f"at character {error.start}): {value!r}",
+            ) from None
     return value
+
+
+def look_up(table, key, missing=None):
+    """`table[key]` of a `Policy.index` table; raises the `Problem` of a
+    duplicated id, or if the id is absent, a malformed-record one saying
+    `missing`."""
+    value = table.get(key)
+    if isinstance(value, Problem):
+        raise value
+    if value is None and missing:
+        raise Problem(MALFORMED, missing)
+    return value
+
+
+def ids(records, key):
+    """`(where, record[key], record)` for the records whose `key` is an
+    integer (others fail `field` later), for `Policy.index`."""
+    for where, record in records:
+        if isinstance(record, dict):
+            value = record.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                yield where, value, record
 
 
 def where(name, index, record, key):
@@ -192,6 +325,11 @@ def where(name, index, record, key):
     if isinstance(record, dict) and key in record:
         return f"{name}[{index}] ({key}={record[key]!r})"
     return f"{name}[{index}]"
+
+
+def _short(value, limit=120):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _undecodable(paths):

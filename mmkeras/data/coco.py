@@ -54,7 +54,10 @@ def coco_captions(
 
     Bad input: a caption whose record lacks a field or has one of the wrong
     type, whose "image_id" has no entry in "images", or whose image file is
-    missing or does not decode.
+    missing or does not decode; an id given twice (an image "id" in
+    "images" or a caption "id"): the records using it are all bad, since
+    which one is right is unknown. A missing `images_dir`, or no caption
+    left to read, always raises.
 
     Example:
 
@@ -70,42 +73,50 @@ def coco_captions(
     data = _records.load_json(
         annotations_file, "annotations", "a COCO captions file"
     )
-    files = _image_files(data, policy)
+    files = _image_files(annotations_file, data, policy)
+    records = [
+        (_records.where("annotations", i, record, "id"), record)
+        for i, record in enumerate(data["annotations"])
+    ]
+    caption_ids = policy.index(_records.ids(records, "id"), "caption id")
 
     def parse(where, record):
         image_id = _records.field(record, "image_id", int)
         caption = _records.field(record, "caption")
-        if image_id not in files:
-            raise _records.Problem(
-                _records.MALFORMED,
-                f"image_id {image_id} has no valid entry in 'images'",
-            )
-        path = os.path.join(images_dir, files[image_id])
+        if "id" in record:
+            caption_id = _records.field(record, "id", int)
+            _records.look_up(caption_ids, caption_id)
+        missing = f"image_id {image_id} has no valid entry in 'images'"
+        file_name = _records.look_up(files, image_id, missing)
+        path = os.path.join(images_dir, file_name)
         return _records.Sample(where, path, (image_id, caption))
 
-    records = (
-        (_records.where("annotations", i, record, "id"), record)
-        for i, record in enumerate(data["annotations"])
-    )
-    samples = policy.check_images(policy.parse(records, parse))
+    samples = policy.check_images(policy.parse(records, parse), images_dir)
+    report = policy.finish()
     columns = (_per_image if per_image else _per_caption)(samples)
-    return pipeline.dataset(columns), policy.finish()
+    return pipeline.dataset(columns), report
 
 
-def _image_files(data, policy):
-    """image id -> file name, from the "images" list."""
-    files = {}
-    for index, record in enumerate(data.get("images", [])):
+def _image_files(path, data, policy):
+    """image id -> file name (or the `Problem` of an id given twice), from
+    the "images" list."""
+    if not isinstance(data.get("images"), list):
+        raise _records.DataError(
+            f"{os.fspath(path)} has no top-level 'images' list, so it is "
+            "not a COCO captions file. Pass the right file."
+        )
+    entries = []
+    for index, record in enumerate(data["images"]):
         where = _records.where("images", index, record, "id")
         try:
-            files[_records.field(record, "id", int)] = _records.field(
-                record, "file_name"
-            )
+            image_id = _records.field(record, "id", int)
+            file_name = _records.field(record, "file_name")
+            entries.append((where, image_id, file_name))
         except _records.Problem as problem:
             # Not counted: its captions are, as lacking an image entry.
             if policy.on_error == "raise":
                 policy.reject(where, problem)
-    return files
+    return policy.index(entries, "image id")
 
 
 def _per_caption(samples):

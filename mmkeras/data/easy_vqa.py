@@ -19,6 +19,7 @@ import tensorflow as tf
 from PIL import Image
 
 from mmkeras import _checks
+from mmkeras.data import _records
 from mmkeras.data import fashion_mnist
 
 IMAGE_SHAPE = (64, 64, 3)
@@ -150,7 +151,7 @@ def _read_text(path):
             f"{path} is missing. Reinstall easy-vqa with `{INSTALL_HINT}`, "
             "or check data_dir."
         )
-    return path.read_text(encoding="utf-8")
+    return _records.text(path, path.read_bytes())
 
 
 def _read_questions(path, answers):

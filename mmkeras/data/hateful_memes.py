@@ -36,9 +36,11 @@ def hateful_memes(
         text printed on the meme) and "label" (int32, 1 hateful); and a
         `ReadReport` on the lines.
 
-    Bad input: a line that is not a JSON object, lacks a field, has one of
-    the wrong type or a label other than 0 or 1 (or none when other lines
-    have one); a missing or undecodable image. Blank lines are ignored.
+    Bad input: a line that is not UTF-8, not a JSON object, lacks a field,
+    has one of the wrong type or a label other than 0 or 1 (or none when
+    other lines have one); a missing or undecodable image; an "id" on two
+    lines: both are bad, since which one is right is unknown. Blank lines
+    are ignored. No line left to read always raises.
 
     Example:
 
@@ -51,28 +53,29 @@ def hateful_memes(
     )
     policy = _records.Policy(jsonl_file, "lines", on_error)
     if images_dir is None:
-        images_dir = os.path.dirname(os.fspath(jsonl_file))
+        images_dir = os.path.dirname(os.fspath(jsonl_file)) or os.curdir
     records = [
         (_where(number, record), record)
-        for number, record in _parse_lines(_records.read_text(jsonl_file))
+        for number, record in _parse_lines(_records.read_bytes(jsonl_file))
     ]
     labelled = any(
         isinstance(record, dict) and "label" in record for _, record in records
     )
+    meme_ids = policy.index(_records.ids(records, "id"), "id")
 
     def parse(where, record):
         if isinstance(record, _records.Problem):
             raise record
-        fields = [
-            _records.field(record, "id", int),
-            _records.field(record, "text"),
-        ]
+        meme_id = _records.field(record, "id", int)
+        _records.look_up(meme_ids, meme_id)
+        fields = [meme_id, _records.field(record, "text")]
         if labelled:
             fields.append(_label(record))
         path = os.path.join(images_dir, _records.field(record, "img"))
         return _records.Sample(where, path, fields)
 
-    samples = policy.check_images(policy.parse(records, parse))
+    samples = policy.check_images(policy.parse(records, parse), images_dir)
+    report = policy.finish()
     tensors = {
         "image": tf.constant([s.image for s in samples], tf.string),
         "id": tf.constant([s.fields[0] for s in samples], tf.int64),
@@ -81,17 +84,25 @@ def hateful_memes(
     if labelled:
         labels = [s.fields[2] for s in samples]
         tensors["label"] = tf.constant(labels, tf.int32)
-    return pipeline.dataset(tensors), policy.finish()
+    return pipeline.dataset(tensors), report
 
 
-def _parse_lines(text):
+def _parse_lines(data):
     """(line number, object) per non-blank line; a `Problem` as the object
-    of a line that is not valid JSON."""
-    for number, line in enumerate(text.splitlines(), 1):
+    of a line that is not UTF-8 or not valid JSON."""
+    # Split the bytes on "\n" only: str.splitlines also splits inside a
+    # text holding U+2028 or U+0085, which JSON strings may contain.
+    for number, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield number, json.loads(_records.decode(line))
+        except UnicodeDecodeError as error:
+            message = (
+                f"not UTF-8 text (the byte {line[error.start : error.end]!r}"
+                f" at byte {error.start + 1} of the line)"
+            )
+            yield number, _records.Problem(_records.MALFORMED, message)
         except json.JSONDecodeError as error:
             message = f"not valid JSON (column {error.colno}: {error.msg})"
             yield number, _records.Problem(_records.MALFORMED, message)

@@ -49,7 +49,11 @@ def karpathy_captions(
 
     Bad input: an image record lacking a field or with one of the wrong
     type, or whose image file is missing or does not decode; a record of
-    another split is not read, so it is never reported.
+    another split is not read, so it is never reported. An image id
+    ("cocoid", else "imgid") given twice in the file, in any splits: the
+    records using it are all bad, since which one is right is unknown (and
+    an image in two splits leaks between them). A missing `images_dir`, a
+    split without images, or no image left to read, always raises.
 
     Example:
 
@@ -66,14 +70,20 @@ def karpathy_captions(
     splits = {split}
     if split == "train" and restval_in_train:
         splits.add("restval")
+    everywhere = [
+        (_records.where("images", i, record, "filename"), record)
+        for i, record in enumerate(data["images"])
+    ]
+    # Over every split: an image in two splits is a leak.
+    image_ids = policy.index(_image_ids(everywhere), "image id")
 
     def parse(where, record):
         _records.field(record, "split")
         path = [_records.field(record, "filename")]
         if "filepath" in record:
             path.insert(0, _records.field(record, "filepath"))
-        key = "cocoid" if "cocoid" in record else "imgid"
-        image_id = _records.field(record, key, int)
+        image_id = _records.field(record, _id_key(record), int)
+        _records.look_up(image_ids, image_id)
         captions = [
             _records.field(sentence, "raw")
             for sentence in _records.field(record, "sentences", list)
@@ -85,14 +95,23 @@ def karpathy_captions(
         )
 
     records = (
-        (_records.where("images", i, record, "filename"), record)
-        for i, record in enumerate(data["images"])
+        (where, record)
+        for where, record in everywhere
         # A record without a valid "split" is read, to be reported.
         if not isinstance(record, dict)
         or not isinstance(record.get("split"), str)
         or record["split"] in splits
     )
-    samples = policy.check_images(policy.parse(records, parse))
+    parsed = policy.parse(records, parse)
+    if not policy.report.total:
+        found = {r.get("split") for _, r in everywhere if isinstance(r, dict)}
+        raise _records.DataError(
+            f"{os.fspath(dataset_file)} has no images of split {split!r}; "
+            f"its splits are {sorted(s for s in found if isinstance(s, str))}"
+            ". Pass one of those."
+        )
+    samples = policy.check_images(parsed, images_dir)
+    report = policy.finish()
     if per_image:
         pairs = [(s, s.fields[1]) for s in samples]
     else:
@@ -108,4 +127,16 @@ def karpathy_captions(
         )
     else:
         tensors["caption"] = tf.constant(captions, tf.string)
-    return pipeline.dataset(tensors), policy.finish()
+    return pipeline.dataset(tensors), report
+
+
+def _id_key(record):
+    return "cocoid" if "cocoid" in record else "imgid"
+
+
+def _image_ids(records):
+    """`Policy.index` entries of the records with an integer id."""
+    for where, record in records:
+        if isinstance(record, dict):
+            key = _id_key(record)
+            yield from _records.ids([(where, record)], key)

@@ -71,7 +71,10 @@ def vqa_v2(
 
     Bad input: a question or annotation lacking a field or with one of the
     wrong type, a question without an annotation, an annotation without 10
-    answers, a missing or undecodable image.
+    answers, a missing or undecodable image; a "question_id" given twice
+    in either file: the questions using it are all bad, since which record
+    is right is unknown. A missing `images_dir`, or no question left to
+    read, always raises.
 
     Example:
 
@@ -98,20 +101,27 @@ def vqa_v2(
     annotations = None
     if annotations_file is not None:
         annotations = _annotations_by_question(annotations_file, policy)
+    records = [
+        (_records.where("questions", i, record, "question_id"), record)
+        for i, record in enumerate(data["questions"])
+    ]
+    question_ids = policy.index(
+        _records.ids(records, "question_id"), "question_id"
+    )
 
     def parse(where, record):
         image_id = _records.field(record, "image_id", int)
         question_id = _records.field(record, "question_id", int)
+        _records.look_up(question_ids, question_id)
         fields = [image_id, question_id, _records.field(record, "question")]
         if annotations is not None:
-            fields += _answers(annotations.get(question_id), image_id)
+            annotation = _records.look_up(
+                annotations, question_id, "no annotation has this question_id"
+            )
+            fields += _answers(annotation, image_id)
         path = os.path.join(images_dir, f"{prefix}{image_id:012d}.jpg")
         return _records.Sample(where, path, fields)
 
-    records = (
-        (_records.where("questions", i, record, "question_id"), record)
-        for i, record in enumerate(data["questions"])
-    )
     samples = policy.parse(records, parse)
     if annotations is not None:
         if answer_vocabulary is None:
@@ -119,14 +129,15 @@ def vqa_v2(
         samples = _with_answer_ids(
             samples, answer_vocabulary, policy, unknown_answer
         )
-    samples = policy.check_images(samples)
+    samples = policy.check_images(samples, images_dir)
+    report = policy.finish()
     columns = _COLUMNS if annotations is not None else _COLUMNS[:3]
     tensors = {"image": tf.constant([s.image for s in samples], tf.string)}
     for i, (name, dtype) in enumerate(columns):
         values = [s.fields[i] for s in samples]
         shape = (-1, ANSWERS_PER_QUESTION) if name == "answers" else (-1,)
         tensors[name] = tf.reshape(tf.constant(values, dtype), shape)
-    return pipeline.dataset(tensors), policy.finish()
+    return pipeline.dataset(tensors), report
 
 
 def build_answer_vocabulary(annotations_file, top_k=None):
@@ -154,14 +165,17 @@ def build_answer_vocabulary(annotations_file, top_k=None):
     data = _records.load_json(
         annotations_file, "annotations", "a VQA annotations file"
     )
-    records = (
+    records = [
         (_records.where("annotations", i, record, "question_id"), record)
         for i, record in enumerate(data["annotations"])
-    )
+    ]
+    # A repeated question would count its answer twice.
+    policy.index(_records.ids(records, "question_id"), "question_id")
     answers = policy.parse(
         records,
         lambda where, record: _records.field(record, "multiple_choice_answer"),
     )
+    policy.finish()
     return _ranked(answers)[:top_k]
 
 
@@ -183,24 +197,21 @@ def _image_prefix(data, path):
 
 def _annotations_by_question(path, policy):
     data = _records.load_json(path, "annotations", "a VQA annotations file")
-    by_question = {}
+    entries = []
     for index, record in enumerate(data["annotations"]):
+        where = f"{os.fspath(path)} annotations[{index}]"
         try:
-            by_question[_records.field(record, "question_id", int)] = record
+            question_id = _records.field(record, "question_id", int)
+            entries.append((where, question_id, record))
         except _records.Problem as problem:
             # Not counted: its question is, as lacking an annotation.
             if policy.on_error == "raise":
-                where = f"{os.fspath(path)} annotations[{index}]"
                 policy.reject(where, problem)
-    return by_question
+    return policy.index(entries, "question_id")
 
 
 def _answers(annotation, image_id):
     """[answers, answer] of a question's annotation, checked."""
-    if annotation is None:
-        raise _records.Problem(
-            _records.MALFORMED, "no annotation has this question_id"
-        )
     if _records.field(annotation, "image_id", int) != image_id:
         raise _records.Problem(
             _records.MALFORMED,

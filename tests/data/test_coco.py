@@ -1,5 +1,6 @@
 """COCO captions reader, on tiny files in the published schema."""
 
+import json
 import logging
 
 import numpy as np
@@ -131,3 +132,70 @@ def test_bad_options_fail_before_reading(tmp_path):
         coco_captions(tmp_path / "x.json", tmp_path, on_error="ignore")
     with pytest.raises(ValueError, match="batch_size must be"):
         coco_captions(tmp_path / "x.json", tmp_path, batch_size=0)
+
+
+def _rewrite(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_image_id_given_twice(tmp_path):
+    path, images_dir = _fixtures.coco_captions(tmp_path)
+    # Image 1 again, with image 2's file: its captions would get blue
+    # pixels.
+    _rewrite(
+        path,
+        lambda data: data["images"].append(
+            {"id": 1, "file_name": "000000000002.png"}
+        ),
+    )
+    with pytest.raises(DataError) as error:
+        coco_captions(path, images_dir)
+    assert str(error.value) == (
+        f"{path}, images[2] (id=1): image id 1 is given twice: images[0] "
+        "(id=1) has '000000000001.jpg' and images[2] (id=1) has "
+        "'000000000002.png'. Keep one record per id, or pass "
+        'on_error="skip" to skip and count such records.'
+    )
+    ds, report = coco_captions(
+        path, images_dir, image_size=SIZE, on_error="skip"
+    )
+    assert [e["image_id"] for e in ds.as_numpy_iterator()] == [2]
+    assert (report.total, report.kept) == (3, 1)
+    assert report.skipped == {"duplicate id": 2}
+    assert str(report).startswith(f"{path}: skipped 2 of 3 captions")
+
+
+def test_caption_id_given_twice(tmp_path):
+    path, images_dir = _fixtures.coco_captions(tmp_path)
+    _rewrite(path, lambda data: data["annotations"][2].update(id=11))
+    match = (
+        r"annotations\[2\] \(id=11\): caption id 11 is given twice: "
+        r"annotations\[0\] \(id=11\) has \{'image_id': 1, 'id': 11, "
+        r"'caption': 'A red square.'\} and annotations\[2\] \(id=11\) has "
+    )
+    with pytest.raises(DataError, match=match):
+        coco_captions(path, images_dir)
+    ds, report = coco_captions(
+        path, images_dir, image_size=SIZE, on_error="skip"
+    )
+    assert [e["caption"] for e in ds.as_numpy_iterator()] == [b"Blue all over."]
+    assert report.skipped == {"duplicate id": 2}
+
+
+def test_ids_beyond_int64_and_lone_surrogates(tmp_path):
+    path, images_dir = _fixtures.coco_captions(tmp_path)
+    text = path.read_text().replace('"Blue all over."', '"Blue \\ud800"')
+    path.write_text(text.replace('"id": 12,', f'"id": {2**64},'))
+    ds, report = coco_captions(
+        path, images_dir, image_size=SIZE, on_error="skip"
+    )
+    assert [e["caption"] for e in ds.as_numpy_iterator()] == [b"A red square."]
+    assert report.skipped == {"malformed record": 2}
+    assert "field 'caption' is not valid Unicode (surrogates not allowed" in (
+        report.first["malformed record"]
+    )
+    _rewrite(path, lambda data: data["annotations"].pop(1))
+    with pytest.raises(DataError, match="'id' is out of the int64 range"):
+        coco_captions(path, images_dir)

@@ -176,6 +176,11 @@ def _rewrite_questions(data_dir, questions):
             r"questions\.json is not valid JSON",
         ),
         (
+            lambda d: (d / "answers.txt").write_bytes(b"yes\nno\ncaf\xe9\n"),
+            ValueError,
+            r"answers\.txt is not UTF-8 text: line 3 has the byte b'\\xe9'",
+        ),
+        (
             lambda d: (d / "train" / "images" / "2.png").write_bytes(b"x"),
             ValueError,
             r"2\.png is not a readable image",

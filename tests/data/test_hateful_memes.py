@@ -79,3 +79,40 @@ def test_invalid_json_line(tmp_path):
         file.write('{"id": 9, "img": "img/9.png", "label": 1, text: "x"}\n')
     with pytest.raises(DataError, match=r"dev.jsonl, line 3: not valid JSON"):
         hateful_memes(path)
+
+
+def test_id_on_two_lines(tmp_path):
+    path = _fixtures.hateful_memes(tmp_path)
+    with path.open("a") as file:
+        file.write('{"id": 1, "img": "img/00002.png", "text": "x", "label": 0}')
+    match = (
+        r"dev.jsonl, line 3 \(id=1\): id 1 is given twice: line 1 \(id=1\) "
+        r"has \{'id': 1, 'img': 'img/00001.png', 'label': 1, 'text': 'love "
+        r"red'\} and line 3 \(id=1\) has \{'id': 1, 'img': 'img/00002.png', "
+        r"'text': 'x', 'label': 0\}. Keep one record per id"
+    )
+    with pytest.raises(DataError, match=match):
+        hateful_memes(path)
+    ds, report = hateful_memes(path, image_size=SIZE, on_error="skip")
+    assert [e["id"] for e in ds.as_numpy_iterator()] == [2]
+    assert (report.total, report.kept) == (3, 1)
+    assert report.skipped == {"duplicate id": 2}
+
+
+def test_line_separators_inside_texts(tmp_path):
+    path = _fixtures.hateful_memes(tmp_path)
+    # JSON strings may hold U+2028 and U+0085 unescaped; only "\n" ends a
+    # line of JSONL. Windows line ends are read too.
+    text = path.read_text().replace("blue mood", "blue\u2028mo\x85od")
+    path.write_bytes(text.replace("\n", "\r\n").encode())
+    ds, report = hateful_memes(path, image_size=SIZE)
+    texts = [e["text"].decode() for e in ds.as_numpy_iterator()]
+    assert texts == ["love red", "blue\u2028mo\x85od"]
+    assert report.total == 2
+
+
+def test_file_in_the_working_directory(tmp_path, monkeypatch):
+    _fixtures.hateful_memes(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    _, report = hateful_memes("dev.jsonl", image_size=SIZE)
+    assert report.kept == 2

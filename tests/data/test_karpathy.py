@@ -1,5 +1,7 @@
 """Karpathy split reader, on a tiny `dataset_coco.json`."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -96,3 +98,38 @@ def test_raise_names_file_and_record(tmp_path, bad, match):
 def test_bad_split(tmp_path):
     with pytest.raises(ValueError, match="split must be one of"):
         karpathy_captions(tmp_path / "x.json", tmp_path, "dev")
+
+
+def test_image_id_given_twice(tmp_path):
+    path, images_dir = _fixtures.karpathy(tmp_path)
+    data = json.loads(path.read_text())
+    # Test image 1 also in train: a leak, and which file is image 1?
+    data["images"][1]["cocoid"] = 1
+    path.write_text(json.dumps(data))
+    match = (
+        r"dataset_coco.json, images\[1\] \(filename='COCO_val2014_"
+        r"000000000002.jpg'\): image id 1 is given twice: images\[0\] "
+        r"\(filename='COCO_val2014_000000000001.jpg'\) has \{'filepath'"
+    )
+    with pytest.raises(DataError, match=match):
+        karpathy_captions(path, images_dir, "test")
+    ds, report = karpathy_captions(
+        path, images_dir, "train", image_size=SIZE, on_error="skip"
+    )
+    assert [e["image_id"] for e in ds.as_numpy_iterator()] == [3]
+    assert report.skipped == {"duplicate id": 1}
+    with pytest.raises(DataError, match="skipped 1 of 1 images: 1 dup"):
+        karpathy_captions(path, images_dir, "test", on_error="skip")
+
+
+def test_split_without_images(tmp_path):
+    path, images_dir = _fixtures.karpathy(tmp_path)
+    data = json.loads(path.read_text())
+    del data["images"][3]
+    path.write_text(json.dumps(data))
+    match = (
+        r"dataset_coco.json has no images of split 'val'; its splits are "
+        r"\['restval', 'test', 'train'\]. Pass one of those."
+    )
+    with pytest.raises(DataError, match=match):
+        karpathy_captions(path, images_dir, "val")

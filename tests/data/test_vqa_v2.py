@@ -135,3 +135,73 @@ def test_image_prefix_needs_data_subtype(tmp_path):
         image_size=SIZE,
     )
     assert len(list(ds)) == 2
+
+
+def _rewrite(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_question_id_given_twice(tmp_path):
+    questions, annotations, images_dir = _fixtures.vqa_v2(tmp_path)
+    _rewrite(
+        questions,
+        lambda data: data["questions"][1].update(question_id=10),
+    )
+    match = (
+        r"questions.json, questions\[1\] \(question_id=10\): question_id 10 "
+        r"is given twice: questions\[0\] \(question_id=10\) has \{'image_id'"
+        r": 1, 'question': 'What color is it\?', 'question_id': 10\} and "
+        r"questions\[1\] \(question_id=10\) has \{'image_id': 2, 'question':"
+        r" 'Is it blue\?', 'question_id': 10\}. Keep one record per id"
+    )
+    with pytest.raises(DataError, match=match):
+        vqa_v2(questions, annotations, images_dir)
+    # Both questions are bad: which one the annotation is for is unknown.
+    with pytest.raises(DataError, match="skipped 2 of 2 questions: 2 dup"):
+        vqa_v2(questions, annotations, images_dir, on_error="skip")
+
+
+def test_annotation_given_twice(tmp_path):
+    questions, annotations, images_dir = _fixtures.vqa_v2(tmp_path)
+    _rewrite(
+        annotations,
+        lambda data: data["annotations"].append(
+            {**data["annotations"][1], "multiple_choice_answer": "no"}
+        ),
+    )
+    match = (
+        rf"{annotations} annotations\[2\]: question_id 20 is given twice: "
+        rf"{annotations} annotations\[1\] has \{{'question_type'"
+    )
+    with pytest.raises(DataError, match=match):
+        vqa_v2(questions, annotations, images_dir)
+    ds, report = vqa_v2(
+        questions, annotations, images_dir, image_size=SIZE, on_error="skip"
+    )
+    assert [e["question_id"] for e in ds.as_numpy_iterator()] == [10]
+    assert report.skipped == {"duplicate id": 1}
+    assert report.first["duplicate id"].startswith(
+        "questions[1] (question_id=20): question_id 20 is given twice"
+    )
+    # The vocabulary would count its answer twice.
+    with pytest.raises(DataError, match="question_id 20 is given twice"):
+        build_answer_vocabulary(annotations)
+
+
+def test_empty_annotations_make_no_vocabulary(tmp_path):
+    path = tmp_path / "annotations.json"
+    path.write_text('{"annotations": []}')
+    with pytest.raises(DataError, match="has no annotations"):
+        build_answer_vocabulary(path)
+
+
+def test_every_answer_unknown_is_an_error(tmp_path):
+    questions, annotations, images_dir = _fixtures.vqa_v2(tmp_path)
+    match = (
+        r"skipped 2 of 2 questions: 2 unknown answer .* Every record was "
+        "skipped, so the dataset would be empty. Pass an answer_vocabulary"
+    )
+    with pytest.raises(DataError, match=match):
+        vqa_v2(questions, annotations, images_dir, answer_vocabulary=["no"])
