@@ -261,6 +261,8 @@ def test_agrees_with_the_official_rules_on_adversarial_answers():
         (["dog"] * 4 + ["cat"] * 6, "dog:", 0.0, 0.0),
         (["οδοσ"] * 4 + ["x"] * 6, "ΟΔΟΣ", 1.0, 1.0),
         (["izmir"] * 4 + ["x"] * 6, "\u0130zmir", 1.0, 1.0),
+        # Its \d is ASCII: no digit-comma-digit here, the comma is a space.
+        (["\u0661 \u0662"] * 4 + ["x"] * 6, "\u0661,\u0662", 1.0, 1.0),
     ],
 )
 def test_official_rules_and_the_lenient_option(
@@ -320,6 +322,13 @@ def test_evaluate_single_device_and_mirrored():
     assert abs(strings - expected) < 1e-6
     assert abs(single - expected) < 1e-6
     assert abs(mirrored - expected) < 1e-6
+
+
+def test_bytes_that_are_not_utf8_compare_as_bytes():
+    humans = np.array([[b"caf\xe9"] * 9 + [b"caf\xe8"]], object)
+    assert _accuracy(humans, np.array([b"caf\xe9"], object)) == 1.0
+    other = _accuracy(humans, np.array([b"caf\xe8"], object))
+    assert other == pytest.approx(0.3)
 
 
 def test_errors():
