@@ -3,12 +3,15 @@
     mmkeras.zoo.list_models()            # names, <arch>.<tag>
     mmkeras.zoo.info("efficientnet_lite0.imagenet")   # the manifest
     model = mmkeras.zoo.load("efficientnet_lite0.imagenet")
+    model.class_names[285]               # "Egyptian_cat"
 
 The catalogue is the folder `zoo/` of the repository, shipped inside the
 package (`mmkeras/zoo/catalogue`); `MMKERAS_ZOO_CATALOGUE` (folders
 separated by `os.pathsep`) adds catalogues searched first. Files are
 checked against their sha256 and hosted ones cached in `MMKERAS_CACHE`
-(default `~/.cache/mmkeras`); `MMKERAS_OFFLINE=1` never downloads.
+(default `~/.cache/mmkeras`), with the files derived from them;
+`MMKERAS_OFFLINE=1` never downloads. `download` repairs a damaged cached
+file; `list_entries` reads every manifest and reports the bad ones.
 
 The package's core (catalogue, manifest, cache, `load`) imports no encoder
 and no model, so `from_preset` of encoders and tasks loads through the
@@ -33,6 +36,7 @@ from mmkeras.zoo.registry import BUNDLED_CATALOGUE
 from mmkeras.zoo.registry import catalogues
 from mmkeras.zoo.registry import download
 from mmkeras.zoo.registry import info
+from mmkeras.zoo.registry import list_entries
 from mmkeras.zoo.registry import list_models
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "golden_difference",
     "golden_tolerance",
     "info",
+    "list_entries",
     "list_models",
     "load",
     "read_manifest",

@@ -1,12 +1,12 @@
 """Writing zoo entries: files hashed, manifest and model card written from
 the evaluation that made the entry (`mmkeras zoo make`, `mmkeras.zoo.make`)."""
 
-import json
 import os
 import shutil
-import tempfile
 
+from mmkeras import _files
 from mmkeras.zoo import cache
+from mmkeras.zoo.manifest import SCHEMA_VERSION
 from mmkeras.zoo.manifest import check_manifest
 
 
@@ -15,7 +15,8 @@ def write_entry(catalogue_dir, manifest, files, notes=""):
 
     Args:
         catalogue_dir: the catalogue, e.g. the repository's `zoo/`.
-        manifest: every manifest field but `files` (see `zoo/README.md`).
+        manifest: every manifest field but `files` and `schema_version`
+            (see `zoo/README.md`).
         files: dicts with `"name"` and `"path"` (a local copy, hashed);
             with a `"uri"` the file is referenced (hosted or from a
             package), without one it is copied into the entry (`file:`).
@@ -24,37 +25,35 @@ def write_entry(catalogue_dir, manifest, files, notes=""):
     Returns:
         The manifest written.
     """
+    entries = [
+        {
+            "name": file["name"],
+            "uri": file.get("uri", f"file:{file['name']}"),
+            "sha256": cache.sha256(file["path"]),
+            "size": os.path.getsize(file["path"]),
+        }
+        for file in files
+    ]
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        **manifest,
+        "files": entries,
+    }
+    # Checked before anything is written: the name becomes a folder.
+    check_manifest(manifest, f"the manifest of {manifest.get('name')!r}")
     name = manifest["name"]
     target = os.path.join(catalogue_dir, name)
-    staging = tempfile.mkdtemp(prefix=f".{name}.", dir=catalogue_dir)
-    # mkdtemp makes the folder private (0700); entries are for everyone.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)
+    staging = _files.staging_directory(catalogue_dir, f".{name}.")
     try:
-        entries = []
         for file in files:
-            uri = file.get("uri")
-            if uri is None:
+            if "uri" not in file:
                 shutil.copyfile(
                     file["path"], os.path.join(staging, file["name"])
                 )
-                uri = f"file:{file['name']}"
-            entries.append(
-                {
-                    "name": file["name"],
-                    "uri": uri,
-                    "sha256": cache.sha256(file["path"]),
-                    "size": os.path.getsize(file["path"]),
-                }
-            )
-        manifest = {**manifest, "files": entries}
-        check_manifest(manifest, name)
-        with open(os.path.join(staging, "manifest.json"), "w") as out:
-            json.dump(manifest, out, indent=2)
-            out.write("\n")
-        with open(os.path.join(staging, "MODEL_CARD.md"), "w") as out:
-            out.write(model_card(manifest, notes))
+        _files.write_json(os.path.join(staging, "manifest.json"), manifest)
+        _files.write_text(
+            os.path.join(staging, "MODEL_CARD.md"), model_card(manifest, notes)
+        )
         shutil.rmtree(target, ignore_errors=True)
         os.rename(staging, target)
     finally:
@@ -99,6 +98,18 @@ def model_card(manifest, notes=""):
             f"| {file['name']} | {file['size']} | `{file['sha256']}` | "
             f"`{file['uri']}` |"
         )
+    if "class_names" in manifest:
+        labels = manifest["class_names"]
+        lines += [
+            "",
+            "## Class names",
+            "",
+            f"`{labels['file']}`, one per line in class order (the loaded "
+            "model's `class_names`).",
+            "",
+            f"- Source: {labels['source']}",
+            f"- License: {labels['license']}",
+        ]
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"

@@ -7,11 +7,10 @@ builds the architecture alone. `mmkeras.zoo.load` reaches them by the
 dotted name in the manifest's `loader`."""
 
 import os
-import tempfile
 
-import filelock
 import numpy as np
 
+from mmkeras import _files
 from mmkeras.encoders import BertTextEncoder
 from mmkeras.encoders import EfficientNetLite0Encoder
 from mmkeras.encoders import pretrained
@@ -23,10 +22,20 @@ from mmkeras.zoo import cache
 from mmkeras.zoo import loading
 from mmkeras.zoo import registry
 
+IMAGENET_CLASSES = "imagenet_classes.txt"
+IMAGENET_CLASS_NAMES = {
+    "file": IMAGENET_CLASSES,
+    "source": "KerasHub 0.32.0, keras_hub/src/utils/imagenet/"
+    "imagenet_utils.py (IMAGENET_NAMES, the table of Keras' "
+    "decode_predictions)",
+    "license": "Apache-2.0",
+}
+
 
 def efficientnet_lite0(files, manifest, load_weights=True):
     """The ImageNet classifier (`"logits"` over 1000 classes, and
-    `"pooled"`/`"tokens"` features); images RGB in [0, 255], 224x224."""
+    `"pooled"`/`"tokens"` features); images RGB in [0, 1], 224x224.
+    `mmkeras.zoo.load` names the logits in its `class_names`."""
     encoder = EfficientNetLite0Encoder(include_top=True)
     side = pretrained.IMAGENET_CROP
     encoder.build((None, side, side, 3))
@@ -37,31 +46,47 @@ def efficientnet_lite0(files, manifest, load_weights=True):
 
 def minilm_l6(files, manifest, load_weights=True):
     """all-MiniLM-L6-v2 as a mean-pooling `BertTextEncoder`, converted
-    from the package's safetensors on first load and cached."""
-    if not load_weights:
-        encoder = BertTextEncoder(**pretrained.MINILM_L6)
-        encoder.build((None, None))
-        return encoder
-    directory = cache.entry_cache(manifest)
-    converted = os.path.join(directory, "converted_weights.npz")
-    os.makedirs(directory, exist_ok=True)
-    with filelock.FileLock(os.path.join(directory, ".lock")):
-        if not os.path.isfile(converted):
-            encoder = pretrained.minilm_l6(files["model.safetensors"])
-            save_layer_weights(encoder, converted)
-            return encoder
+    from the package's safetensors on first load into the cache (a
+    derived file, verified on every load and converted again when it
+    differs)."""
     encoder = BertTextEncoder(**pretrained.MINILM_L6)
     encoder.build((None, None))
-    load_layer_weights(encoder, converted)
+    if load_weights:
+        converted = cache.derived_file(
+            manifest,
+            "converted_weights.npz",
+            ["model.safetensors"],
+            lambda path: _write_layer_weights(
+                pretrained.minilm_l6(files["model.safetensors"]), path
+            ),
+        )
+        load_layer_weights(encoder, converted)
     return encoder
 
 
 def write_efficientnet_lite0(model, directory):
     """The files of an `efficientnet_lite0` entry (what `mmkeras zoo make`
-    writes): the encoder's weights as `weights.npz`."""
+    writes): the encoder's weights as `weights.npz`, and the ImageNet
+    class names (one per line, in class order), with the manifest's
+    `class_names` naming their file, source and license."""
     weights = os.path.join(directory, "weights.npz")
     save_layer_weights(model, weights)
-    return [{"name": "weights.npz", "path": weights}], {}
+    files = [
+        {"name": "weights.npz", "path": weights},
+        {"name": IMAGENET_CLASSES, "path": imagenet_classes_path()},
+    ]
+    return files, {"class_names": IMAGENET_CLASS_NAMES}
+
+
+def imagenet_classes_path():
+    """The 1000 ImageNet class names, bundled with the entry
+    `efficientnet_lite0.imagenet` (from KerasHub's
+    `keras_hub.utils.imagenet` table, Apache-2.0)."""
+    return os.path.join(
+        registry.BUNDLED_CATALOGUE,
+        "efficientnet_lite0.imagenet",
+        IMAGENET_CLASSES,
+    )
 
 
 def write_minilm_l6(model, directory):
@@ -103,7 +128,7 @@ def dual_encoder_pretrained(files, manifest, load_weights=True):
     text_tower = loading.load(text_entry, load_weights=load_weights)
     text_tower.trainable = False
     tokenizer = WordPieceTokenizer(
-        registry.download(text_entry)["vocab.txt"],
+        registry.files(text_entry)["vocab.txt"],
         sequence_length=architecture["sequence_length"],
         add_start_end=True,
     )
@@ -156,7 +181,8 @@ def write_dual_encoder_pretrained(model, directory):
 def save_dual_encoder_heads(model, path):
     """A `DualEncoder`'s projections and logit scale to `.npz` (atomic)."""
     heads = _dual_encoder_heads(model)
-    _save_arrays({name: v.numpy() for name, v in heads.items()}, path)
+    with _files.atomic_path(path, suffix=".npz") as partial:
+        _write_arrays({n: v.numpy() for n, v in heads.items()}, partial)
 
 
 def _dual_encoder_heads(model):
@@ -170,20 +196,19 @@ def _dual_encoder_heads(model):
 def save_layer_weights(layer, path):
     """A layer's weights, in `layer.weights` order, to `.npz` (atomic):
     Keras saves weights of models only, and these encoders are layers."""
-    _save_arrays({f"w{i}": w for i, w in enumerate(layer.get_weights())}, path)
+    with _files.atomic_path(path, suffix=".npz") as partial:
+        _write_layer_weights(layer, partial)
 
 
-def _save_arrays(arrays, path):
-    handle, partial = tempfile.mkstemp(
-        suffix=".npz", dir=os.path.dirname(os.path.abspath(path))
-    )
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+def _write_layer_weights(layer, path):
+    arrays = {f"w{i}": w for i, w in enumerate(layer.get_weights())}
+    _write_arrays(arrays, path)
+
+
+def _write_arrays(arrays, path):
+    # A file object: `np.savez` would add `.npz` to a path without it.
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
 
 
 def load_layer_weights(layer, path):

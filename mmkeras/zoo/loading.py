@@ -87,13 +87,21 @@ def _load(name, cls, load_weights, overrides):
     model = _build(manifest, files, load_weights)
     if overrides:
         model = _overridden(name, model, overrides, load_weights)
+    if load_weights and "class_names" in manifest:
+        _name_classes(model, manifest, files, overrides)
     return model
 
 
 def _build(manifest, files, load_weights):
     if "loader" in manifest:
         module, _, function = manifest["loader"].rpartition(".")
-        loader = getattr(importlib.import_module(module), function)
+        loader = getattr(importlib.import_module(module), function, None)
+        if loader is None:
+            raise ZooError(
+                f"The manifest of {manifest['name']!r} names the loader "
+                f"{manifest['loader']!r}, which {module} lacks: upgrade "
+                "mmkeras, or fix the manifest's `loader`."
+            )
         return loader(files, manifest, load_weights=load_weights)
     (path,) = [p for n, p in files.items() if n.endswith(".keras")]
     if load_weights:
@@ -103,6 +111,40 @@ def _build(manifest, files, load_weights):
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
     return keras.saving.deserialize_keras_object(config, safe_mode=True)
+
+
+def _name_classes(model, manifest, files, overrides):
+    """`model.class_names`: the entry's class names (its manifest's
+    `class_names` file, one per line), given to a model whose classifier
+    has as many classes; overrides that drop or resize the classifier
+    leave the model without names."""
+    path = files[manifest["class_names"]["file"]]
+    names = read_class_names(path)
+    classes = getattr(model, "num_classes", None)
+    if classes != len(names) and not overrides:
+        raise ZooError(
+            f"{path} holds {len(names)} class names, but the model of "
+            f"{manifest['name']!r} has {classes} classes; the entry is "
+            "inconsistent: remake it with `mmkeras zoo make`."
+        )
+    if getattr(model, "include_top", True) and classes == len(names):
+        model.class_names = names
+
+
+def read_class_names(path):
+    """The class names in the file `path`: UTF-8, one per line, in class
+    order (index i names logit i)."""
+    with open(path, encoding="utf-8") as file:
+        names = file.read().splitlines()
+    bad = [
+        i for i, name in enumerate(names) if name != name.strip() or not name
+    ]
+    if bad:
+        raise ZooError(
+            f"{path}: line {bad[0] + 1} is not a class name (empty, or "
+            "spaces around it); the file holds one name per line."
+        )
+    return tuple(names)
 
 
 def _overridden(name, model, overrides, load_weights):

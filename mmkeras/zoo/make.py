@@ -22,6 +22,7 @@ import tempfile
 import keras
 import numpy as np
 
+from mmkeras import _files
 from mmkeras import evaluation
 from mmkeras.data.registry import build_splits
 from mmkeras.training.config import build_model
@@ -166,8 +167,7 @@ def reevaluate(name_or_path):
 
 def write_cards(catalogue, path):
     """Rewrites `path` with every card of `catalogue`, as one page."""
-    with open(path, "w", encoding="utf-8") as page:
-        page.write(model_cards_page(catalogue))
+    _files.write_text(path, model_cards_page(catalogue))
 
 
 def golden_inputs(model, config, count=GOLDEN_EXAMPLES):

@@ -7,6 +7,7 @@ import os
 from mmkeras.zoo import cache
 from mmkeras.zoo.errors import ManifestError
 from mmkeras.zoo.errors import UnknownModelError
+from mmkeras.zoo.errors import ZooError
 from mmkeras.zoo.manifest import read_manifest
 
 BUNDLED_CATALOGUE = os.path.join(os.path.dirname(__file__), "catalogue")
@@ -33,8 +34,31 @@ def _entries():
 
 
 def list_models():
-    """The names of every entry, sorted."""
+    """The names of every entry, sorted (a damaged one too: loading it
+    says what is wrong; `list_entries` sorts them out)."""
     return sorted(_entries())
+
+
+def list_entries():
+    """Every entry's manifest, and what is wrong with those that cannot
+    be read, so one damaged manifest hides no other entry.
+
+    Returns:
+        `(manifests, problems)`: `{name: manifest}` of the entries whose
+        manifests are sound and `{name: error message}` of the others,
+        both in name order.
+
+    Example:
+
+    >>> manifests, problems = mmkeras.zoo.list_entries()
+    """
+    manifests, problems = {}, {}
+    for name, folder in sorted(_entries().items()):
+        try:
+            manifests[name] = read_manifest(folder)
+        except ZooError as error:
+            problems[name] = str(error)
+    return manifests, problems
 
 
 def entry_dir(name):
@@ -57,11 +81,19 @@ def info(name):
 
 def download(name):
     """Fetches and verifies every file of `name`, and of the entries it
-    `requires`; returns the paths of its own files."""
-    return _download(name, ())
+    `requires`, downloading again any cached file whose sha256 is wrong;
+    returns the paths of its own files."""
+    return _resolve(name, (), repair=True)
 
 
-def _download(name, requiring):
+def files(name):
+    """The verified paths of the files of `name` by file name (and of the
+    entries it `requires`); a damaged cached file is a `ChecksumError`
+    naming the command that repairs it."""
+    return _resolve(name, (), repair=False)
+
+
+def _resolve(name, requiring, repair):
     if name in requiring:
         cycle = " -> ".join((*requiring, name))
         raise ManifestError(
@@ -71,5 +103,5 @@ def _download(name, requiring):
     folder = entry_dir(name)
     manifest = read_manifest(folder)
     for required in manifest.get("requires", []):
-        _download(required, (*requiring, name))
-    return cache.resolve(manifest, folder)
+        _resolve(required, (*requiring, name), repair)
+    return cache.resolve(manifest, folder, repair)

@@ -2,6 +2,9 @@
 the same code path as `mmkeras.zoo.load`: encoders (presets and entry
 names) and tasks."""
 
+import os
+import types
+
 import numpy as np
 import pytest
 
@@ -13,6 +16,7 @@ from mmkeras.encoders import EfficientNetLite0Encoder
 from mmkeras.models import FusionClassifier
 from mmkeras.models import Task
 from mmkeras.testing import tiny_models
+from mmkeras.zoo import loading
 
 IMAGENET = "efficientnet_lite0.imagenet"
 
@@ -51,6 +55,7 @@ def test_load_weights_false_gives_the_architecture_alone(imagenet):
     shapes = [w.shape for w in encoder.weights]
     assert shapes == [w.shape for w in imagenet.weights]
     assert not _equal(encoder, imagenet)
+    assert not hasattr(encoder, "class_names")  # untrained: names nothing
 
 
 def test_the_cat_photo_is_a_cat_not_a_random_class(imagenet):
@@ -59,7 +64,44 @@ def test_the_cat_photo_is_a_cat_not_a_random_class(imagenet):
         images = golden["input/x"]
     encoder = EfficientNetLite0Encoder.from_preset("lite0_imagenet_classifier")
     logits = np.asarray(encoder(images.astype("float32"))["logits"])
-    assert logits.argmax(-1).tolist() == [285, 967]  # Egyptian cat, espresso
+    assert logits.argmax(-1).tolist() == [285, 967]
+    # The entry's class names name them, with no network.
+    names = encoder.class_names
+    assert [names[i] for i in logits.argmax(-1)] == ["Egyptian_cat", "espresso"]
+    assert len(names) == 1000 and names == imagenet.class_names
+    assert (names[0], names[999]) == ("tench", "toilet_tissue")
+
+
+def test_the_class_names_are_a_file_of_the_entry_with_their_source():
+    manifest = zoo.info(IMAGENET)
+    assert manifest["class_names"]["license"] == "Apache-2.0"
+    assert "KerasHub" in manifest["class_names"]["source"]
+    (entry,) = [f for f in manifest["files"] if f["name"].endswith(".txt")]
+    assert entry["uri"] == f"file:{manifest['class_names']['file']}"
+    card = os.path.join(zoo.registry.entry_dir(IMAGENET), "MODEL_CARD.md")
+    with open(card, encoding="utf-8") as file:
+        text = file.read()
+    assert (
+        "## Class names" in text and manifest["class_names"]["source"] in text
+    )
+
+
+def test_class_names_go_with_a_classifier_of_as_many_classes(tmp_path):
+    path = tmp_path / "names.txt"
+    path.write_text("cat\ndog\n")
+    manifest = {"name": "x.y", "class_names": {"file": "names.txt"}}
+    files = {"names.txt": str(path)}
+    model = types.SimpleNamespace(num_classes=2, include_top=True)
+    loading._name_classes(model, manifest, files, {})
+    assert model.class_names == ("cat", "dog")
+    resized = types.SimpleNamespace(num_classes=3)
+    loading._name_classes(resized, manifest, files, {"num_classes": 3})
+    assert not hasattr(resized, "class_names")
+    with pytest.raises(zoo.ZooError, match="holds 2 class names, but the "):
+        loading._name_classes(resized, manifest, files, {})
+    path.write_text("cat\n\ndog\n")
+    with pytest.raises(zoo.ZooError, match="line 2 is not a class name"):
+        loading._name_classes(model, manifest, files, {})
 
 
 def test_overrides_keep_every_weight_the_changed_model_has(imagenet):
@@ -70,6 +112,7 @@ def test_overrides_keep_every_weight_the_changed_model_has(imagenet):
         freeze_batch_norm=True,
     )
     assert not headless.include_top and headless.input_scale == 1.0
+    assert not hasattr(headless, "class_names")  # no classifier to name
     by_path = {w.path.split("/", 1)[1]: w for w in imagenet.weights}
     assert len(headless.weights) == len(imagenet.weights) - 2
     for weight in headless.weights:
