@@ -71,14 +71,17 @@ if __name__ == "__main__":
         long_description_content_type="text/markdown",
         license="Apache-2.0",
         python_requires=">=3.10",
-        packages=find_packages(include=["mmkeras", "mmkeras.*"]),
+        # mmkeras_cli: the command, importing TensorFlow only when it runs.
+        packages=find_packages(
+            include=["mmkeras", "mmkeras.*", "mmkeras_cli", "mmkeras_cli.*"]
+        ),
         # The zoo catalogue: mmkeras/zoo/catalogue links to the top-level
         # zoo/ folder, whose entries (manifests, cards, small weights) ship
         # in the wheel.
         package_data={"mmkeras.zoo": ["catalogue/*/*"]},
         install_requires=INSTALL_REQUIRES,
         extras_require=EXTRAS_REQUIRE,
-        entry_points={"console_scripts": ["mmkeras=mmkeras.cli.main:cli"]},
+        entry_points={"console_scripts": ["mmkeras=mmkeras_cli.main:cli"]},
         classifiers=[
             "Programming Language :: Python :: 3.11",
             "Topic :: Scientific/Engineering :: Artificial Intelligence",

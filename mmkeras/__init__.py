@@ -5,6 +5,12 @@ import os
 # Keras 3 reads the backend once, at its first import; mmkeras needs the
 # TensorFlow backend (tf.data, tf-text, SavedModel export, tf.distribute).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# TensorFlow's C++ INFO lines (XLA service, devices); warnings still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+from mmkeras import _quiet  # noqa: E402
+
+_quiet.start_tensorflow()
 
 import keras  # noqa: E402
 

@@ -96,3 +96,30 @@ def test_inputs_a_model_cannot_use_are_usage_errors(
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not (tmp_path / "where.png").exists()
+
+
+@pytest.fixture(scope="module")
+def captioner_path(tmp_path_factory):
+    return _saved(tiny.model("captioner"), tmp_path_factory.mktemp("model"))
+
+
+@pytest.mark.parametrize(
+    "command, content", [("predict", b"not an image"), ("explain", b"")]
+)
+def test_a_file_that_is_no_image_is_one_line(
+    tmp_path, captioner_path, command, content
+):
+    """TensorFlow's decoding error, raised inside the model or tf.data, is
+    one line, without TensorFlow's {{function_node ...}} prefix."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    arguments = [command, captioner_path, "--image", str(path)]
+    if command == "explain":
+        arguments += ["--out", str(tmp_path / "where.png")]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ")
+    assert len(result.output.strip().splitlines()) == 1
+    assert "function_node" not in result.output
+    result = CliRunner().invoke(cli, ["--debug", *arguments])
+    assert result.exception is not None

@@ -152,7 +152,10 @@ def whole_graph_compiled():
 
 
 def core(xla):
-    """The core a layer built with `xla` calls here."""
-    if xla and not whole_graph_compiled():
+    """The core a layer built with `xla` calls here. Eager calls take the
+    plain one, as in `compiled_block`: layers of several shapes calling the
+    one compiled core eagerly retraced it, with TensorFlow's retracing
+    warning (the zoo's VQA and fusion models in `mmkeras demo`)."""
+    if xla and not tf.executing_eagerly() and not whole_graph_compiled():
         return compiled_attention
     return attention

@@ -40,7 +40,10 @@ def test_xla_and_plain_paths_agree(masked):
     expected, expected_scores = plain(
         query, value, return_attention_scores=True, **kwargs
     )
-    actual, scores = xla(query, value, return_attention_scores=True, **kwargs)
+    # In a graph: eager calls take the plain core.
+    actual, scores = tf.function(
+        lambda: xla(query, value, return_attention_scores=True, **kwargs)
+    )()
     np.testing.assert_allclose(actual, expected, atol=1e-5)
     np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
 
@@ -48,7 +51,7 @@ def test_xla_and_plain_paths_agree(masked):
 def test_xla_and_plain_paths_agree_on_causal_self_attention():
     xla, plain, query, _ = _pair(value_features=32)
     np.testing.assert_allclose(
-        xla(query, query, use_causal_mask=True),
+        tf.function(lambda: xla(query, query, use_causal_mask=True))(),
         plain(query, query, use_causal_mask=True),
         atol=1e-5,
     )
@@ -225,7 +228,7 @@ def test_inside_jit_compile_the_layers_call_the_plain_core():
     import mmkeras
     from mmkeras.layers.attention import _core
 
-    assert _core.core(True) is _core.compiled_attention
+    assert _graph_core(True) is _core.compiled_attention
     layer = MultiHeadAttention(num_heads=2, key_dim=4, xla=True)
     x = np.random.default_rng(0).standard_normal((2, 5, 8)).astype("float32")
     expected = layer(x, x)
@@ -237,4 +240,27 @@ def test_inside_jit_compile_the_layers_call_the_plain_core():
 
     actual = tf.function(compiled, jit_compile=True)(x)
     np.testing.assert_allclose(actual, expected, atol=1e-5)
-    assert _core.core(True) is _core.compiled_attention
+    assert _graph_core(True) is _core.compiled_attention
+
+
+def _graph_core(xla):
+    """The core `_core.core(xla)` picks while a tf.function traces."""
+    from mmkeras.layers.attention import _core
+
+    picked = []
+    tf.function(lambda: picked.append(_core.core(xla)))()
+    return picked[0]
+
+
+def test_eager_calls_take_the_plain_core_and_never_retrace():
+    """Layers of several shapes calling the one compiled core eagerly
+    retraced it, with TensorFlow's retracing warning (`mmkeras demo`)."""
+    from mmkeras.layers.attention import _core
+
+    traces = _core.compiled_attention.experimental_get_tracing_count()
+    for heads, length in [(1, 3), (2, 5), (4, 7), (2, 9), (1, 11), (4, 2)]:
+        layer = MultiHeadAttention(num_heads=heads, key_dim=4, xla=True)
+        x = _floats(2, length, 8)
+        layer(x, x, use_causal_mask=length % 2 == 0)
+    assert _core.core(True) is _core.attention
+    assert _core.compiled_attention.experimental_get_tracing_count() == traces

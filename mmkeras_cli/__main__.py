@@ -1,0 +1,3 @@
+from mmkeras_cli.main import cli
+
+cli(prog_name="mmkeras")

@@ -1,0 +1,161 @@
+"""Commands that run a MODEL: export, predict and explain."""
+
+import click
+
+from mmkeras_cli._arguments import MODEL
+from mmkeras_cli._arguments import load_model
+
+_SAMPLER = click.option(
+    "--sampler",
+    default=None,
+    help="How a generating model (a captioner) decodes: greedy (the "
+    "default), beam (5 beams), top_k or top_p.",
+)
+_IMAGE = click.Path(exists=True, dir_okay=False)
+
+
+@click.command("export")
+@click.argument("model_path", metavar="MODEL", type=MODEL)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["saved_model", "onnx", "all"]),
+    default="saved_model",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    "output_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output directory; artifacts go to OUT/<kind>/<version>/.",
+)
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Run each artifact in a fresh process against the Keras model.",
+)
+@click.option(
+    "--xla/--no-xla",
+    default=None,
+    help="Also write saved_model_xla (default: if the model uses XLA).",
+)
+@_SAMPLER
+def export_command(model_path, format_, output_dir, verify, xla, sampler):
+    """Export MODEL (a zoo name or a .keras file) as SavedModel and/or
+    ONNX, verified."""
+    from mmkeras import export
+
+    written = export.export(
+        load_model(model_path),
+        output_dir,
+        format=format_,
+        verify=verify,
+        xla=xla,
+        sampler=sampler,
+    )
+    for kind, path in written.items():
+        click.echo(f"{kind}: {path}")
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=MODEL)
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    required=True,
+    type=_IMAGE,
+    help="An image file (JPEG, PNG, GIF, BMP); repeat for a batch.",
+)
+@click.option("--question", help="The question, for a VQA model.")
+@click.option(
+    "--text",
+    "texts",
+    multiple=True,
+    help="Text for a fusion classifier, or candidate captions to score "
+    "with a dual encoder (repeatable).",
+)
+@_SAMPLER
+def predict(model_path, images, question, texts, sampler):
+    """Run MODEL (a zoo name or a .keras file) on images: caption, answer,
+    classify or score them, through the exported SavedModel's graph."""
+    import json
+
+    from mmkeras.export import signatures
+    from mmkeras.models.serving import RequestError
+
+    family = signatures.for_model(load_model(model_path), sampler)
+    name = family.default_signature
+    functions = family.functions()
+    if name not in functions:
+        raise ValueError(
+            f"{model_path} has no tokenizer or label names, so it cannot "
+            "take text or give names; give it tokenizer= (and answers= or "
+            "class_names=) when building the model"
+        )
+    try:
+        inputs = family.request(
+            [_read(path) for path in images], question=question, texts=texts
+        )
+    except RequestError as error:
+        raise click.UsageError(str(error)) from None
+    # Positional: the Python parameter names differ from the signature's.
+    outputs = functions[name](*inputs.values())
+    for i, path in enumerate(images):
+        result = {"image": path}
+        for key, value in outputs.items():
+            item = value.numpy()[i]
+            result[key] = (
+                item.decode() if isinstance(item, bytes) else (item.tolist())
+            )
+        click.echo(json.dumps(result))
+
+
+def _read(path):
+    with open(path, "rb") as file:
+        return file.read()
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=MODEL)
+@click.option(
+    "--image",
+    required=True,
+    type=_IMAGE,
+    help="The image to caption or ask about.",
+)
+@click.option("--question", help="The question, for a VQA model.")
+@click.option(
+    "--text",
+    "texts",
+    multiple=True,
+    help="A candidate text for a dual encoder to rank (repeatable).",
+)
+@click.option(
+    "--out",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The PNG to write: the image, then where the model looked (one "
+    "map per word of a caption, or the question's map).",
+)
+def explain(model_path, image, question, texts, output_path):
+    """Run MODEL (a zoo name or a .keras file) on an image (and
+    --question, for a VQA model) and draw where it looked."""
+    from mmkeras import data
+    from mmkeras.models.serving import RequestError
+
+    model = load_model(model_path)
+    pixels = data.load_image(image).numpy()
+    try:
+        result = model.explain(
+            pixels, output_path, question=question, texts=texts
+        )
+    except RequestError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"{result}\n{output_path}")
+
+
+COMMANDS = [export_command, predict, explain]
