@@ -216,11 +216,14 @@ def _weighted(cls):
 
 
 def _entries_of(cls):
+    # The sound entries only: a damaged manifest of another family must
+    # not break the message about this one.
     families = _family_names(cls)
+    manifests, _ = registry.list_entries()
     return [
         name
-        for name in registry.list_models()
-        if registry.info(name)["family"] in families
+        for name, manifest in manifests.items()
+        if manifest["family"] in families
     ]
 
 

@@ -344,3 +344,14 @@ def test_the_listing_reports_a_bad_entry_and_keeps_the_rest(
     assert "files[0].size must be an integer" in problems["wrong.type"]
     assert {"good.copy", BASE, "efficientnet_lite0.imagenet"} <= set(manifests)
     assert set(manifests) | set(problems) == set(zoo.list_models())
+
+
+def test_a_bad_manifest_does_not_break_another_family_s_error(
+    tmp_path, monkeypatch
+):
+    from mmkeras.encoders import EfficientNetLite0Encoder
+
+    _catalogue(tmp_path, monkeypatch, {"broken.json": "{not json"})
+    with pytest.raises(ValueError, match="Unknown preset") as error:
+        EfficientNetLite0Encoder.from_preset("lite1")
+    assert "zoo entries: efficientnet_lite0.imagenet" in str(error.value)
