@@ -355,3 +355,10 @@ def test_a_bad_manifest_does_not_break_another_family_s_error(
     with pytest.raises(ValueError, match="Unknown preset") as error:
         EfficientNetLite0Encoder.from_preset("lite1")
     assert "zoo entries: efficientnet_lite0.imagenet" in str(error.value)
+
+
+def test_a_loader_the_zoo_lacks_is_named(tmp_path, monkeypatch):
+    changed = _changed({"loader": "mmkeras.zoo.loaders.nope"})
+    _catalogue(tmp_path, monkeypatch, {BASE: changed})
+    with pytest.raises(zoo.ZooError, match="names the loader 'mmkeras.zoo"):
+        zoo.load(BASE)
