@@ -2,7 +2,9 @@
 
 Each repeat starts fresh processes that (a) only `import mmkeras`, and (b)
 import it, load a captioner from the zoo (files verified by sha256) and
-caption one image; the table gives the medians and how the time splits.
+caption one image; the table gives the medians, how the time splits and
+the CPU seconds the process used (user + system: what a busy machine
+inflates least).
 
     .venv/bin/python benchmarks/cold_start.py
     .venv/bin/python benchmarks/cold_start.py --model caption_x.shapes
@@ -43,7 +45,7 @@ print(json.dumps({{"import": imported - start, "load": loaded - imported,
 def _probe(model, caption):
     code = PROBE.format(model=model, caption=caption)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    start = _now()
+    start = os.times()
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -51,13 +53,17 @@ def _probe(model, caption):
         check=True,
         env=env,
     ).stdout
+    end = os.times()
     stages = json.loads(out.strip().splitlines()[-1])
-    stages["process"] = _now() - start
+    stages["process"] = end.elapsed - start.elapsed
+    # CPU seconds: on a busy machine wall time grows, this much less.
+    stages["cpu"] = (
+        end.children_user
+        + end.children_system
+        - start.children_user
+        - start.children_system
+    )
     return stages
-
-
-def _now():
-    return os.times().elapsed
 
 
 @click.command()
@@ -74,18 +80,16 @@ def main(model, repeats):
         title=f"Cold start, s (median of {repeats}, "
         f"load {load:.1f}, model {model})"
     )
-    for column in ("run", "import", "zoo load", "caption", "whole process"):
-        table.add_column(column, justify="right")
+    columns = ("import", "load", "caption", "process", "cpu")
+    headers = ("import", "zoo load", "caption", "whole process", "its CPU")
+    table.add_column("run", justify="right")
+    for header in headers:
+        table.add_column(header, justify="right")
     for name, stages in runs.items():
         median = {
-            key: statistics.median(s[key] for s in stages)
-            for key in ("import", "load", "caption", "process")
+            key: statistics.median(s[key] for s in stages) for key in columns
         }
-        table.add_row(
-            name,
-            *(f"{median[k]:.2f}" for k in ("import", "load", "caption")),
-            f"{median['process']:.2f}",
-        )
+        table.add_row(name, *(f"{median[key]:.2f}" for key in columns))
     console.print(table)
     console.print(f"command: {COMMAND}")
 

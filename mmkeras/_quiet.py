@@ -11,21 +11,24 @@ import re
 import sys
 import tempfile
 
-# What a machine without a GPU prints at `import tensorflow` (twice) and when
-# TensorFlow first lists its devices.
+# What `import tensorflow` prints (twice) on a machine without a GPU.
+_LOG = rb"[IWE]\d{4} [\d:.]+ +\d+ "
 _STARTUP = re.compile(
     rb"WARNING: All log messages before absl::InitializeLog\(\) is called "
     rb"are written to STDERR$"
-    rb"|[IWE]\d{4} [\d:.]+ +\d+ (?:"
+    rb"|" + _LOG + rb"(?:"
     rb"port\.cc:\d+\] oneDNN custom operations are on\."
     rb"|cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine"
     rb"|cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized"
-    rb"|cuda_platform\.cc:\d+\] failed call to cuInit: "
     rb")"
     # The second line of cpu_feature_guard's message.
     rb"|To enable the following instructions: .* rebuild TensorFlow with "
     rb"the appropriate compiler flags\.$"
 )
+_NO_DRIVERS = re.compile(_LOG + rb"cudart_stub\.cc:\d+\] Could not find cuda")
+# Listing the devices then fails to start CUDA: expected without drivers,
+# a real error with them, so dropped only after the line above.
+_NO_CUDA = re.compile(_LOG + rb"cuda_platform\.cc:\d+\] failed call to cuInit")
 
 
 @contextlib.contextmanager
@@ -44,7 +47,7 @@ def startup_lines_filtered():
         tf.config.list_physical_devices()
     ```
     """
-    sys.stderr.flush()
+    _flush_stderr()
     try:
         saved = os.dup(2)
     except OSError:  # no stderr to filter (a closed descriptor 2)
@@ -55,7 +58,7 @@ def startup_lines_filtered():
         try:
             yield
         finally:
-            sys.stderr.flush()
+            _flush_stderr()
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
@@ -63,10 +66,21 @@ def startup_lines_filtered():
                 stderr.write(_kept(captured.read()))
 
 
+def _flush_stderr():
+    if sys.stderr is not None:  # None under pythonw
+        sys.stderr.flush()
+
+
 def _kept(written):
     """`written` without the start-up lines."""
     lines = written.splitlines(keepends=True)
-    return b"".join(line for line in lines if not _STARTUP.match(line))
+    no_drivers = any(_NO_DRIVERS.match(line) for line in lines)
+    return b"".join(
+        line
+        for line in lines
+        if not _STARTUP.match(line)
+        and not (no_drivers and _NO_CUDA.match(line))
+    )
 
 
 def start_tensorflow():

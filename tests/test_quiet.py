@@ -53,3 +53,13 @@ def test_lines_written_before_an_error_still_come_out(capfd):
     assert capfd.readouterr().err == "genuine\n"
     os.write(2, b"after\n")  # stderr is back
     assert capfd.readouterr().err == "after\n"
+
+
+def test_a_failed_cuinit_stays_where_cuda_drivers_were_found(capfd):
+    """Without drivers, cuInit's failure is expected; with them, it is the
+    reason the GPU is not used."""
+    cuinit = START_UP.splitlines(keepends=True)[-1]
+    assert b"cuInit" in cuinit
+    with _quiet.startup_lines_filtered():
+        os.write(2, cuinit)
+    assert capfd.readouterr().err == cuinit.decode()

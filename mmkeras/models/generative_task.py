@@ -146,8 +146,10 @@ class GenerativeTask(Task):
                 with inside_jit_compile() if jit_compile else plain:
                     return self.generate_step(inputs, sampler, max_length)
 
+            # No AutoGraph: decoding loops are `ops.while_loop`s, and
+            # converting the call tree was a third of a first caption.
             self._generate_functions[key] = tf.function(
-                decode, jit_compile=jit_compile
+                decode, jit_compile=jit_compile, autograph=False
             )
         return self._generate_functions[key]
 
