@@ -9,13 +9,13 @@ pictures with them.
 """
 
 import math
-import os
-import tempfile
 import textwrap
 
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
+
+from mmkeras import _files
 
 PANEL = 160  # pixels per side of each drawn image
 PANELS_PER_ROW = 6
@@ -89,10 +89,7 @@ def sheet(panels, columns=PANELS_PER_ROW):
 
 
 def save_png(picture, path):
-    """Writes the PIL `picture` to the PNG `path` atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile(
-        dir=directory, suffix=".png", delete=False
-    ) as file:
-        picture.save(file, format="PNG")
-    os.replace(file.name, path)
+    """Writes the PIL `picture` to the PNG `path` atomically, readable as
+    the umask allows (a server running as another user shows it)."""
+    with _files.atomic_path(path, ".png") as temporary:
+        picture.save(temporary, format="PNG")

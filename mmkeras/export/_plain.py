@@ -23,7 +23,8 @@ def plain_clone(model):
 
 
 def uses_xla(model):
-    """Whether any part of `model` has its `xla` option on."""
+    """Whether any part of `model` has its `xla` option on, or `"auto"`
+    (compiled where it pays, a GPU)."""
     config = keras.saving.serialize_keras_object(model)
     return _set_xla(config, False) != config
 
@@ -32,10 +33,15 @@ def _set_xla(value, enabled):
     if isinstance(value, dict):
         return {
             key: enabled
-            if key == "xla" and isinstance(item, bool)
+            if key == "xla" and _is_xla(item)
             else _set_xla(item, enabled)
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [_set_xla(item, enabled) for item in value]
     return value
+
+
+def _is_xla(option):
+    # "auto" too: it compiles on a GPU, where TF Serving refuses XLA.
+    return isinstance(option, bool) or option == "auto"

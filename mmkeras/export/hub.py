@@ -6,10 +6,10 @@ signature. Load one with `mmkeras.layers.HubEncoder(path)` or plain
 
 import os
 import shutil
-import tempfile
 
 import tensorflow as tf
 
+from mmkeras import _files
 from mmkeras.export._plain import plain_clone
 
 
@@ -49,7 +49,7 @@ def export_hub_module(encoder, path, input_shape, input_dtype="float32"):
     target = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(target))
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".hub.", dir=parent)
+    staging = _files.staging_directory(parent, ".hub.")
     try:
         tf.saved_model.save(
             module, staging, signatures={"serving_default": serving}

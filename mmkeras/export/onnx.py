@@ -1,19 +1,37 @@
 """Converts a task model's tensor graphs to ONNX with tf2onnx."""
 
-import json
 import os
 
 import numpy as np
 
+from mmkeras import _files
+from mmkeras.export._progress import Progress
 from mmkeras.export.signatures import ExportError
 
 # ONNX Runtime 1.2x runs opset 17 fully; tf2onnx 1.17 writes up to 18.
 OPSET = 17
 
+_README = """# {model}: ONNX graphs written by mmkeras
 
-def write_onnx(family, directory, opset=OPSET):
-    """One `<graph>.onnx` per `family.onnx_functions()` and the
-    `onnx_config.json` that `run_onnx.py` reads.
+Graphs: {graphs} (one `.onnx` file each, opset {opset}).
+`onnx_config.json` says how to use them: how to convert images, the
+tokenizer (`vocabulary.txt` and its settings){labels}.
+
+`run_onnx.py` (in the mmkeras repository's `export/` folder) runs them
+with onnxruntime and numpy alone, tokenizing text and naming classes:
+
+    python run_onnx.py <this folder> --image scene.png{request}
+
+Bad inputs fail in onnxruntime: a wrong shape names the input; an empty
+batch, or ids outside their range, fail in a Gather node named after the
+check (`<input>_is_an_empty_batch`, `<input>_outside_0_<n>`).
+"""
+
+
+def write_onnx(family, directory, steps=None):
+    """One `<graph>.onnx` per `family.onnx_functions()`, the files the
+    consumer reads (`family.onnx_files()`: vocabulary, class names), the
+    `onnx_config.json` that `run_onnx.py` reads and a `README.md`.
 
     `family.model` must use the attention's plain path: tf2onnx cannot
     convert a call of an XLA-compiled function.
@@ -21,31 +39,49 @@ def write_onnx(family, directory, opset=OPSET):
     # Imported here: tf2onnx takes seconds to import and only ONNX needs it.
     import tf2onnx
 
+    steps = steps or Progress()
     os.makedirs(directory, exist_ok=True)
     functions = family.onnx_functions()
     for name, function in functions.items():
         signature = function.input_signature
+        path = os.path.join(directory, f"{name}.onnx")
         try:
-            tf2onnx.convert.from_function(
-                function,
-                input_signature=signature,
-                opset=opset,
-                custom_op_handlers={"Erfc": (_erfc, [])},
-                output_path=os.path.join(directory, f"{name}.onnx"),
-            )
+            with steps.step(f"converting graph {name!r}"):
+                tf2onnx.convert.from_function(
+                    function,
+                    input_signature=signature,
+                    opset=OPSET,
+                    custom_op_handlers={"Erfc": (_erfc, [])},
+                    output_path=path,
+                )
         except Exception as error:  # tf2onnx raises bare Exceptions
             raise ExportError(
                 f"tf2onnx could not convert the {name!r} graph of this "
                 f"{type(family.model).__name__}: {error}"
             ) from error
-    config = {"graphs": sorted(functions), "opset": opset}
+    config = {"graphs": sorted(functions), "opset": OPSET}
     config.update(family.onnx_config())
-    if config.get("vocabulary"):
-        vocabulary = family.tokenizer.get_vocabulary()
-        with open(os.path.join(directory, config["vocabulary"]), "w") as file:
-            file.write("\n".join(vocabulary) + "\n")
-    with open(os.path.join(directory, "onnx_config.json"), "w") as file:
-        json.dump(config, file, indent=2)
+    for file_name, lines in family.onnx_files().items():
+        text = "".join(f"{line}\n" for line in lines)
+        _files.write_text(os.path.join(directory, file_name), text)
+    _files.write_json(os.path.join(directory, "onnx_config.json"), config)
+    _files.write_text(os.path.join(directory, "README.md"), _readme(config))
+
+
+def _readme(config):
+    request = config.get("request", {})
+    flags = {
+        "classify": f" --{request.get('text_flag', 'text')} '...'",
+        "score": " --text 'a red circle' --text 'a blue square'",
+    }
+    labels = config.get("labels")
+    return _README.format(
+        model=config.get("model", "model"),
+        graphs=", ".join(f"`{g}`" for g in config["graphs"]),
+        opset=config["opset"],
+        labels=f", the class names (`{labels}`)" if labels else "",
+        request=flags.get(request.get("task"), ""),
+    )
 
 
 def _erfc(ctx, node, name, args):

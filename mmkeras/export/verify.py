@@ -1,8 +1,9 @@
 """Verification of exported artifacts against the Keras model.
 
-Each artifact runs in a fresh Python process through the consumer scripts
-in `mmkeras/export/consumers/` (which import no mmkeras), on the same
-example inputs as the Keras model, at two batch sizes. Floats must agree
+The artifacts run in a fresh Python process through the consumer scripts
+in `mmkeras/export/consumers/` (where `import mmkeras` fails), on the same
+example inputs as the Keras model, at two batch sizes: one process for
+every SavedModel of an export, one for its ONNX graphs. Floats must agree
 to `TOLERANCE`; strings and token ids must be identical.
 """
 
@@ -25,37 +26,82 @@ RUNNERS = {
 }
 
 
-def run_consumer(kind, path, inputs):
-    """Runs the artifact at `path` on `inputs` ({"name/input": array}) in a
-    new process; returns its outputs ({"name/output": array})."""
+class Expected:
+    """The example inputs at each of `BATCH_SIZES` and the Keras model's
+    outputs for them, computed once for all the artifacts of an export."""
+
+    def __init__(self, family):
+        self.family = family
+        self.examples = {
+            size: family.examples(size, seed=size) for size in BATCH_SIZES
+        }
+        self._outputs = {}
+
+    def inputs(self, names):
+        """`{"name/input/size": array}` for the graphs `names`."""
+        return {
+            f"{name}/{arg}/{size}": value
+            for size in BATCH_SIZES
+            for name in names
+            for arg, value in self.examples[size][name].items()
+        }
+
+    def outputs(self, name, size):
+        key = (name, size)
+        if key not in self._outputs:
+            inputs = self.examples[size][name]
+            self._outputs[key] = self.family.reference(name, inputs)
+        return self._outputs[key]
+
+
+def run_consumer(kind, paths, inputs):
+    """Runs the artifacts at `paths` (all of `kind`'s consumer) on `inputs`
+    ({"name/input": array}) in one new process; returns their outputs
+    ({"name/output": array}), one dict per path."""
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else paths
     with tempfile.TemporaryDirectory() as scratch:
         inputs_path = os.path.join(scratch, "inputs.npz")
-        outputs_path = os.path.join(scratch, "outputs.npz")
+        outputs = [
+            os.path.join(scratch, f"outputs{i}.npz") for i in range(len(paths))
+        ]
         np.savez(inputs_path, **inputs)
         script = os.path.join(CONSUMERS, RUNNERS[kind])
         command = [
             sys.executable,
             script,
-            path,
+            *map(os.fspath, paths),
             "--inputs",
             inputs_path,
             "--outputs",
-            outputs_path,
+            *outputs,
         ]
         result = subprocess.run(
-            command, capture_output=True, text=True, env=_quiet_env()
+            command, capture_output=True, text=True, env=_consumer_env(scratch)
         )
         if result.returncode:
             raise ExportError(
-                f"the exported {kind} at {path} failed to run in a fresh "
-                f"process ({' '.join(command)}):\n{result.stderr[-3000:]}"
+                f"the exported {kind} at {', '.join(map(str, paths))} failed "
+                f"to run in a fresh process ({' '.join(command)}):\n"
+                f"{result.stderr[-3000:]}"
             )
-        with np.load(outputs_path, allow_pickle=True) as data:
-            return {key: data[key] for key in data.files}
+        loaded = []
+        for path in outputs:
+            with np.load(path, allow_pickle=True) as data:
+                loaded.append({key: data[key] for key in data.files})
+        return loaded
 
 
-def _quiet_env():
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+def _consumer_env(scratch):
+    """The environment of a consumer: TensorFlow's logs quiet, and
+    `import mmkeras` failing, as where the artifacts are served."""
+    shadow = os.path.join(scratch, "shadow", "mmkeras")
+    os.makedirs(shadow)
+    with open(os.path.join(shadow, "__init__.py"), "w") as file:
+        file.write("raise ImportError('consumers must not need mmkeras')\n")
+    path = os.pathsep.join(
+        filter(None, [os.path.dirname(shadow), os.environ.get("PYTHONPATH")])
+    )
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": path}
 
 
 def compare(expected, actual):
@@ -78,22 +124,27 @@ def verify(family, kind, path, names):
     Keras model at each of `BATCH_SIZES`, in one fresh process; returns
     the report by `"name/output"`, raising `ExportError` when any is off.
     """
-    examples = {size: family.examples(size, seed=size) for size in BATCH_SIZES}
-    outputs = run_consumer(
-        kind,
-        path,
-        {
-            f"{name}/{arg}/{size}": value
-            for size in BATCH_SIZES
-            for name in names
-            for arg, value in examples[size][name].items()
-        },
-    )
+    return verify_all(Expected(family), kind, {path: names})[path]
+
+
+def verify_all(expected, kind, artifacts):
+    """`verify` for several artifacts of `kind` (`{path: names}`) in one
+    fresh process, against `expected` (an `Expected`); returns the
+    reports by path."""
+    paths = list(artifacts)
+    names = sorted({name for graphs in artifacts.values() for name in graphs})
+    results = run_consumer(kind, paths, expected.inputs(names))
+    return {
+        path: _report(expected, kind, artifacts[path], outputs)
+        for path, outputs in zip(paths, results, strict=True)
+    }
+
+
+def _report(expected, kind, names, outputs):
     report = {}
     for size in BATCH_SIZES:
         for name in names:
-            expected = family.reference(name, examples[size][name])
-            for output, value in expected.items():
+            for output, value in expected.outputs(name, size).items():
                 result = compare(value, outputs[f"{name}/{output}/{size}"])
                 entry = report.setdefault(f"{name}/{output}", {})
                 for key, number in result.items():

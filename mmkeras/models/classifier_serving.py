@@ -3,12 +3,11 @@ classes (`VQAModel`'s answers, `FusionClassifier`'s labels). Each family
 subclasses it in its own folder; it lives here so that neither family's
 folder imports the other's."""
 
-import abc
-
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from mmkeras.models.serving import ExportError
 from mmkeras.models.serving import Serving
 from mmkeras.models.serving import same_length
 
@@ -24,13 +23,15 @@ class ClassifierServing(Serving):
     Subclasses set `text_key` (the model's token-ids input), `text_name`
     (the string input of the string signature), `names_attribute` (the
     model's attribute listing its class names), `label_output` (the string
-    signature's class-name output) and implement `scores()`.
+    signature's class-name output) and `score_outputs` (`{output: "max"}`
+    for the best class's probability, `{output: "all"}` for every class's).
     """
 
     text_key = None
     text_name = None
     names_attribute = None
     label_output = None
+    score_outputs = None
 
     def __init__(self, model, **options):
         super().__init__(model, **options)
@@ -50,8 +51,13 @@ class ClassifierServing(Serving):
     def has_string_signature(self):
         return self.tokenizer is not None and self.names is not None
 
+    def id_limits(self):
+        if self.text_key == "question_encoding":
+            return {}
+        return {self.text_key: self.model.text_encoder.vocabulary_size}
+
     def functions(self):
-        @tf.function(autograph=False, input_signature=self.tensor_inputs())
+        @self.signature(self.tensor_inputs())
         def logits(image, ids):
             return {"logits": self.logits(image, ids)}
 
@@ -59,12 +65,11 @@ class ClassifierServing(Serving):
         if self.has_string_signature():
             names = tf.constant(self.names)
 
-            @tf.function(
-                autograph=False,
-                input_signature=[
+            @self.signature(
+                [
                     self.bytes_spec(),
                     tf.TensorSpec([None], tf.string, name=self.text_name),
-                ],
+                ]
             )
             def classify(image_bytes, text):
                 same_length("image_bytes", image_bytes, self.text_name, text)
@@ -84,6 +89,35 @@ class ClassifierServing(Serving):
 
     def onnx_functions(self):
         return {"logits": self.functions()["logits"]}
+
+    def onnx_config(self):
+        """With a tokenizer and class names, how `run_onnx.py` answers as
+        the string signature does: the graph's text input, the class
+        names' file and the score outputs."""
+        config = super().onnx_config()
+        if self.has_string_signature():
+            config["labels"] = "labels.txt"
+            config["request"] = {
+                "task": "classify",
+                "graph": "logits",
+                "text_input": self.text_key,
+                "text_flag": self.text_name,
+                "label_output": self.label_output,
+                "scores": self.score_outputs,
+            }
+        return config
+
+    def onnx_files(self):
+        files = super().onnx_files()
+        if self.has_string_signature():
+            if any("\n" in name for name in self.names):
+                raise ExportError(
+                    f"{self.names_attribute} are written one per line for "
+                    "the ONNX consumer; remove the line break from "
+                    f"{[n for n in self.names if chr(10) in n]}"
+                )
+            files["labels.txt"] = list(self.names)
+        return files
 
     def examples(self, batch_size, seed):
         rng = np.random.default_rng(seed)
@@ -116,6 +150,12 @@ class ClassifierServing(Serving):
             },
         }
 
-    @abc.abstractmethod
     def scores(self, probabilities):
-        """The string signature's score outputs from the probabilities."""
+        """The string signature's score outputs from the probabilities, as
+        `score_outputs` names them."""
+        return {
+            name: ops.max(probabilities, axis=-1)
+            if how == "max"
+            else probabilities
+            for name, how in self.score_outputs.items()
+        }

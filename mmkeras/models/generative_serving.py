@@ -75,19 +75,26 @@ class GenerativeServing(Serving):
             self.generation_inputs(inputs), self.sampler, self.max_length
         )
 
+    def id_limits(self):
+        """Token ids (prompts, decoder steps) index the vocabulary; the
+        decoder step's `index`, the sequence."""
+        return {
+            "token_ids": self.model.vocabulary_size,
+            "index": self.max_length,
+        }
+
     def functions(self):
         return {"generate": self._generate_function()}
 
     def _generate_function(self):
         specs = self.generation_specs()
 
+        @self.signature(specs.values())
         def generate(*args):
             inputs = dict(zip(specs, args, strict=True))
             return {"token_ids": self.generate_ids(inputs)}
 
-        return tf.function(
-            generate, autograph=False, input_signature=list(specs.values())
-        )
+        return generate
 
     def onnx_functions(self):
         return {"encoder": self._encoder(), "decoder_step": self._step()}
@@ -95,12 +102,11 @@ class GenerativeServing(Serving):
     def _encoder(self):
         specs = self.generation_specs()
 
+        @self.signature(specs.values())
         def encoder(*args):
             return self.encode(dict(zip(specs, args, strict=True)))
 
-        return tf.function(
-            encoder, autograph=False, input_signature=list(specs.values())
-        )
+        return encoder
 
     def encode(self, inputs):
         """The `encoder` graph's outputs: the cache entries by name, the
@@ -128,12 +134,11 @@ class GenerativeServing(Serving):
             for name, spec in zip(self.cache_names, entries, strict=True)
         ]
 
+        @self.signature(signature)
         def decoder_step(token_ids, index, *past):
             return self.step(token_ids, index, list(past))
 
-        return tf.function(
-            decoder_step, autograph=False, input_signature=signature
-        )
+        return decoder_step
 
     def step(self, token_ids, index, past):
         """The `decoder_step` graph's outputs for the flat cache `past`."""

@@ -1,13 +1,18 @@
 """`Serving`: what a task exports and serves. Each family subclasses it in
 its folder and its task names it as `serving_cls`; `mmkeras.export`, the
-`mmkeras predict` command and export verification go through it only."""
+`mmkeras predict` command (`predict`) and export verification go through
+it only."""
 
 import abc
+import functools
+import re
 
 import numpy as np
 import tensorflow as tf
 
 from mmkeras.layers import ImageConverter
+from mmkeras.models import _serving_inputs
+from mmkeras.models._serving_inputs import IMAGE_FORMATS
 
 # Example texts draw this many words from the tokenizer's vocabulary.
 _MAX_EXAMPLE_WORDS = 12
@@ -19,13 +24,14 @@ class ExportError(ValueError):
 
 
 class RequestError(ValueError):
-    """A serving request that lacks what the family needs (a question,
-    one text per image), or gives what it cannot use."""
+    """A serving request that lacks what the family needs (an image, a
+    question, one text per image), or gives what it cannot use."""
 
 
 def refuse_unused(owner, **inputs):
     """Raises a `RequestError` for any of `inputs` that is given: a
-    question sent to a captioner must not be dropped silently."""
+    question sent to a captioner, or a sampler to a classifier, must not
+    be dropped silently."""
     for name, value in inputs.items():
         if value:
             raise RequestError(
@@ -34,17 +40,44 @@ def refuse_unused(owner, **inputs):
             )
 
 
+def read_images(paths):
+    """The bytes of each image file, checked here: an empty file, or one
+    TensorFlow cannot decode, is a `RequestError` naming it."""
+    images = []
+    for path in paths:
+        with open(path, "rb") as file:
+            data = file.read()
+        if not data:
+            raise RequestError(
+                f"{path} is empty: give a {IMAGE_FORMATS} image file"
+            )
+        try:
+            tf.io.decode_image(data, channels=3, expand_animations=False)
+        except tf.errors.InvalidArgumentError as error:
+            reason = _op_message(error)
+            raise RequestError(
+                f"{path} is not an image TensorFlow can read ({reason}); "
+                f"give a {IMAGE_FORMATS} image file"
+            ) from None
+        images.append(data)
+    return images
+
+
+def _op_message(error):
+    """A TensorFlow error's own words, without the op and function names
+    around them."""
+    message = error.message.splitlines()[0]
+    message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
+    return re.sub(r"\s*\[Op:\w+\]$", "", message).rstrip(".")
+
+
 def decode_images(image_bytes, preprocessor):
-    """Encoded images `string[N]` (JPEG, PNG, GIF or BMP) to the model's
-    pixels, through its preprocessor's image converter."""
+    """Encoded images `string[N]` (JPEG, PNG, GIF, BMP or WebP) to the
+    model's pixels, through its preprocessor's image converter. Bytes
+    that are not an image fail naming their index."""
     converter = preprocessor.image_converter
 
     def decode(data):
-        tf.debugging.assert_positive(
-            tf.strings.length(data),
-            message="image_bytes holds an empty string; send the bytes of "
-            "a JPEG, PNG, GIF or BMP file",
-        )
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
         return converter(image[None])[0]
 
@@ -57,7 +90,7 @@ def decode_images(image_bytes, preprocessor):
         )
     return tf.map_fn(
         decode,
-        image_bytes,
+        _serving_inputs.image_headers(image_bytes),
         fn_output_signature=tf.TensorSpec((*size, 3), tf.float32),
     )
 
@@ -71,6 +104,48 @@ def same_length(first_name, first, second_name, second):
     )
 
 
+def predict(
+    model, images=(), question=None, texts=(), sampler=None, entry=None
+):
+    """What `mmkeras predict` prints: the default signature of `model`'s
+    serving (or, for a pretrained encoder of the zoo, what it gives: the
+    ImageNet classes, sentence embeddings) run on image files and the
+    command line's values, one JSON-ready dict per image (or text).
+
+    Args:
+        model: a task model, or an image or text encoder (`mmkeras.zoo.
+            load("efficientnet_lite0.imagenet")`).
+        images: paths of image files.
+        question: the question, for a VQA model.
+        texts: a text per image (fusion), candidate texts (dual encoder)
+            or the texts to embed (text encoder).
+        sampler: how a generating model decodes (a `mmkeras.samplers`
+            name); refused by the others.
+        entry: the zoo entry `model` was loaded from, whose `vocab.txt`
+            tokenizes a pretrained text encoder's texts.
+
+    Raises:
+        RequestError: a file that is not an image, or inputs the model
+            cannot use or lacks.
+
+    Example:
+
+    >>> model = mmkeras.zoo.load("efficientnet_lite0.imagenet")
+    >>> mmkeras.models.serving.predict(model, ["cat.png"])[0]["top5"][0]
+    {'index': 285, 'class': 'Egyptian_cat', 'probability': 0.788...}
+    """
+    if getattr(type(model), "serving_cls", None) is None:
+        from mmkeras.models import tower_serving
+
+        return tower_serving.for_encoder(model, entry).predict(
+            images, question=question, texts=texts, sampler=sampler
+        )
+    options = {} if sampler is None else {"sampler": sampler}
+    return model.serving(**options).predict(
+        images, question=question, texts=texts
+    )
+
+
 class Serving(abc.ABC):
     """The serving side of one task model.
 
@@ -81,17 +156,18 @@ class Serving(abc.ABC):
     `request()` the default signature's inputs from command-line values.
     String signatures exist when the model has a preprocessor with a
     tokenizer; they decode images with its `ImageConverter`.
+
+    Subclasses make every signature and graph with `signature(specs)`,
+    which checks the inputs first (see `mmkeras.models._serving_inputs`),
+    and give the range of each integer input in `id_limits()`.
     """
 
     # The signature TF Serving runs when a request names none.
     default_signature = None
 
     def __init__(self, model, **options):
-        if options:
-            raise ExportError(
-                f"{type(model).__name__} takes no serving options. "
-                f"Received: {sorted(options)}"
-            )
+        # Only generating models take one: a sampler.
+        refuse_unused(type(model).__name__, **options)
         self.model = model
         shapes = model.input_shapes()
         # None for a model without images (a language model).
@@ -106,6 +182,39 @@ class Serving(abc.ABC):
                 "exported token ids have a fixed length. Received: "
                 "tokenizer.sequence_length=None"
             )
+
+    def signature(self, specs):
+        """Decorator: the function as a `tf.function` over `specs` (named
+        `tf.TensorSpec`s) that first checks each input: shape, a batch
+        that is not empty, UTF-8 text, image file headers, integers in
+        their `id_limits()` range."""
+        specs = list(specs)
+        limits = self.id_limits()
+        for spec in specs:
+            if spec.dtype.is_integer and spec.name not in limits:
+                raise ExportError(
+                    f"{type(self).__name__} gives no range for its integer "
+                    f"input {spec.name!r}: add it to id_limits()"
+                )
+
+        def decorate(body):
+            @functools.wraps(body)
+            def checked(*args):
+                values = [
+                    _serving_inputs.checked(spec, value, limits.get(spec.name))
+                    for spec, value in zip(specs, args, strict=True)
+                ]
+                return body(*values)
+
+            return tf.function(checked, autograph=False, input_signature=specs)
+
+        return decorate
+
+    def id_limits(self):
+        """`{input name: n}`: the integer inputs of the signatures and
+        graphs, each refused outside `[0, n)` (token ids: the vocabulary
+        size)."""
+        return {}
 
     def images_spec(self):
         return tf.TensorSpec(self.image_shape, tf.float32, name="image")
@@ -139,20 +248,78 @@ class Serving(abc.ABC):
         """The default signature's inputs, in its order, for the encoded
         images and the command line's `--question` / `--text` values."""
         refuse_unused(type(self.model).__name__, question=question, texts=texts)
-        return {"image_bytes": list(image_bytes)}
+        return {"image_bytes": self.images(image_bytes)}
+
+    def images(self, image_bytes):
+        """`image_bytes` as a list, refused when empty."""
+        images = list(image_bytes)
+        if not images:
+            raise RequestError(
+                f"{type(self.model).__name__} takes images: give at least "
+                "one with --image"
+            )
+        return images
+
+    def predict(self, image_paths, question=None, texts=()):
+        """The default signature on image files: a dict per image with its
+        path and every output (see `mmkeras.models.serving.predict`)."""
+        name = self.default_signature
+        functions = self.functions()
+        if name not in functions:
+            raise RequestError(
+                f"this {type(self.model).__name__} has no tokenizer or "
+                "label names, so it cannot take text or give names; give it "
+                "tokenizer= (and answers= or class_names=) when building it"
+            )
+        inputs = self.request(
+            read_images(image_paths), question=question, texts=texts
+        )
+        # Positional: the Python parameter names differ from the inputs'.
+        outputs = functions[name](*inputs.values())
+        results = []
+        for i, path in enumerate(image_paths):
+            result = {"image": str(path)}
+            for key, value in outputs.items():
+                item = value.numpy()[i]
+                result[key] = (
+                    item.decode() if isinstance(item, bytes) else item.tolist()
+                )
+            results.append(result)
+        return results
 
     def onnx_config(self):
         """What the ONNX consumer needs besides the graphs: how to convert
-        images (the `ImageConverter`'s size, scale and offset) and any
-        family settings (a generator's special tokens)."""
-        if self.image_size is None:
-            return {}
-        config = {"image_size": list(self.image_size)}
-        if self.preprocessor is not None:
-            converter = self.preprocessor.image_converter
-            config["image_scale"] = converter.scale
-            config["image_offset"] = converter.offset
+        images (the `ImageConverter`'s size, scale and offset), how to
+        tokenize text (`tokenizer`, with `onnx_files()`'s vocabulary) and
+        family settings (a generator's special tokens, class names)."""
+        config = {"model": type(self.model).__name__}
+        if self.image_size is not None:
+            config["image_size"] = list(self.image_size)
+            if self.preprocessor is not None:
+                converter = self.preprocessor.image_converter
+                config["image_scale"] = converter.scale
+                config["image_offset"] = converter.offset
+        tokenizer = self.tokenizer
+        if tokenizer is not None:
+            config["tokenizer"] = {
+                "vocabulary": "vocabulary.txt",
+                "sequence_length": tokenizer.sequence_length,
+                "lowercase": tokenizer.lowercase,
+                "add_start_end": tokenizer.add_start_end,
+                "suffix_indicator": tokenizer.suffix_indicator,
+                "unknown_token": tokenizer.special_tokens["unknown"],
+                "pad_token_id": tokenizer.pad_token_id,
+                "start_token_id": tokenizer.start_token_id,
+                "end_token_id": tokenizer.end_token_id,
+            }
         return config
+
+    def onnx_files(self):
+        """`{file name: lines}` written beside the ONNX graphs: the
+        tokenizer's vocabulary, one token per line."""
+        if self.tokenizer is None:
+            return {}
+        return {"vocabulary.txt": self.tokenizer.get_vocabulary()}
 
     def example_images(self, batch_size, rng):
         """uint8 images of the model's size: pixels and PNG bytes (some of

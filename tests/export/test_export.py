@@ -1,5 +1,7 @@
 import json
 import os
+import re
+import stat
 import subprocess
 import sys
 
@@ -10,7 +12,9 @@ import tensorflow as tf
 import mmkeras
 from mmkeras.export import ExportError
 from mmkeras.export import verify
-from mmkeras.export.signatures import decode_images
+from mmkeras.models import serving as serving_lib
+from mmkeras.models.generative_serving import GenerativeServing
+from mmkeras.models.serving import RequestError
 from mmkeras.testing import run_export_test
 from mmkeras.testing import tiny_models as tiny
 
@@ -18,13 +22,24 @@ CONSUMERS = os.path.join(os.path.dirname(mmkeras.__file__), "export/consumers")
 # One verified export per family, shared by the tests of this file (one
 # xdist worker runs a whole file: the Makefile's --dist loadfile).
 _EXPORTS = {}
+_PROGRESS = {}
 
 
 def _exported(family, tmp_path_factory):
+    """The family's tiny model and its verified artifacts, written under
+    umask 022 with the export's progress lines kept in `_PROGRESS`."""
     if family not in _EXPORTS:
         model = tiny.model(family)
         out_dir = tmp_path_factory.mktemp(family)
-        _EXPORTS[family] = model, run_export_test(model, out_dir, "all")
+        lines = _PROGRESS[family] = []
+        umask = os.umask(0o022)
+        try:
+            written = run_export_test(
+                model, out_dir, "all", progress=lines.append
+            )
+        finally:
+            os.umask(umask)
+        _EXPORTS[family] = model, written
     return _EXPORTS[family]
 
 
@@ -81,7 +96,10 @@ def test_only_the_xla_variant_calls_xla(family, tmp_path_factory):
     assert b"_XlaMustCompile" in graph("saved_model_xla")
 
 
-@pytest.mark.parametrize("family", tiny.FAMILIES)
+# Verification runs every family's SavedModels through this script where
+# `import mmkeras` fails; here its command line on one family with two
+# string inputs.
+@pytest.mark.parametrize("family", ["vqa"])
 def test_serving_script_runs_without_mmkeras(
     family, tmp_path, tmp_path_factory
 ):
@@ -118,39 +136,318 @@ def test_serving_script_runs_without_mmkeras(
 def _request(serving, image_bytes):
     """The default signature's inputs for one image, whatever the family
     asks for: a question, one text, or candidate texts."""
-    from mmkeras.models.serving import RequestError
+    return serving.request([image_bytes], **_options(serving, 1))
 
-    attempts = [{}, {"question": "what shape is it"}, {"texts": ("red",)}]
+
+def _options(serving, count):
+    """The `request` options the family needs for `count` images: none,
+    a question, or texts (one per image, or candidates)."""
+    texts = ("the red circle", "what colour is it", "blue")[:count]
+    attempts = [{}, {"question": "what shape is it"}, {"texts": texts}]
     for options in attempts:
         try:
-            return serving.request([image_bytes], **options)
+            serving.request([b"image"] * count, **options)
         except RequestError:
             continue
+        return options
     raise AssertionError(f"{type(serving).__name__} takes no request")
 
 
-def test_onnx_captions_need_only_onnxruntime(tmp_path, tmp_path_factory):
-    model, written = _exported("captioner", tmp_path_factory)
-    image = tmp_path / "scene.png"
-    image.write_bytes(_png(24, 24))
+# The contract of export/README.md, held for every family's SavedModel
+# signatures and ONNX graphs: bad requests are refused naming the input.
+_LOADED = {}
+
+
+def _saved_model(family, tmp_path_factory):
+    if family not in _LOADED:
+        _, written = _exported(family, tmp_path_factory)
+        _LOADED[family] = tf.saved_model.load(written["saved_model"])
+    return _LOADED[family]
+
+
+def _bad_requests(serving, inputs, onnx):
+    """`(label, inputs, message pattern)` of each bad request made from
+    the good `inputs` (batch 2): an empty batch, a wrong shape, ids out
+    of range, text that is not UTF-8, bytes that are not an image."""
+    limits = serving.id_limits()
+    cases = []
+    for key, value in inputs.items():
+
+        def case(label, bad, message, key=key):
+            cases.append((f"{key} {label}", {**inputs, key: bad}, message))
+
+        if value.ndim:
+            message = (
+                f"{key}_is_an_empty_batch"
+                if onnx
+                else f"{key} is an empty batch"
+            )
+            case("empty", value[:0], message)
+        if value.dtype == object and key == "image_bytes":
+            bad = value.copy()
+            bad[1] = b"GIF7 is no image"
+            case(
+                "not an image",
+                bad,
+                r"image_bytes\[1\] is not a JPEG, "
+                r"PNG, GIF, BMP or WebP image \(16 bytes\)",
+            )
+        elif value.dtype == object:
+            bad = value.copy()
+            bad[1] = "café".encode("latin-1")
+            case("not UTF-8", bad, rf"{key}\[1\] is not UTF-8 text")
+        elif value.ndim > 1:
+            shape = list(value.shape)
+            shape[1] += 1
+            sizes = ", ".join(str(size) for size in value.shape[1:])
+            message = (
+                f"Got invalid dimensions for input: {key} "
+                if onnx
+                else rf"{key} must have shape \(batch, {sizes}\)"
+            )
+            case("wrong shape", np.zeros(shape, value.dtype), message)
+        if key in limits:
+            limit = limits[key]
+            for wrong in (limit, -1):
+                bad = value.copy()
+                bad.reshape(-1)[-1] = wrong
+                message = (
+                    f"{key}_outside_0_{limit}"
+                    if onnx
+                    else rf"{key} must hold ids in \[0, {limit}\); "
+                    rf"received\] \[{wrong}\]"
+                )
+                case(f"id {wrong}", bad, message)
+    return cases
+
+
+def _tensors(inputs):
+    return {
+        key: tf.constant(list(value), tf.string)
+        if value.dtype == object
+        else tf.constant(value)
+        for key, value in inputs.items()
+    }
+
+
+@pytest.mark.parametrize("family", tiny.FAMILIES)
+def test_saved_model_refuses_bad_requests_naming_the_input(
+    family, tmp_path_factory
+):
+    model, _ = _exported(family, tmp_path_factory)
+    serving = model.serving()
+    loaded = _saved_model(family, tmp_path_factory)
+    examples = serving.examples(2, seed=7)
+    for name in serving.functions():
+        function = loaded.signatures[name]
+        cases = _bad_requests(serving, examples[name], onnx=False)
+        assert cases, name
+        for label, inputs, message in cases:
+            with pytest.raises(tf.errors.InvalidArgumentError) as error:
+                function(**_tensors(inputs))
+            assert re.search(message, error.value.message), (name, label)
+        # Refusing leaves the model serving.
+        assert function(**_tensors(examples[name]))
+
+
+@pytest.mark.parametrize("family", tiny.FAMILIES)
+def test_onnx_refuses_bad_requests_naming_the_input(family, tmp_path_factory):
+    import onnxruntime
+
+    model, written = _exported(family, tmp_path_factory)
+    serving = model.serving()
+    examples = serving.examples(2, seed=7)
+    for name in serving.onnx_functions():
+        session = onnxruntime.InferenceSession(
+            os.path.join(written["onnx"], f"{name}.onnx"),
+            providers=["CPUExecutionProvider"],
+        )
+        cases = _bad_requests(serving, examples[name], onnx=True)
+        assert cases, name
+        for label, inputs, message in cases:
+            with pytest.raises(Exception) as error:
+                session.run(None, inputs)
+            assert re.search(message, str(error.value)), (name, label)
+        assert session.run(None, examples[name])
+
+
+@pytest.mark.parametrize("family", tiny.FAMILIES)
+def test_onnx_consumer_answers_as_the_saved_model_without_mmkeras(
+    family, tmp_path, tmp_path_factory
+):
+    """run_onnx.py, with onnxruntime, numpy and Pillow only, tokenizes
+    the text and names the class as the default signature does."""
+    model, written = _exported(family, tmp_path_factory)
+    serving = model.serving()
+    paths = []
+    for seed in range(2):
+        paths.append(tmp_path / f"scene{seed}.png")
+        # The model's size: Pillow and TensorFlow decode the same pixels.
+        paths[-1].write_bytes(_png(*serving.image_size, seed=seed))
+    options = _options(serving, len(paths))
+    command = [
+        sys.executable,
+        os.path.join(CONSUMERS, "run_onnx.py"),
+        written["onnx"],
+        *(f"--image={path}" for path in paths),
+    ]
+    if "question" in options:
+        command.append(f"--question={options['question']}")
+    command += [f"--text={text}" for text in options.get("texts", ())]
     result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(CONSUMERS, "run_onnx.py"),
-            written["onnx"],
-            f"--image={image}",
-        ],
+        command,
         capture_output=True,
         text=True,
         env=_without(tmp_path, "mmkeras", "tensorflow", "keras"),
     )
     assert result.returncode == 0, result.stderr
-    caption = json.loads(result.stdout)["caption"]
-    # Same size, so Pillow's decoding gives the same pixels as TF's.
-    pixels = decode_images(
-        tf.constant([image.read_bytes()]), model.preprocessor
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    inputs = serving.request([p.read_bytes() for p in paths], **options)
+    function = _saved_model(family, tmp_path_factory).signatures[
+        serving.default_signature
+    ]
+    expected = function(
+        **_tensors({k: np.array(v, object) for k, v in inputs.items()})
     )
-    assert caption == model.generate(pixels)[0]
+    for i, answer in enumerate(answers):
+        assert answer.pop("image") == str(paths[i])
+        assert set(answer) == set(expected)
+        for key, value in expected.items():
+            value = value.numpy()[i]
+            if isinstance(value, bytes):
+                assert answer[key] == value.decode()
+            else:
+                np.testing.assert_allclose(answer[key], value, atol=1e-4)
+
+
+@pytest.mark.parametrize("family", tiny.FAMILIES)
+def test_artifacts_are_readable_by_other_users(family, tmp_path_factory):
+    # Exported under umask 022: TF Serving running as another user reads.
+    _, written = _exported(family, tmp_path_factory)
+    for path in written.values():
+        for folder, _, files in os.walk(path):
+            assert stat.S_IMODE(os.stat(folder).st_mode) == 0o755, folder
+            for name in files:
+                mode = os.stat(os.path.join(folder, name)).st_mode
+                assert stat.S_IMODE(mode) == 0o644, (folder, name)
+
+
+@pytest.mark.parametrize("family", tiny.FAMILIES)
+def test_export_reports_every_slow_step_with_its_time(family, tmp_path_factory):
+    model, _ = _exported(family, tmp_path_factory)
+    serving = model.serving()
+    lines = _PROGRESS[family]
+    steps = [
+        f"saved_model: tracing signature {n!r}" for n in serving.functions()
+    ]
+    steps += ["saved_model: writing the SavedModel"]
+    steps += [f"onnx: converting graph {n!r}" for n in serving.onnx_functions()]
+    steps += [
+        "saved_model, saved_model_xla: verifying in a new process",
+        "onnx: verifying in a new process",
+    ]
+    for step in steps:
+        assert f"{step}..." in lines, step
+        assert any(
+            re.fullmatch(rf"{re.escape(step)}: \d+\.\d s", line)
+            for line in lines
+        ), step
+
+
+@pytest.mark.parametrize("family", tiny.FAMILIES)
+def test_each_version_says_how_to_load_it(family, tmp_path_factory):
+    from mmkeras.export.saved_model import custom_ops
+
+    model, written = _exported(family, tmp_path_factory)
+    serving = model.serving()
+    with open(os.path.join(written["saved_model"], "README.md")) as file:
+        readme = file.read()
+    for name in serving.functions():
+        assert f"- `{name}(" in readme
+    ops = custom_ops(written["saved_model"])
+    # Tokenizing signatures need tf-text's ops, registered by its import.
+    assert bool(ops) == ("import tensorflow_text" in readme)
+    assert bool(ops) == any(
+        spec.dtype == tf.string and spec.name != "image_bytes"
+        for function in serving.functions().values()
+        for spec in function.input_signature
+    )
+    for op in ops:
+        assert op in readme and not hasattr(tf.raw_ops, op)
+    with open(os.path.join(written["onnx"], "README.md")) as file:
+        assert "run_onnx.py" in file.read()
+
+
+# `mmkeras predict` (`mmkeras.models.serving.predict`) on every family.
+
+
+def _image_files(folder):
+    paths = []
+    for seed in range(2):
+        paths.append(str(folder / f"scene{seed}.png"))
+        with open(paths[-1], "wb") as file:
+            file.write(_png(30, 20, seed=seed))
+    return paths
+
+
+@pytest.mark.parametrize("family", tiny.FAMILIES)
+def test_predict_runs_the_default_signature_on_image_files(
+    family, tmp_path, tmp_path_factory
+):
+    model, _ = _exported(family, tmp_path_factory)
+    serving = model.serving()
+    paths = _image_files(tmp_path)
+    options = _options(serving, len(paths))
+    results = serving_lib.predict(model, paths, **options)
+    inputs = serving.request(
+        [open(path, "rb").read() for path in paths], **options
+    )
+    function = _saved_model(family, tmp_path_factory).signatures[
+        serving.default_signature
+    ]
+    expected = function(
+        **_tensors({k: np.array(v, object) for k, v in inputs.items()})
+    )
+    for i, result in enumerate(results):
+        assert result.pop("image") == paths[i]
+        assert set(result) == set(expected)
+        for key, value in expected.items():
+            value = value.numpy()[i]
+            if isinstance(value, bytes):
+                assert result[key] == value.decode()
+            else:
+                np.testing.assert_allclose(result[key], value, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", tiny.FAMILIES)
+def test_predict_refuses_what_the_family_cannot_use(
+    family, tmp_path, tmp_path_factory
+):
+    model, _ = _exported(family, tmp_path_factory)
+    serving = model.serving()
+    paths = _image_files(tmp_path)
+    needs = _options(serving, len(paths))
+    generates = isinstance(serving, GenerativeServing)
+    unused = {"question": "what", "texts": ("red", "blue"), "sampler": "beam"}
+    for name, value in unused.items():
+        if name in needs or (name == "sampler" and generates):
+            continue
+        with pytest.raises(RequestError, match=rf"takes no {name} \(--"):
+            serving_lib.predict(model, paths, **{**needs, name: value})
+    with pytest.raises(RequestError, match="give at least one with --image"):
+        serving_lib.predict(model, [], **needs)
+    for name, content, message in [
+        (
+            "notes.txt",
+            b"not a picture",
+            "is not an image TensorFlow can read .*Unknown image file format",
+        ),
+        ("empty.png", b"", "is empty: give a JPEG, PNG, GIF, BMP or WebP"),
+    ]:
+        bad = tmp_path / name
+        bad.write_bytes(content)
+        with pytest.raises(RequestError, match=f"^{bad} {message}"):
+            serving_lib.predict(model, [paths[0], str(bad)], **needs)
 
 
 @pytest.fixture(scope="module")
@@ -170,15 +467,16 @@ def _answer(served, images, questions):
 @pytest.mark.parametrize(
     "image, message",
     [
-        (b"not an image", "Unknown image file format"),
-        (b"", "image_bytes holds an empty string"),
+        (b"not an image", r"image_bytes\[1\] is not a JPEG.* \(12 bytes\)"),
+        (b"", r"image_bytes\[1\] is not a JPEG.* \(0 bytes\)"),
+        # A PNG header with its body cut: the decoder's own error.
         (_png(20, 20)[:40], "Invalid PNG"),
     ],
     ids=["corrupt", "empty", "truncated"],
 )
 def test_bad_image_bytes_are_an_invalid_argument(served_vqa, image, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-        _answer(served_vqa, [image], ["what shape"])
+        _answer(served_vqa, [_png(8, 8), image], ["what shape"] * 2)
     # The model serves the next request.
     assert _answer(served_vqa, [_png(8, 8)], ["what"])["answer"].shape == 1
 
@@ -220,9 +518,10 @@ def test_a_failed_verification_leaves_no_version(tmp_path, monkeypatch):
     monkeypatch.setattr(verify, "TOLERANCE", -1.0)
     with pytest.raises(ExportError, match="differs from the Keras model"):
         mmkeras.export.export(model, tmp_path, format="all", xla=False)
-    # The SavedModel failed first; nothing is left of it or of the rest.
-    assert [p.name for p in tmp_path.iterdir()] == ["saved_model"]
+    # Nothing is left of the artifact that failed or of the others.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["onnx", "saved_model"]
     assert os.listdir(tmp_path / "saved_model") == []
+    assert os.listdir(tmp_path / "onnx") == []
 
 
 def test_versions_count_up(tmp_path):

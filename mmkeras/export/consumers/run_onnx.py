@@ -2,10 +2,11 @@
 TensorFlow, no mmkeras).
 
 The directory holds one `.onnx` file per graph and `onnx_config.json`:
-how to convert images (`image_size`, `image_scale`, `image_offset`) and,
-for a generating model, its decoding (special token ids, `max_length`,
-the cache entries and the sampler). A generating model exports an
-`encoder` graph (generation inputs to every cache entry, the
+how to convert images (`image_size`, `image_scale`, `image_offset`), how
+to tokenize text (`tokenizer`, with `vocabulary.txt`), the class names
+(`labels.txt`) and, for a generating model, its decoding (special token
+ids, `max_length`, the cache entries and the sampler). A generating model
+exports an `encoder` graph (generation inputs to every cache entry, the
 `initial_token_ids` and the `start_index`) and a `decoder_step` graph
 (one token, its index and `past_<entry>` to the next token's logits and
 `present_<entry>`); `generate` runs them in a loop, greedy or beam
@@ -13,9 +14,14 @@ search as exported, feeding each `present_*` back as `past_*`. Tensor
 inputs are converted pixels (float32 `(batch, height, width, 3)`) and
 token ids.
 
-    # caption images (resized with Pillow, so pixels differ slightly from
-    # the SavedModel's in-graph decoding)
+With `--image`, it answers as the SavedModel's default signature does,
+one JSON line per image (images are resized with Pillow, so pixels differ
+slightly from the SavedModel's in-graph decoding):
+
     python run_onnx.py MODEL/onnx/1 --image cat.jpg --image dog.png
+    python run_onnx.py VQA/onnx/1 --image scene.png --question "what shape?"
+    python run_onnx.py FUSION/onnx/1 --image a.png --text "a red circle"
+    python run_onnx.py DUAL/onnx/1 --image a.png --text red --text blue
     # graphs (and "generate", a generator's decoding loop) on .npz inputs
     # named "graph/input", to .npz outputs
     python run_onnx.py MODEL/onnx/1 --inputs in.npz --outputs out.npz
@@ -25,12 +31,15 @@ import argparse
 import json
 import os
 import sys
+import unicodedata
 
 import numpy as np
 import onnxruntime
 
 # Score of impossible beam continuations, as mmkeras' BeamSampler.
 _IMPOSSIBLE = np.float32(-1e9)
+# Longer words are unknown, as in tensorflow-text's FastBertTokenizer.
+_MAX_BYTES_PER_WORD = 100
 
 
 class Graphs:
@@ -46,11 +55,15 @@ class Graphs:
             )
             for name in self.config["graphs"]
         }
-        vocabulary = self.config.get("vocabulary")
-        self.vocabulary = None
-        if vocabulary:
-            with open(os.path.join(directory, vocabulary)) as file:
-                self.vocabulary = file.read().splitlines()
+        self.vocabulary = _lines(directory, self.config.get("vocabulary"))
+        self.labels = _lines(directory, self.config.get("labels"))
+        tokenizer = self.config.get("tokenizer")
+        self.tokenizer = None
+        if tokenizer:
+            vocabulary = _lines(directory, tokenizer["vocabulary"])
+            self.tokenizer = WordPiece(
+                **{**tokenizer, "vocabulary": vocabulary}
+            )
 
     @property
     def generates(self):
@@ -169,23 +182,177 @@ class Graphs:
             texts.append(text)
         return texts
 
+    def classify(self, images, texts):
+        """The class name and scores of each image with its text, as the
+        SavedModel's `answer` / `classify` signature gives them."""
+        request = self.config["request"]
+        logits = self.run(
+            request["graph"],
+            {"image": images, request["text_input"]: self.tokenizer(texts)},
+        )["logits"]
+        probabilities = _softmax(logits.astype("float32"))
+        outputs = {
+            request["label_output"]: [
+                self.labels[i] for i in probabilities.argmax(-1)
+            ]
+        }
+        for name, how in request["scores"].items():
+            outputs[name] = (
+                probabilities.max(-1) if how == "max" else probabilities
+            )
+        return outputs
+
+    def score(self, images, texts):
+        """Cosine similarities `(images, texts)`, as the SavedModel's
+        `score` signature (the embeddings are L2-normalised)."""
+        image = self.run("image_embeddings", {"image": images})
+        text = self.run("text_embeddings", {"token_ids": self.tokenizer(texts)})
+        return {"scores": image["embeddings"] @ text["embeddings"].T}
+
     def load_images(self, paths):
         """Image files to the model's pixels, as its ImageConverter makes
         them: resized bilinearly, in [0, 1], times `image_scale` plus
-        `image_offset`."""
+        `image_offset`. A file Pillow cannot read is a ValueError naming
+        it."""
         from PIL import Image
 
         height, width = self.config["image_size"]
         images = []
         for path in paths:
-            with Image.open(path) as image:
-                image = image.convert("RGB").resize(
-                    (width, height), Image.BILINEAR
-                )
-                images.append(np.asarray(image, "float32") / 255.0)
+            try:
+                with Image.open(path) as image:
+                    image = image.convert("RGB").resize(
+                        (width, height), Image.BILINEAR
+                    )
+            except OSError as error:  # Pillow's UnidentifiedImageError too
+                raise ValueError(
+                    f"{path} is not an image Pillow can read ({error})"
+                ) from None
+            images.append(np.asarray(image, "float32") / 255.0)
         scale = np.asarray(self.config.get("image_scale", 1.0), "float32")
         offset = np.asarray(self.config.get("image_offset", 0.0), "float32")
         return (np.stack(images) * scale + offset).astype("float32")
+
+
+class WordPiece:
+    """mmkeras' `WordPieceTokenizer` in Python: BERT's normalization,
+    whitespace and punctuation splitting, then the longest wordpieces of
+    the vocabulary (a word with none is the unknown token)."""
+
+    def __init__(
+        self,
+        vocabulary,
+        sequence_length,
+        lowercase,
+        add_start_end,
+        suffix_indicator,
+        unknown_token,
+        pad_token_id,
+        start_token_id,
+        end_token_id,
+        **unused,
+    ):
+        self.ids = {token: i for i, token in enumerate(vocabulary)}
+        self.length = sequence_length
+        self.lowercase = lowercase
+        self.add_start_end = add_start_end
+        self.suffix = suffix_indicator
+        self.unknown = self.ids[unknown_token]
+        self.pad, self.start, self.end = (
+            pad_token_id,
+            start_token_id,
+            end_token_id,
+        )
+
+    def __call__(self, texts):
+        """int32 ids `(len(texts), sequence_length)`, padded."""
+        ids = np.full((len(texts), self.length), self.pad, "int32")
+        for row, text in enumerate(texts):
+            tokens = [
+                i for word in self.words(text) for i in self.wordpieces(word)
+            ]
+            if self.add_start_end:
+                tokens = [self.start, *tokens[: self.length - 2], self.end]
+            tokens = tokens[: self.length]
+            ids[row, : len(tokens)] = tokens
+        return ids
+
+    def words(self, text):
+        """Normalized words and punctuation marks, as BERT splits them."""
+        characters = []
+        for char in text:
+            category = unicodedata.category(char)
+            if char in "\t\n\r\x0b\x0c\x85" or category[0] == "Z":
+                characters.append(" ")
+            elif category[0] == "C" or char == "\ufffd":
+                continue
+            elif _is_cjk(char):
+                characters.append(f" {char} ")
+            else:
+                characters.append(char)
+        text = "".join(characters)
+        if self.lowercase:
+            text = unicodedata.normalize("NFD", text)
+            text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+            text = text.lower()
+        return "".join(
+            f" {c} " if _is_punctuation(c) else c for c in text
+        ).split()
+
+    def wordpieces(self, word):
+        """The ids of the longest vocabulary pieces that make `word`."""
+        if len(word.encode("utf-8")) > _MAX_BYTES_PER_WORD:
+            return [self.unknown]
+        pieces, start = [], 0
+        while start < len(word):
+            for end in range(len(word), start, -1):
+                piece = word[start:end]
+                if start:
+                    piece = self.suffix + piece
+                if piece in self.ids:
+                    pieces.append(self.ids[piece])
+                    start = end
+                    break
+            else:
+                return [self.unknown]
+        return pieces
+
+
+def _is_punctuation(char):
+    """BERT's punctuation: ASCII symbols and Unicode category P."""
+    code = ord(char)
+    if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96:
+        return True
+    return 123 <= code <= 126 or unicodedata.category(char)[0] == "P"
+
+
+def _is_cjk(char):
+    code = ord(char)
+    return any(
+        low <= code <= high
+        for low, high in (
+            (0x4E00, 0x9FFF),
+            (0x3400, 0x4DBF),
+            (0x20000, 0x2A6DF),
+            (0x2A700, 0x2B73F),
+            (0x2B740, 0x2B81F),
+            (0x2B820, 0x2CEAF),
+            (0xF900, 0xFAFF),
+            (0x2F800, 0x2FA1F),
+        )
+    )
+
+
+def _lines(directory, name):
+    """The lines of the file `name` of `directory`; None without a name."""
+    if not name:
+        return None
+    with open(os.path.join(directory, name), encoding="utf-8") as file:
+        return file.read().splitlines()
+
+
+def _softmax(logits):
+    return np.exp(_log_softmax(logits))
 
 
 def _log_softmax(logits):
@@ -219,32 +386,78 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("onnx_dir")
+    parser.add_argument(
+        "onnx_dirs",
+        nargs="+",
+        metavar="onnx_dir",
+        help="an ONNX export directory (several with --inputs)",
+    )
     parser.add_argument("--image", action="append", default=[])
+    parser.add_argument("--question", help="the question, for a VQA model")
+    parser.add_argument(
+        "--text",
+        action="append",
+        default=[],
+        help="one per image for a fusion classifier; candidates to score "
+        "for a dual encoder",
+    )
     parser.add_argument("--inputs", help=".npz of 'graph/input' arrays")
-    parser.add_argument("--outputs", help=".npz to write outputs to")
+    parser.add_argument(
+        "--outputs", nargs="+", help=".npz to write outputs to, one a model"
+    )
     args = parser.parse_args(argv)
     if bool(args.inputs) != bool(args.outputs):
         parser.error("--inputs and --outputs go together")
-    graphs = Graphs(args.onnx_dir)
+    if len(args.onnx_dirs) != len(args.outputs or [None]):
+        parser.error("give one --outputs file per onnx_dir")
     if args.inputs:
-        _run_npz(graphs, args.inputs, args.outputs)
+        for directory, outputs in zip(
+            args.onnx_dirs, args.outputs, strict=True
+        ):
+            _run_npz(Graphs(directory), args.inputs, outputs)
         return
-    config = graphs.config
-    if (
-        not args.image
-        or not graphs.generates
-        or config.get("generation_inputs") != ["image"]
-        or graphs.vocabulary is None
-    ):
-        sys.exit(
-            "--image captions images with a captioner's graphs (exported "
-            "with a tokenizer); use --inputs/--outputs for other graphs"
+    graphs = Graphs(args.onnx_dirs[0])
+    task = graphs.config.get("request", {}).get("task")
+    if not args.image or task is None:
+        parser.error(
+            "--image answers as the SavedModel's default signature, for "
+            "graphs exported with a tokenizer (and class names); use "
+            "--inputs/--outputs for other graphs"
         )
+    try:
+        outputs = _answer(graphs, task, args, parser)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    for i, path in enumerate(args.image):
+        result = {"image": path}
+        for name, values in outputs.items():
+            value = values[i]
+            result[name] = value.tolist() if hasattr(value, "tolist") else value
+        print(json.dumps(result))
+
+
+def _answer(graphs, task, args, parser):
+    """The default signature's outputs for the command line's values."""
+    flag = graphs.config["request"].get("text_flag", "text")
+    given = {"question": args.question, "text": args.text}
+    for name, value in given.items():
+        if value and name != flag and not (task == "score" and name == "text"):
+            parser.error(f"this model takes no --{name}")
     images = graphs.load_images(args.image)
-    ids = graphs.generate({"image": images})
-    for path, text in zip(args.image, graphs.detokenize(ids), strict=True):
-        print(json.dumps({"image": path, "caption": text}))
+    if task == "caption":
+        return {
+            "captions": graphs.detokenize(graphs.generate({"image": images}))
+        }
+    if task == "score":
+        if not args.text:
+            parser.error("give the candidate texts with --text")
+        return graphs.score(images, args.text)
+    texts = [args.question] * len(images) if flag == "question" else args.text
+    if not args.question and flag == "question":
+        parser.error("this model needs --question")
+    if len(texts) != len(images):
+        parser.error("give one --text per --image")
+    return graphs.classify(images, texts)
 
 
 if __name__ == "__main__":

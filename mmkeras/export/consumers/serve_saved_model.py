@@ -10,10 +10,13 @@ a team that serves models.
     python serve_saved_model.py MODEL/saved_model/1 --signature answer \\
         --input image_bytes=@scene.png --input question="what shape is it?"
     # a batch from .npz inputs named "signature/input", to .npz outputs
+    # (several SavedModels on the same inputs: one outputs file each)
     python serve_saved_model.py MODEL/saved_model/1 --inputs in.npz \\
         --outputs out.npz
 
-Outputs print as JSON (strings decoded as UTF-8).
+Outputs print as JSON (strings decoded as UTF-8). Bad inputs (an empty
+batch, a wrong shape, ids out of range, text that is not UTF-8, bytes
+that are not an image) fail with an InvalidArgumentError naming them.
 """
 
 import argparse
@@ -22,7 +25,10 @@ import sys
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+# Registers the tokenizer ops of the text signatures: without it loading
+# fails with "Op type not registered 'NormalizeUTF8'".
+import tensorflow_text  # noqa: F401
 
 
 def run(loaded, signature, inputs):
@@ -89,20 +95,33 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("model_dir", help="a SavedModel version directory")
+    parser.add_argument(
+        "model_dirs",
+        nargs="+",
+        metavar="model_dir",
+        help="a SavedModel version directory (several with --inputs)",
+    )
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--signature", default="serving_default")
     parser.add_argument("--input", action="append", default=[])
     parser.add_argument("--inputs", help=".npz of 'signature/input' arrays")
-    parser.add_argument("--outputs", help=".npz to write outputs to")
+    parser.add_argument(
+        "--outputs", nargs="+", help=".npz to write outputs to, one a model"
+    )
     args = parser.parse_args(argv)
     if bool(args.inputs) != bool(args.outputs):
         parser.error("--inputs and --outputs go together")
-    loaded = tf.saved_model.load(args.model_dir)
+    if len(args.model_dirs) != len(args.outputs or [None]):
+        parser.error("give one --outputs file per model_dir")
+    if args.inputs:
+        for model_dir, outputs in zip(
+            args.model_dirs, args.outputs, strict=True
+        ):
+            _run_npz(tf.saved_model.load(model_dir), args.inputs, outputs)
+        return
+    loaded = tf.saved_model.load(args.model_dirs[0])
     if args.list:
         print(json.dumps(_describe(loaded), indent=2))
-    elif args.inputs:
-        _run_npz(loaded, args.inputs, args.outputs)
     else:
         if args.signature not in loaded.signatures:
             names = ", ".join(sorted(loaded.signatures))

@@ -22,22 +22,27 @@ class CaptionerServing(GenerativeServing):
             [None, model.sequence_length], tf.int32, name="token_ids"
         )
 
-        @tf.function(
-            autograph=False, input_signature=[self.images_spec(), ids_spec]
-        )
+        @self.signature([self.images_spec(), ids_spec])
         def logits(image, token_ids):
             return {"logits": model({"image": image, "token_ids": token_ids})}
 
         functions = {**super().functions(), "logits": logits}
         if self.tokenizer is not None:
 
-            @tf.function(autograph=False, input_signature=[self.bytes_spec()])
+            @self.signature([self.bytes_spec()])
             def caption(image_bytes):
                 ids = self.generate_ids({"image": self.decode(image_bytes)})
                 return {"captions": self.tokenizer.detokenize(ids)}
 
             functions["caption"] = caption
         return functions
+
+    def onnx_config(self):
+        config = super().onnx_config()
+        if self.tokenizer is not None:
+            # run_onnx.py --image captions, as the caption signature.
+            config["request"] = {"task": "caption"}
+        return config
 
     def examples(self, batch_size, seed):
         examples = super().examples(batch_size, seed)

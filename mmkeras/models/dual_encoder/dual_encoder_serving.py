@@ -19,17 +19,20 @@ class DualEncoderServing(Serving):
         super().__init__(model, **options)
         self.text_length = model.input_shapes()["token_ids"][1]
 
+    def id_limits(self):
+        return {"token_ids": self.model.text_encoder.vocabulary_size}
+
     def functions(self):
         model = self.model
         ids_spec = tf.TensorSpec(
             [None, self.text_length], tf.int32, name="token_ids"
         )
 
-        @tf.function(autograph=False, input_signature=[self.images_spec()])
+        @self.signature([self.images_spec()])
         def image_embeddings(image):
             return {"embeddings": model.encode_image(image)}
 
-        @tf.function(autograph=False, input_signature=[ids_spec])
+        @self.signature([ids_spec])
         def text_embeddings(token_ids):
             return {"embeddings": model.encode_text(token_ids)}
 
@@ -41,17 +44,15 @@ class DualEncoderServing(Serving):
             return functions
         text_spec = tf.TensorSpec([None], tf.string, name="text")
 
-        @tf.function(autograph=False, input_signature=[self.bytes_spec()])
+        @self.signature([self.bytes_spec()])
         def encode_image(image_bytes):
             return {"embeddings": model.encode_image(self.decode(image_bytes))}
 
-        @tf.function(autograph=False, input_signature=[text_spec])
+        @self.signature([text_spec])
         def encode_text(text):
             return {"embeddings": model.encode_text(self.tokenize(text))}
 
-        @tf.function(
-            autograph=False, input_signature=[self.bytes_spec(), text_spec]
-        )
+        @self.signature([self.bytes_spec(), text_spec])
         def score(image_bytes, text):
             return {
                 "scores": model.score(
@@ -70,6 +71,13 @@ class DualEncoderServing(Serving):
             "image_embeddings": functions["image_embeddings"],
             "text_embeddings": functions["text_embeddings"],
         }
+
+    def onnx_config(self):
+        config = super().onnx_config()
+        if self.tokenizer is not None:
+            # run_onnx.py --image --text scores, as the score signature.
+            config["request"] = {"task": "score"}
+        return config
 
     def examples(self, batch_size, seed):
         rng = np.random.default_rng(seed)
@@ -118,4 +126,4 @@ class DualEncoderServing(Serving):
                 "a dual encoder scores each image against texts: give the "
                 "candidate texts with --text (repeatable). Received: no text"
             )
-        return {"image_bytes": list(image_bytes), "text": list(texts)}
+        return {"image_bytes": self.images(image_bytes), "text": list(texts)}

@@ -14,13 +14,11 @@ class FusionServing(ClassifierServing):
     text_name = "text"
     names_attribute = "class_names"
     label_output = "label"
-
-    def scores(self, probabilities):
-        return {"probabilities": probabilities}
+    score_outputs = {"probabilities": "all"}
 
     def request(self, image_bytes, question=None, texts=()):
         refuse_unused("a fusion classifier", question=question)
-        images, texts = list(image_bytes), list(texts)
+        images, texts = self.images(image_bytes), list(texts)
         if len(texts) != len(images):
             raise RequestError(
                 "a fusion classifier takes one text per image: give one "

@@ -1,6 +1,5 @@
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from mmkeras.models.classifier_serving import ClassifierServing
 from mmkeras.models.serving import RequestError
@@ -18,6 +17,7 @@ class VQAServing(ClassifierServing):
     text_name = "question"
     names_attribute = "answers"
     label_output = "answer"
+    score_outputs = {"score": "max"}
 
     def __init__(self, model, **options):
         if model.question_input == "encoding":
@@ -40,9 +40,6 @@ class VQAServing(ClassifierServing):
         encoding = rng.random((batch_size, self.text_length), "float32")
         return {"logits": {"image": pixels, self.text_key: encoding}}
 
-    def scores(self, probabilities):
-        return {"score": ops.max(probabilities, axis=-1)}
-
     def request(self, image_bytes, question=None, texts=()):
         refuse_unused("a VQA model", texts=texts)
         if not question:
@@ -50,5 +47,5 @@ class VQAServing(ClassifierServing):
                 "this model needs --question: a VQA model answers one "
                 f"question about each image. Received: question={question!r}"
             )
-        images = list(image_bytes)
+        images = self.images(image_bytes)
         return {"image_bytes": images, self.text_name: [question] * len(images)}

@@ -36,6 +36,8 @@ def test_a_request_needs_texts(model):
         model.serving().request([_png(0)])
 
 
-def test_serving_takes_no_options(model):
-    with pytest.raises(ValueError, match="takes no serving options"):
+def test_serving_refuses_a_sampler(model):
+    with pytest.raises(
+        RequestError, match=r"DualEncoder takes no sampler \(--sampler\)"
+    ):
         model.serving(sampler="beam")

@@ -39,10 +39,22 @@ def test_a_request_needs_one_text_per_image(model, texts):
         model.serving().request([_png(0), _png(1)], texts=texts)
 
 
-def test_the_onnx_config_has_the_converter(model):
-    config = model.serving().onnx_config()
-    assert config == {
-        "image_size": [24, 24],
-        "image_scale": 1.0,
-        "image_offset": 0.0,
+def test_the_onnx_config_has_the_converter_tokenizer_and_labels(model):
+    serving = model.serving()
+    config = serving.onnx_config()
+    assert config["image_size"] == [24, 24]
+    assert config["image_scale"] == 1.0 and config["image_offset"] == 0.0
+    assert config["tokenizer"] == {
+        "vocabulary": "vocabulary.txt",
+        "sequence_length": tiny.TEXT_LENGTH,
+        "lowercase": True,
+        "add_start_end": False,
+        "suffix_indicator": "##",
+        "unknown_token": "[UNK]",
+        "pad_token_id": 0,
+        "start_token_id": 2,
+        "end_token_id": 3,
     }
+    assert config["request"]["scores"] == {"probabilities": "all"}
+    assert config["request"]["text_flag"] == "text"
+    assert serving.onnx_files()["labels.txt"] == list(model.class_names)

@@ -49,12 +49,30 @@ def test_a_request_needs_a_question(model, question):
 def test_without_words_only_the_logits_signature(model):
     serving = tiny.model("vqa", strings=False).serving()
     assert set(serving.functions()) == {"logits"}
-    assert serving.onnx_config() == {"image_size": [24, 24]}
-    assert model.serving().onnx_config() == {
+    assert serving.onnx_config() == {
+        "model": "VQAModel",
         "image_size": [24, 24],
-        "image_scale": 1.0,
-        "image_offset": 0.0,
     }
+    assert serving.onnx_files() == {}
+
+
+def test_the_onnx_config_answers_as_the_answer_signature(model):
+    serving = model.serving()
+    config = serving.onnx_config()
+    assert config["image_scale"] == 1.0 and config["image_offset"] == 0.0
+    assert config["labels"] == "labels.txt"
+    assert config["request"] == {
+        "task": "classify",
+        "graph": "logits",
+        "text_input": "question_ids",
+        "text_flag": "question",
+        "label_output": "answer",
+        "scores": {"score": "max"},
+    }
+    assert config["tokenizer"]["sequence_length"] == tiny.TEXT_LENGTH
+    files = serving.onnx_files()
+    assert files["labels.txt"] == tiny.ANSWERS
+    assert files["vocabulary.txt"] == model.tokenizer.get_vocabulary()
 
 
 def test_sort_of_clevr_style_encoded_questions_export(tmp_path):

@@ -1,0 +1,80 @@
+"""The consumer scripts' own logic, without an export: run_onnx.py's
+WordPiece tokenizer gives the ids of mmkeras' `WordPieceTokenizer`, so
+the ONNX graphs take text without TensorFlow."""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import mmkeras
+from mmkeras.text import WordPieceTokenizer
+
+CONSUMER = os.path.join(
+    os.path.dirname(mmkeras.__file__), "export", "consumers", "run_onnx.py"
+)
+VOCABULARY = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "red", "circle", "un",
+    "##aff", "##able", "caf", "##e", "?", "'", "s", "-", "日", "本",
+    "what", "colour", "is", "it", "naive", "resume", "$", "!", ".",
+    "Red", "Circle", "##é", "café", "ß",
+]  # fmt: skip
+TEXTS = [
+    "What's the colour of the circle?",
+    "Unaffable CAFÉ, naïve résumé!",
+    "red-circle/the$red",
+    "日本 the\tred\ncircle\x00\u200b",
+    "x" * 120,
+    "unknownword the",
+    "",
+    "   ",
+    "Red Circle café ß ẞ",
+    "the " * 30,
+    "\ufffdred \u3000 circle\u2028.",
+]
+
+
+def _run_onnx():
+    spec = importlib.util.spec_from_file_location("run_onnx", CONSUMER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+@pytest.mark.parametrize("add_start_end", [True, False])
+def test_the_consumer_tokenizes_as_mmkeras(lowercase, add_start_end):
+    tokenizer = WordPieceTokenizer(
+        VOCABULARY,
+        sequence_length=12,
+        lowercase=lowercase,
+        add_start_end=add_start_end,
+    )
+    consumer = _run_onnx().WordPiece(
+        VOCABULARY,
+        sequence_length=12,
+        lowercase=lowercase,
+        add_start_end=add_start_end,
+        suffix_indicator="##",
+        unknown_token="[UNK]",
+        pad_token_id=tokenizer.pad_token_id,
+        start_token_id=tokenizer.start_token_id,
+        end_token_id=tokenizer.end_token_id,
+    )
+    expected = np.asarray(tokenizer(TEXTS))
+    np.testing.assert_array_equal(consumer(TEXTS), expected)
+    # Not a vacuous match: words, pieces and unknown words all occur.
+    ids = set(expected.ravel())
+    assert {1, 16} <= ids
+    assert {7, 8, 9} <= ids if lowercase else {27, 28} <= ids
+
+
+def test_a_file_pillow_cannot_read_is_named(tmp_path):
+    module = _run_onnx()
+    graphs = module.Graphs.__new__(module.Graphs)
+    graphs.config = {"image_size": [8, 8]}
+    path = tmp_path / "notes.txt"
+    path.write_text("not a picture")
+    with pytest.raises(ValueError, match=f"^{path} is not an image Pillow"):
+        graphs.load_images([str(path)])
