@@ -10,6 +10,8 @@ from mmkeras.export.signatures import ExportError
 
 # ONNX Runtime 1.2x runs opset 17 fully; tf2onnx 1.17 writes up to 18.
 OPSET = 17
+# Copied beside the graphs: what runs them without mmkeras.
+CONSUMER = os.path.join(os.path.dirname(__file__), "consumers", "run_onnx.py")
 
 _README = """# {model}: ONNX graphs written by mmkeras
 
@@ -17,10 +19,10 @@ Graphs: {graphs} (one `.onnx` file each, opset {opset}).
 `onnx_config.json` says how to use them: how to convert images, the
 tokenizer (`vocabulary.txt` and its settings){labels}.
 
-`run_onnx.py` (in the mmkeras repository's `export/` folder) runs them
-with onnxruntime and numpy alone, tokenizing text and naming classes:
+`run_onnx.py`, copied here, runs them with onnxruntime, numpy and Pillow
+alone, tokenizing text and naming classes as the SavedModel does:
 
-    python run_onnx.py <this folder> --image scene.png{request}
+    python run_onnx.py . --image scene.png{request}
 
 Bad inputs fail in onnxruntime: a wrong shape names the input; an empty
 batch, or ids outside their range, fail in a Gather node named after the
@@ -31,7 +33,8 @@ check (`<input>_is_an_empty_batch`, `<input>_outside_0_<n>`).
 def write_onnx(family, directory, steps=None):
     """One `<graph>.onnx` per `family.onnx_functions()`, the files the
     consumer reads (`family.onnx_files()`: vocabulary, class names), the
-    `onnx_config.json` that `run_onnx.py` reads and a `README.md`.
+    `onnx_config.json` that `run_onnx.py` reads, the consumer `run_onnx.py`
+    itself and a `README.md`.
 
     `family.model` must use the attention's plain path: tf2onnx cannot
     convert a call of an XLA-compiled function.
@@ -65,6 +68,8 @@ def write_onnx(family, directory, steps=None):
         text = "".join(f"{line}\n" for line in lines)
         _files.write_text(os.path.join(directory, file_name), text)
     _files.write_json(os.path.join(directory, "onnx_config.json"), config)
+    with open(CONSUMER, "rb") as file:
+        _files.write_bytes(os.path.join(directory, "run_onnx.py"), file.read())
     _files.write_text(os.path.join(directory, "README.md"), _readme(config))
 
 

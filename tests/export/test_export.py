@@ -285,9 +285,10 @@ def test_onnx_consumer_answers_as_the_saved_model_without_mmkeras(
         # The model's size: Pillow and TensorFlow decode the same pixels.
         paths[-1].write_bytes(_png(*serving.image_size, seed=seed))
     options = _options(serving, len(paths))
+    # The copy of run_onnx.py that ships in the folder.
     command = [
         sys.executable,
-        os.path.join(CONSUMERS, "run_onnx.py"),
+        os.path.join(written["onnx"], "run_onnx.py"),
         written["onnx"],
         *(f"--image={path}" for path in paths),
     ]
