@@ -37,7 +37,8 @@ class BertTextEncoder(PresetMixin, keras.layers.Layer):
         dropout: dropout on the embeddings and in the blocks.
         pooling: `"mean"` or `"first"`, for `"pooled"`.
         layer_norm_epsilon: epsilon of every layer norm.
-        xla: run each transformer block as one XLA computation.
+        xla: run each transformer block as one XLA computation: `True`,
+            `False` or `"auto"` (the default) compiles on a GPU or TPU only.
 
     Example:
 
@@ -74,7 +75,7 @@ class BertTextEncoder(PresetMixin, keras.layers.Layer):
         dropout=0.1,
         pooling="mean",
         layer_norm_epsilon=1e-12,
-        xla=True,
+        xla="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)

@@ -30,7 +30,8 @@ class ViTImageEncoder(PresetMixin, keras.layers.Layer):
         pooling: `"first"` (the class token) or `"mean"` (over the patch
             tokens) for `"pooled"`.
         layer_norm_epsilon: epsilon of every layer norm.
-        xla: run each transformer block as one XLA computation.
+        xla: run each transformer block as one XLA computation: `True`,
+            `False` or `"auto"` (the default) compiles on a GPU or TPU only.
 
     Example:
 
@@ -81,7 +82,7 @@ class ViTImageEncoder(PresetMixin, keras.layers.Layer):
         dropout=0.0,
         pooling="first",
         layer_norm_epsilon=1e-6,
-        xla=True,
+        xla="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)

@@ -4,6 +4,7 @@ from mmkeras import _checks
 from mmkeras.layers import _masking
 from mmkeras.layers._residual import built_norm
 from mmkeras.layers._residual import residual
+from mmkeras.layers.attention import _core
 from mmkeras.layers.attention.multi_head_attention import MultiHeadAttention
 from mmkeras.layers.transformer.feed_forward import FeedForward
 
@@ -31,7 +32,8 @@ class CoAttention(keras.layers.Layer):
         activation: MLP activation.
         layer_norm_epsilon: epsilon of the layer normalizations.
         self_attention: add a self-attention sublayer to each stream first.
-        xla: run the attention cores under XLA.
+        xla: run the attention cores under XLA: `True`, `False` or
+            `"auto"` (the default) compiles on a GPU or TPU only.
         kernel_initializer: initializer for all kernels.
 
     Example:
@@ -50,7 +52,7 @@ class CoAttention(keras.layers.Layer):
         activation="gelu",
         layer_norm_epsilon=1e-5,
         self_attention=False,
-        xla=True,
+        xla="auto",
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
@@ -64,7 +66,7 @@ class CoAttention(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = layer_norm_epsilon
         self.self_attention = self_attention
-        self.xla = xla
+        self.xla = _core.check_xla(xla)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.supports_masking = True
 

@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from mmkeras import _checks
+from mmkeras.layers.attention import _core
 
 
 class FusionHead(keras.layers.Layer):
@@ -77,7 +78,9 @@ class AttentionFusionHeadBase(FusionHead):
     """The heads built on attention: `hidden_dim` wide, `num_heads` heads,
     `dropout` and the `xla` switch of their attention cores."""
 
-    def __init__(self, hidden_dim, num_heads, dropout=0.0, xla=True, **kwargs):
+    def __init__(
+        self, hidden_dim, num_heads, dropout=0.0, xla="auto", **kwargs
+    ):
         super().__init__(**kwargs)
         _checks.positive_int("hidden_dim", hidden_dim)
         _checks.positive_int("num_heads", num_heads)
@@ -86,7 +89,7 @@ class AttentionFusionHeadBase(FusionHead):
         self.hidden_dim = hidden_dim
         self.num_heads = num_heads
         self.dropout = dropout
-        self.xla = xla
+        self.xla = _core.check_xla(xla)
 
     def get_config(self):
         config = super().get_config()

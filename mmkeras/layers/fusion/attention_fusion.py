@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from mmkeras import _checks
+from mmkeras.layers.attention import _core
 from mmkeras.layers.attention.multi_head_attention import MultiHeadAttention
 
 
@@ -27,7 +28,8 @@ class AttentionFusion(keras.layers.Layer):
         num_heads: number of attention heads; must divide `hidden_dim`.
         hidden_dim: size of the projected tokens and of the output.
         dropout: dropout rate on the attention probabilities.
-        xla: run the attention core under XLA (`jit_compile`).
+        xla: run the attention core under XLA (`jit_compile`): `True`,
+            `False` or `"auto"` (the default) compiles on a GPU or TPU only.
         kernel_initializer: initializer for the kernels.
 
     Example:
@@ -43,7 +45,7 @@ class AttentionFusion(keras.layers.Layer):
         num_heads,
         hidden_dim,
         dropout=0.0,
-        xla=True,
+        xla="auto",
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
@@ -55,7 +57,7 @@ class AttentionFusion(keras.layers.Layer):
         self.num_heads = num_heads
         self.hidden_dim = hidden_dim
         self.dropout = dropout
-        self.xla = xla
+        self.xla = _core.check_xla(xla)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, inputs_shape):

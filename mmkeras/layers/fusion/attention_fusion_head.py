@@ -20,7 +20,8 @@ class AttentionFusionHead(AttentionFusionHeadBase):
         hidden_dim: width of the projected tokens and of the output.
         num_heads: attention heads; must divide `hidden_dim`.
         dropout: dropout of the attention probabilities.
-        xla: run the attention core under XLA.
+        xla: run the attention core under XLA: `True`, `False` or
+            `"auto"` (the default) compiles on a GPU or TPU only.
 
     Example:
 

@@ -22,7 +22,8 @@ class BilinearFusionHead(AttentionFusionHeadBase):
         hidden_dim: width of the attended image and of the output.
         num_heads: attention heads; must divide `hidden_dim`.
         dropout: dropout of the attention and of the bilinear pooling.
-        xla: run the attention core under XLA.
+        xla: run the attention core under XLA: `True`, `False` or
+            `"auto"` (the default) compiles on a GPU or TPU only.
 
     Example:
 

@@ -24,7 +24,8 @@ class CoAttentionFusionHead(AttentionFusionHeadBase):
         hidden_dim: width of both projected streams.
         num_heads: attention heads; must divide `hidden_dim`.
         dropout: dropout of the co-attention layer.
-        xla: run the attention cores under XLA.
+        xla: run the attention cores under XLA: `True`, `False` or
+            `"auto"` (the default) compiles on a GPU or TPU only.
 
     Example:
 

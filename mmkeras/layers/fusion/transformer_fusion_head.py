@@ -33,7 +33,8 @@ class TransformerFusionHead(AttentionFusionHeadBase):
         num_heads: attention heads; must divide `hidden_dim`.
         num_layers: number of encoder blocks.
         dropout: dropout of the blocks.
-        xla: compile each block under XLA.
+        xla: compile each block under XLA: `True`, `False` or
+            `"auto"` (the default) compiles on a GPU or TPU only.
 
     Example:
 
@@ -51,7 +52,7 @@ class TransformerFusionHead(AttentionFusionHeadBase):
         num_heads,
         num_layers=2,
         dropout=0.0,
-        xla=True,
+        xla="auto",
         **kwargs,
     ):
         super().__init__(hidden_dim, num_heads, dropout, xla, **kwargs)

@@ -34,7 +34,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
         layer_norm_epsilon: epsilon of the layer normalizations.
         norm_first: pre-LN (`True`) or post-LN (`False`).
         xla: run the block (attention, MLP and norms) as one XLA
-            computation.
+            computation: `True`, `False` or `"auto"` (the default)
+            compiles on a GPU or TPU only.
         kernel_initializer: initializer for all kernels.
 
     Example:
@@ -54,7 +55,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
         activation="gelu",
         layer_norm_epsilon=1e-5,
         norm_first=True,
-        xla=True,
+        xla="auto",
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
@@ -68,7 +69,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = layer_norm_epsilon
         self.norm_first = norm_first
-        self.xla = xla
+        self.xla = _core.check_xla(xla)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.supports_masking = True
         self._forward_fn = (

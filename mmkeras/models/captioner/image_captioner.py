@@ -49,7 +49,8 @@ class ImageCaptioner(GenerativeTask):
         hidden_dim: width of the decoder.
         intermediate_dim: width of the decoder MLPs.
         dropout: dropout rate in the decoder blocks.
-        xla: run each transformer block as one XLA computation.
+        xla: run each transformer block as one XLA computation: `True`,
+            `False` or `"auto"` (the default) compiles on a GPU or TPU only.
         coordinates: scale the image tokens to RMS norm 1 per image and
             append each token's (row, column) in [-1, 1] on the encoder's
             square grid (index order otherwise), so cross-attention can
@@ -94,7 +95,7 @@ class ImageCaptioner(GenerativeTask):
         hidden_dim=128,
         intermediate_dim=256,
         dropout=0.0,
-        xla=True,
+        xla="auto",
         coordinates=False,
         preprocessor=None,
         start_token_id=None,

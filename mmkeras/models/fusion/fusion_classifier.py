@@ -70,9 +70,9 @@ class FusionClassifier(Task):
             classifier heads' hidden layer.
         num_heads: heads of the attention fusion; must divide `hidden_dim`.
         dropout: dropout rate in the named fusions and the heads.
-        xla: run the attention fusion's core under XLA (`False` for
-            exports whose consumers cannot run XLA). A head layer has its
-            own `xla`.
+        xla: run the attention fusion's core under XLA: `True`, `False`
+            or `"auto"` (the default) compiles on a GPU or TPU only. A head
+            layer has its own `xla`.
         preprocessor: optional `FusionPreprocessor` (image converter and
             tokenizer with a `sequence_length`), saved with the model;
             with it `fit`/`predict` take raw examples and exports take
@@ -111,7 +111,7 @@ class FusionClassifier(Task):
         hidden_dim=128,
         num_heads=4,
         dropout=0.0,
-        xla=True,
+        xla="auto",
         preprocessor=None,
         class_names=None,
         **kwargs,

@@ -83,7 +83,8 @@ class VQAModel(Task):
             layer.
         fusion_layers: blocks of `fusion="transformer"` and
             `fusion="film"` (unused by the other shortcuts).
-        xla: run the shortcuts' attention cores under XLA.
+        xla: run the shortcuts' attention cores under XLA: `True`,
+            `False` or `"auto"` (the default) compiles on a GPU or TPU only.
         preprocessor: an optional `VQAPreprocessor` (image converter and
             question tokenizer), kept with the model so that `fit` takes
             raw examples and exports take image bytes and questions.
@@ -123,7 +124,7 @@ class VQAModel(Task):
         num_heads=4,
         dropout=0.0,
         fusion_layers=2,
-        xla=True,
+        xla="auto",
         preprocessor=None,
         answers=None,
         **kwargs,

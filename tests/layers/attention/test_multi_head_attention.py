@@ -153,11 +153,13 @@ def test_one_tensor_projects_in_one_matmul_with_the_same_result(
     def matmuls(fn):
         graph = tf.function(fn).get_concrete_function(tf.TensorSpec(x.shape))
         ops = [op.type for op in graph.graph.get_operations()]
-        return ops.count("BatchMatMulV2")
+        return ops.count("MatMul"), ops.count("BatchMatMulV2")
 
     layer.xla = False  # the XLA core would hide its own matmuls
-    assert matmuls(lambda t: layer(t, t)) == 2  # projections, output
-    assert matmuls(lambda t: layer(t, t + 0.0)) == 4
+    # Projections are 2D matmuls (one for q, k and v, one for the
+    # output); only the core's scores and weighted sum are batched.
+    assert matmuls(lambda t: layer(t, t)) == (2, 2)
+    assert matmuls(lambda t: layer(t, t + 0.0)) == (4, 2)
 
 
 def test_mixed_precision_softmax_is_float32():

@@ -97,7 +97,7 @@ def test_cross_attention_scores_match_between_full_and_cached_passes():
 def test_unrolled_steps_share_one_compiled_function():
     import tensorflow as tf
 
-    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32)
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32, xla=True)
     tokens = _floats(2, 4, 16)
     block.build(tokens.shape)
 

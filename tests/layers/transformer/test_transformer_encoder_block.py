@@ -97,7 +97,7 @@ def test_an_xla_block_is_one_compiled_function(xla):
 def test_eager_calls_run_the_plain_path_and_graphs_the_compiled_one():
     import tensorflow as tf
 
-    block = TransformerEncoderBlock(2, intermediate_dim=32)
+    block = TransformerEncoderBlock(2, intermediate_dim=32, xla=True)
     tokens = rng.standard_normal((2, 6, 16)).astype("float32")
     eager = block(tokens)
     assert block._forward_fn.compiled.experimental_get_tracing_count() == 0
@@ -108,7 +108,9 @@ def test_eager_calls_run_the_plain_path_and_graphs_the_compiled_one():
 def test_a_compiled_block_applies_dropout_in_training_only():
     import tensorflow as tf
 
-    block = TransformerEncoderBlock(2, intermediate_dim=32, dropout=0.5)
+    block = TransformerEncoderBlock(
+        2, intermediate_dim=32, dropout=0.5, xla=True
+    )
     tokens = rng.standard_normal((2, 6, 16)).astype("float32")
     run = tf.function(lambda x, training: block(x, training=training))
     inference = run(tokens, False).numpy()
