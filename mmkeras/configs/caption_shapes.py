@@ -1,6 +1,19 @@
 """Image captioning on generated shapes scenes (ShapeWorld-style captions):
 the recipe of the zoo's `caption_transformer_small.shapes`."""
 
+# `--set` overrides of this recipe's smallest run: the resume test runs
+# every config with them (and a few steps of 2 epochs).
+TINY_OVERRIDES = [
+    "data.kwargs.train_images=16",
+    "data.kwargs.test_images=4",
+    "data.kwargs.captions=1",
+    "data.kwargs.batch_size=8",
+    "model.kwargs.num_layers=1",
+    "model.kwargs.decay_steps=6",
+    "evaluator.kwargs.num_images=2",
+    "evaluator.kwargs.beams=[1]",
+]
+
 
 def get_config():
     """Captioning shapes scenes.

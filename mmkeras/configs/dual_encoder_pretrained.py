@@ -12,6 +12,16 @@ evaluation are `dual_encoder_shapes`'s, tokenized with MiniLM's
 vocabulary.
 """
 
+# `--set` overrides of this recipe's smallest run: the resume test runs
+# every config with them (and a few steps of 2 epochs).
+TINY_OVERRIDES = [
+    "data.kwargs.num_train=16",
+    "data.kwargs.num_validation=8",
+    "data.kwargs.batch_size=8",
+    "model.kwargs.projection_dim=16",
+    "model.kwargs.image_size=32",
+]
+
 
 def get_config():
     """Dual encoder on pretrained towers, fine-tuned on shapes captions.

@@ -7,6 +7,15 @@ model; `benchmarks/dual_encoder.py` prints that oracle bound beside the
 trained model.
 """
 
+# `--set` overrides of this recipe's smallest run: the resume test runs
+# every config with them (and a few steps of 2 epochs).
+TINY_OVERRIDES = [
+    "data.kwargs.num_train=16",
+    "data.kwargs.num_validation=8",
+    "data.kwargs.batch_size=8",
+    "model.kwargs.projection_dim=16",
+]
+
 
 def get_config():
     """Dual encoder on shapes captions.

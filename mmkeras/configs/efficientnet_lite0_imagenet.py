@@ -2,6 +2,10 @@
 package's weights (no training): the recipe of the zoo's
 `efficientnet_lite0.imagenet`."""
 
+# `--set` overrides of this recipe's smallest run: the resume test runs
+# every config with them (and a few steps of 2 epochs).
+TINY_OVERRIDES = []
+
 
 def get_config():
     """EfficientNet-Lite0 with its ImageNet-1k classifier.

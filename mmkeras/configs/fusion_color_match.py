@@ -2,6 +2,14 @@
 (`mmkeras.data.color_match`); the recipe of the zoo's
 `fusion_gated.color_match` with `--set model.kwargs.fusion=gated`."""
 
+# `--set` overrides of this recipe's smallest run: the resume test runs
+# every config with them (and a few steps of 2 epochs).
+TINY_OVERRIDES = [
+    "data.kwargs.num_train=32",
+    "data.kwargs.num_validation=16",
+    "data.kwargs.batch_size=8",
+]
+
 
 def get_config():
     """Colour match with concat fusion (or another, by `--set`).

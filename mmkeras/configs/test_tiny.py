@@ -1,6 +1,10 @@
 """Tiny seeded, untrained task models for fast tests of the zoo (loading,
 golden outputs, export): the recipe of the `test_<family>.tiny` entries."""
 
+# `--set` overrides of this recipe's smallest run: the resume test runs
+# every config with them (and a few steps of 2 epochs).
+TINY_OVERRIDES = []
+
 
 def get_config():
     """A tiny seeded model of one family (`mmkeras.testing.tiny_models`).

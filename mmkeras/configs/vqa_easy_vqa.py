@@ -1,6 +1,15 @@
 """Co-attention VQA on easy-VQA (one coloured shape per 64x64 image): the
 recipe of the zoo's `vqa_coattention.easy_vqa`."""
 
+# `--set` overrides of this recipe's smallest run: the resume test runs
+# every config with them (and a few steps of 2 epochs).
+TINY_OVERRIDES = [
+    "data.kwargs.batch_size=8",
+    "model.kwargs.decay_steps=6",
+    # The whole test split (9,673 questions) is the validation data.
+    "evaluator=None",
+]
+
 
 def get_config():
     """easy-VQA with co-attention.

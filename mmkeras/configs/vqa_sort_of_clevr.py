@@ -10,6 +10,16 @@ QUESTION_TYPE_SPLITS = {
 }
 
 
+# `--set` overrides of this recipe's smallest run: the resume test runs
+# every config with them (and a few steps of 2 epochs).
+TINY_OVERRIDES = [
+    "data.kwargs.train_images=4",
+    "data.kwargs.test_images=2",
+    "data.kwargs.batch_size=8",
+    "model.kwargs.hidden_dim=32",
+]
+
+
 def get_config():
     """Sort-of-CLEVR relation network.
 

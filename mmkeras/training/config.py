@@ -18,6 +18,7 @@ import os
 from mmkeras import _registry
 from mmkeras.data.registry import build_splits
 from mmkeras.models.builders import MODEL_BUILDERS
+from mmkeras.training import _keys
 
 REQUIRED_KEYS = ("model", "data", "epochs")
 
@@ -47,6 +48,7 @@ def load_config(name_or_path):
     missing = [key for key in REQUIRED_KEYS if key not in config]
     if missing:
         raise ValueError(f"Config {name_or_path} lacks the keys {missing}.")
+    _keys.check_config(config, f"Config {name_or_path}")
     return config
 
 
@@ -74,9 +76,16 @@ def list_configs():
 def apply_overrides(config, overrides):
     """Returns a copy of `config` with `key.sub=value` overrides applied.
 
-    Values are Python literals (`3`, `1e-3`, `"adam"`, `[1, 2]`); anything
-    else is taken as a string. The key must exist, so a typo is an error,
-    not a silently ignored setting.
+    Values are Python literals (`3`, `1e-3`, `[1, 2]`, `None`); a key that
+    takes a string takes the text as written (`model.kwargs.fusion=gated`).
+    Each value is checked against what its key takes: the training keys
+    every config accepts (`epochs`, `steps_per_epoch`, `validation_steps`,
+    `backup_every_steps`, `seed`, `mixed_precision`, ...), or any argument
+    of the function a spec names (`data.kwargs.num_train`), of the kind of
+    its value in the config or its default. A wrong kind, a count below 1
+    or an unknown key is a ValueError naming the override, the key, what
+    it takes and what it received, e.g. `--set epochs=-1: epochs must be
+    a non-negative integer, received -1`.
     """
     config = copy.deepcopy(config)
     for override in overrides:
@@ -86,19 +95,24 @@ def apply_overrides(config, overrides):
                 f"Overrides look like key=value or a.b=value. Received: "
                 f"{override!r}"
             )
-        *parents, leaf = key.split(".")
-        target = config
-        for part in parents:
-            target = target.get(part) if isinstance(target, dict) else None
-            if not isinstance(target, dict):
-                break
-        if not isinstance(target, dict) or leaf not in target:
-            raise ValueError(
-                f"Cannot set {key!r}: the config has no such key. Its "
-                f"top-level keys are {sorted(config)}."
-            )
-        target[leaf] = _literal(raw)
+        try:
+            _set(config, key.split("."), raw)
+        except ValueError as error:
+            raise ValueError(f"--set {override}: {error}") from None
+    _keys.check_config(config)
     return config
+
+
+def _set(config, path, raw):
+    kind = _keys.expected(config, path)
+    value = _literal(raw)
+    if kind.text and not isinstance(value, str):
+        value = raw  # `zoo.version=3` means the text "3"
+    value = _keys.check_value(".".join(path), value, kind)
+    target = config
+    for key in path[:-1]:
+        target = target.setdefault(key, {})  # a spec without "kwargs"
+    target[path[-1]] = value
 
 
 def resolve(spec):

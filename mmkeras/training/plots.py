@@ -2,8 +2,8 @@
 
 import math
 import os
-import tempfile
 
+from mmkeras import _files
 from mmkeras.training.callbacks import read_history
 
 
@@ -64,13 +64,11 @@ def plot_history(history, path, title=None):
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile(
-        dir=directory, suffix=".png", delete=False
-    ) as file:
-        figure.savefig(file, format="png", dpi=100)
-    pyplot.close(figure)
-    os.replace(file.name, path)
+    try:
+        with _files.atomic_path(path, suffix=".png") as temporary:
+            figure.savefig(temporary, format="png", dpi=100)
+    finally:
+        pyplot.close(figure)
     return metrics
 
 

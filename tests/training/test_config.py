@@ -32,21 +32,108 @@ def test_missing_file_is_named():
 def test_overrides_parse_literals_and_nested_keys():
     config = training.apply_overrides(
         tiny_task.get_config(),
-        ["epochs=5", "data.kwargs={'count': 32}", "seed=7", "model.fn=x.y"],
+        [
+            "epochs=5",
+            "data.kwargs={'count': 32}",
+            "seed=7",
+            "model.fn=tests.training.tiny_task.model",
+        ],
     )
     assert config["epochs"] == 5
     assert config["data"]["kwargs"] == {"count": 32}
-    assert config["model"]["fn"] == "x.y"
+    assert config["seed"] == 7
     assert tiny_task.get_config()["epochs"] == 3
 
 
 @pytest.mark.parametrize(
     "override, message",
-    [("epochs", "key=value"), ("nope=1", "no such key"), ("a.b=1", "'a.b'")],
+    [
+        ("epochs", "Overrides look like key=value"),
+        ("epochs=-1", "epochs must be a non-negative integer, received -1"),
+        ("epochs=two", "epochs must be a non-negative integer, received 'two'"),
+        ("epochs=1.5", "epochs must be a non-negative integer, received 1.5"),
+        ("epochs=True", "epochs must be a non-negative integer, received True"),
+        (
+            "backup_every_steps=0",
+            "backup_every_steps must be a positive integer or None, received 0",
+        ),
+        ("seed=-3", "seed must be a non-negative integer, received -3"),
+        (
+            "mixed_precision=1",
+            "mixed_precision must be True or False, received 1",
+        ),
+        (
+            "data.kwargs.batch_size=0",
+            "data.kwargs.batch_size must be a positive integer, received 0",
+        ),
+        ("data.kwargs.count=5.0", "must be a positive integer, received 5.0"),
+        (
+            "model.kwargs.xla=maybe",
+            "xla must be True or False, received 'maybe'",
+        ),
+        (
+            "nope=1",
+            "The config has no key 'nope'. Valid keys there: backup_every",
+        ),
+        ("epochz=1", "The config has no key 'epochz'. Did you mean epochs?"),
+        ("a.b=1", "The config has no key 'a'."),
+        (
+            "data.kwargs.cuont=1",
+            "data.kwargs has no key 'cuont': 'tests.training.tiny_task."
+            "datasets' takes no such argument. Did you mean count? Valid keys "
+            "there: batch_size, count, seed.",
+        ),
+    ],
 )
-def test_bad_overrides(override, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_overrides_name_the_key_what_it_takes_and_the_value(
+    override, message
+):
+    with pytest.raises(ValueError) as error:
         training.apply_overrides(tiny_task.get_config(), [override])
+    assert message in str(error.value)
+    if "=" in override:
+        assert str(error.value).startswith(f"--set {override}: ")
+
+
+@pytest.mark.parametrize("name", training.list_configs())
+def test_every_config_takes_the_training_keys(name):
+    config = training.apply_overrides(
+        training.load_config(name),
+        ["backup_every_steps=7", "validation_steps=2", "seed=3"],
+    )
+    assert config["backup_every_steps"] == 7
+    assert config["validation_steps"] == 2
+
+
+def test_overrides_reach_any_argument_of_the_named_function():
+    # The recipe leaves train_images to the dataset's default.
+    config = training.apply_overrides(
+        training.load_config("vqa_sort_of_clevr"),
+        ["data.kwargs.train_images=4", "model.kwargs.learning_rate=1"],
+    )
+    assert config["data"]["kwargs"] == {"train_images": 4}
+    assert config["model"]["kwargs"]["learning_rate"] == 1.0
+    # A key that takes a string takes the text as written.
+    config = training.apply_overrides(
+        training.load_config("fusion_color_match"), ["zoo.version=3"]
+    )
+    assert config["zoo"]["version"] == "3"
+
+
+def test_a_config_with_an_unknown_or_wrong_key_is_refused(tmp_path):
+    config = tiny_task.get_config()
+    config["epoch"] = 3
+    with pytest.raises(ValueError, match="no key 'epoch'. Did you mean epochs"):
+        training.train(config, tmp_path / "run", verbose=0)
+    config = tiny_task.get_config()
+    config["epochs"] = -1
+    with pytest.raises(ValueError, match="epochs must be a non-negative"):
+        training.train(config, tmp_path / "run", verbose=0)
+    config = tiny_task.get_config()
+    config["data"]["kwargs"] = {"count": "many"}
+    with pytest.raises(ValueError, match="count must be a positive integer"):
+        training.train(config, tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("name", training.list_configs())

@@ -39,9 +39,11 @@ def test_two_workers_end_with_identical_weights(tmp_path):
             TF_CPP_MIN_LOG_LEVEL="3",
         )
         command = [
-            sys.executable, "-m", "mmkeras.cli", "train",
+            sys.executable, "-m", "mmkeras_cli", "train",
             os.path.join("tests", "training", "tiny_task.py"),
             "--out", str(tmp_path), "--set", "epochs=2",
+            # The XLA-compiled blocks under the multi-worker strategy.
+            "--set", "model.kwargs.xla=True",
         ]  # fmt: skip
         processes.append(
             subprocess.Popen(

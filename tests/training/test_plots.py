@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -6,9 +8,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from mmkeras import training
-from mmkeras.cli.main import cli
 from mmkeras.training.callbacks import HistoryLog
 from mmkeras.training.callbacks import read_history
+from mmkeras_cli.main import cli
 
 HISTORY = {
     "epoch": [1, 2, 3],
@@ -67,3 +69,14 @@ def test_history_log_replaces_epochs_trained_again(tmp_path):
         "loss": [3.0, 2.5],
         "val_loss": [None, 2.6],
     }
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_the_png_gets_the_mode_the_umask_gives(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        training.plot_history({"loss": [1.0, 0.5]}, str(tmp_path / "c.png"))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(tmp_path / "c.png").st_mode) == 0o666 & ~umask
+    assert os.listdir(tmp_path) == ["c.png"]

@@ -1,38 +1,16 @@
+import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
+import shutil
 
 import keras
 import numpy as np
 import pytest
 
+from mmkeras import _files
 from mmkeras import training
+from tests.training import runs
 from tests.training import tiny_task
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-CONFIG = os.path.join("tests", "training", "tiny_task.py")
-
-
-def _train_command(output_dir, *overrides):
-    command = [sys.executable, "-m", "mmkeras.cli", "train", CONFIG]
-    command += ["--out", str(output_dir)]
-    for override in overrides:
-        command += ["--set", override]
-    return command
-
-
-def _run(command):
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
-        command, cwd=REPO, env=environment, capture_output=True, text=True
-    )
-
-
-def _weights(output_dir):
-    model = keras.saving.load_model(os.path.join(output_dir, "model.keras"))
-    return model.get_weights()
 
 
 def test_train_writes_outputs_and_a_finished_run_is_not_repeated(tmp_path):
@@ -64,44 +42,10 @@ def test_more_epochs_continue_a_finished_run(tmp_path):
     assert int(model.optimizer.iterations.numpy()) == 48
 
 
-def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path):
-    straight = _run(_train_command(tmp_path / "straight"))
-    assert straight.returncode == 0, straight.stderr[-2000:]
-
-    marker = tmp_path / "killed"
-    killer = (
-        "callbacks=[{'fn': 'tests.training.tiny_task.KillAtStep', "
-        f"'kwargs': {{'step': 18, 'marker': {str(marker)!r}}}}}]"
-    )
-    command = _train_command(tmp_path / "crashed", killer)
-    crashed = _run(command)
-    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
-    assert marker.exists()
-    # Killed in epoch 2 (steps 12-23) after the backup at step 16.
-    resumed = _run(command)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-
-    for a, b in zip(
-        _weights(tmp_path / "crashed"),
-        _weights(tmp_path / "straight"),
-        strict=True,
-    ):
-        np.testing.assert_allclose(a, b, atol=1e-5)
-    # The history holds the epoch finished before the crash too.
-    history = training.callbacks.read_history(
-        tmp_path / "crashed" / "history.json"
-    )
-    assert history["epoch"] == [1, 2, 3]
-    straight_history = training.callbacks.read_history(
-        tmp_path / "straight" / "history.json"
-    )
-    np.testing.assert_allclose(
-        history["loss"][0], straight_history["loss"][0], rtol=1e-5
-    )
-
-
 def test_unknown_config_key_is_an_error():
-    with pytest.raises(ValueError, match="no such key.*epochs"):
+    with pytest.raises(
+        ValueError, match="no key 'epochz'. Did you mean epochs"
+    ):
         training.apply_overrides(tiny_task.get_config(), ["epochz=2"])
 
 
@@ -113,7 +57,11 @@ def test_a_run_records_its_config_and_the_evaluator_s_metrics(tmp_path):
     }
     model, _ = training.train(config, tmp_path, verbose=0, command="train it")
     with open(tmp_path / "run.json") as file:
-        assert json.load(file) == {"config": config, "command": "train it"}
+        assert json.load(file) == {
+            "config": config,
+            "command": "train it",
+            "finished": True,
+        }
     with open(tmp_path / "metrics.json") as file:
         metrics = json.load(file)
     _, validation = tiny_task.datasets()
@@ -135,3 +83,123 @@ def test_zero_epochs_keep_the_model_as_built_without_data(tmp_path):
     saved = keras.saving.load_model(tmp_path / "model.keras")
     for a, b in zip(saved.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: no `except Exception` catches it."""
+
+
+def _kill_at_write(monkeypatch, number):
+    """From now on, write `number` (counting every atomic write of
+    `mmkeras._files` from 0) dies after its temporary file is written,
+    before it replaces the target; returns the list of files written."""
+    writes = []
+    atomic_path = _files.atomic_path
+
+    @contextlib.contextmanager
+    def dying(path, suffix=".tmp"):
+        with atomic_path(path, suffix) as temporary:
+            writes.append(os.path.basename(path))
+            yield temporary
+            if len(writes) - 1 == number:
+                raise Killed(path)
+
+    monkeypatch.setattr(_files, "atomic_path", dying)
+    return writes
+
+
+def _evaluated_config():
+    config = tiny_task.get_config()
+    config.update(
+        epochs=2,
+        evaluator={"fn": "tests.training.tiny_task.evaluate", "kwargs": {}},
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run of `_evaluated_config` and its writes in order."""
+    directory = tmp_path_factory.mktemp("reference")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        writes = _kill_at_write(monkeypatch, None)
+        training.train(_evaluated_config(), directory, verbose=0)
+    return directory, writes
+
+
+def test_the_run_is_finished_by_its_last_write(reference):
+    _, writes = reference
+    # Each epoch: the model, the history, then the backup (steps 4 and 8
+    # and the epoch's end); the metrics and the finished record last.
+    epoch = ["state.npz", "state.npz", "model.keras", "history.json"]
+    epoch.append("state.npz")
+    assert writes == ["run.json", *epoch, *epoch, "metrics.json", "run.json"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["model.keras", "history.json", "state.npz", "metrics.json", "run.json"],
+)
+def test_a_kill_during_the_final_writes_loses_nothing(
+    name, reference, tmp_path, monkeypatch
+):
+    straight, writes = reference
+    _kill_at_write(monkeypatch, len(writes) - 1 - writes[::-1].index(name))
+    with pytest.raises(Killed):
+        training.train(_evaluated_config(), tmp_path, verbose=0)
+    assert not training.is_finished(tmp_path)
+    # What SIGKILL leaves of a write: its temporary file.
+    folder = tmp_path / "backup" if name == "state.npz" else tmp_path
+    (folder / f".{name}.x1y2.tmp").write_text("partial")
+    monkeypatch.undo()
+
+    training.train(_evaluated_config(), tmp_path, verbose=0)
+    runs.assert_same_run(tmp_path, straight)
+    assert not (folder / f".{name}.x1y2.tmp").exists()
+
+
+def test_a_changed_config_is_refused_by_name(reference, tmp_path, monkeypatch):
+    # Killed at its first backup: a run to resume.
+    _kill_at_write(monkeypatch, 1)
+    with pytest.raises(Killed):
+        training.train(_evaluated_config(), tmp_path, verbose=0)
+    monkeypatch.undo()
+    before = runs.snapshot(tmp_path)
+    changed = training.apply_overrides(
+        _evaluated_config(), ["seed=1", "data.kwargs.count=48"]
+    )
+    with pytest.raises(ValueError) as error:
+        training.train(changed, tmp_path, verbose=0)
+    message = str(error.value)
+    assert "data.kwargs.count: 96 -> 48; seed: 0 -> 1." in message
+    assert "--restart" in message and f"{tmp_path}.old-1" in message
+    assert runs.snapshot(tmp_path) == before
+
+    # Keys that do not change the result may change.
+    quieter = training.apply_overrides(
+        _evaluated_config(), ["backup_every_steps=None"]
+    )
+    training.train(quieter, tmp_path, verbose=0)
+    runs.assert_same_run(tmp_path, reference[0])
+    fewer = training.apply_overrides(_evaluated_config(), ["epochs=1"])
+    with pytest.raises(
+        ValueError, match=r"epochs: 2 -> 1 \(it has trained 2\)"
+    ):
+        training.train(fewer, tmp_path, verbose=0)
+
+
+def test_restart_moves_the_old_run_aside(reference, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(reference[0], run)
+    kept = runs.snapshot(run)
+    changed = training.apply_overrides(_evaluated_config(), ["seed=3"])
+    _, history = training.train(changed, run, verbose=0, restart=True)
+    assert len(history["loss"]) == 2
+    old = tmp_path / "run.old-1"
+    assert runs.snapshot(old) == {
+        path.replace(str(run), str(old)): value for path, value in kept.items()
+    }
+    with open(run / "run.json") as file:
+        assert json.load(file)["config"]["seed"] == 3
+    assert training.restart_run(run) == str(tmp_path / "run.old-2")
+    assert training.restart_run(run) is None  # nothing left to move

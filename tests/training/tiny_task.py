@@ -67,7 +67,11 @@ def get_config():
     Takes a few seconds on 2 CPU cores.
     """
     return {
-        "model": {"fn": "tests.training.tiny_task.model", "kwargs": {}},
+        # Plain attention: XLA compiles cost seconds per run.
+        "model": {
+            "fn": "tests.training.tiny_task.model",
+            "kwargs": {"xla": False},
+        },
         "data": {"fn": "tests.training.tiny_task.datasets", "kwargs": {}},
         "epochs": 3,
         "seed": 0,

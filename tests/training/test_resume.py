@@ -1,0 +1,124 @@
+"""Every shipped config, killed with SIGKILL mid-epoch and run again,
+ends with the weights and the history of an uninterrupted run; running a
+finished run again changes nothing."""
+
+import concurrent.futures
+import importlib
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mmkeras import training
+from tests.training import runs
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+# 2 epochs of 3 steps, backed up at steps 2 and 4 (and at epochs' ends):
+# killed after step 5, the run resumes mid-epoch from step 4 and trains
+# step 5 again.
+SCHEDULE = [
+    "epochs=2",
+    "steps_per_epoch=3",
+    "backup_every_steps=2",
+    "validation_steps=1",
+]
+KILL_AT_STEP = 5
+
+
+def tiny_overrides(name):
+    module = importlib.import_module(f"mmkeras.configs.{name}")
+    assert hasattr(module, "TINY_OVERRIDES"), (
+        f"mmkeras/configs/{name}.py has no TINY_OVERRIDES: add the --set "
+        "overrides of its smallest run (small data, small model, a cheap "
+        "evaluator) so that the resume test can run it."
+    )
+    overrides = list(module.TINY_OVERRIDES)
+    if training.load_config(name)["epochs"] > 0:
+        overrides += SCHEDULE
+    return overrides
+
+
+def _killer(marker):
+    return (
+        "callbacks=[{'fn': 'tests.training.tiny_task.KillAtStep', "
+        f"'kwargs': {{'step': {KILL_AT_STEP}, 'marker': {str(marker)!r}}}}}]"
+    )
+
+
+@pytest.fixture(scope="module")
+def killed_runs(request, tmp_path_factory):
+    """`{config: Future of its killed run}`, the runs started one at a time
+    in the background, in the order the tests need them: each test trains
+    its reference while the next configs' processes run."""
+    names = [
+        item.callspec.params["name"]
+        for item in request.session.items
+        if item.originalname == RESUME_TEST
+        and training.load_config(item.callspec.params["name"])["epochs"] > 0
+    ]
+    root = tmp_path_factory.mktemp("killed")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+        yield {
+            name: executor.submit(_killed_run, name, root / name)
+            for name in names
+        }
+        executor.shutdown(cancel_futures=True)
+
+
+def _killed_run(name, directory):
+    """Runs `mmkeras train` of the tiny config in `directory/run`, which
+    SIGKILLs itself after step 5; returns the finished process."""
+    marker = directory / "killed"
+    overrides = [*tiny_overrides(name), _killer(marker)]
+    command = [
+        sys.executable, "-m", "mmkeras_cli", "train", name,
+        "--out", str(directory / "run"),
+        *[word for override in overrides for word in ("--set", override)],
+    ]  # fmt: skip
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        command, cwd=REPO, env=environment, capture_output=True, text=True
+    )
+
+
+RESUME_TEST = "test_a_killed_run_resumes_to_the_uninterrupted_run"
+
+
+@pytest.mark.parametrize("name", training.list_configs())
+def test_a_killed_run_resumes_to_the_uninterrupted_run(
+    name, killed_runs, tmp_path
+):
+    overrides = tiny_overrides(name)
+    config = training.apply_overrides(training.load_config(name), overrides)
+    straight, _ = training.train(config, tmp_path / "straight", verbose=0)
+    assert training.is_finished(tmp_path / "straight")
+
+    if config["epochs"] > 0:
+        crashed = killed_runs[name].result()
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+        run = pathlib.Path(crashed.args[crashed.args.index("--out") + 1])
+        assert (run.parent / "killed").exists()
+        assert not training.is_finished(run)
+        resumed, history = training.train(
+            training.apply_overrides(config, [_killer(run.parent / "killed")]),
+            run,
+            verbose=0,
+        )
+        # Resumed from the backup of step 4: the rest of epoch 2.
+        assert len(history["loss"]) == 1
+        assert int(resumed.optimizer.iterations.numpy()) == 6
+        for a, b in zip(
+            runs.variables(resumed), runs.variables(straight), strict=True
+        ):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+        runs.assert_same_run(run, tmp_path / "straight")
+
+    # A finished run again: nothing trained, no file touched.
+    before = runs.snapshot(tmp_path / "straight")
+    _, history = training.train(config, tmp_path / "straight", verbose=0)
+    assert history == {}
+    assert runs.snapshot(tmp_path / "straight") == before
