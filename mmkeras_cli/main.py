@@ -43,17 +43,27 @@ def _reported(error):
 
 
 def one_line(error):
-    """The first line of `error`'s message; how to see the rest."""
-    message = str(getattr(error, "message", error)).strip()
-    # TensorFlow names the function an op ran in: {{function_node ...}}.
+    """The first line of `error`'s message that says what went wrong, and
+    how to see the rest."""
+    message = str(getattr(error, "message", error))
+    # TensorFlow's own parts: the function an op ran in, the op's name.
     message = re.sub(r"\{\{function_node [^}]*\}\} *", "", message)
-    lines = message.splitlines() or [type(error).__name__]
+    message = re.sub(r" *\[Op:[^\]]*\]( name: *\S*)?", "", message)
+    lines = [line for line in message.splitlines() if line.strip()]
+    said = [line for line in lines if not _GRAPH_CONTEXT.match(line)]
+    if not said:
+        return type(error).__name__
     if len(lines) == 1:
-        return lines[0]
-    return (
-        f"{lines[0]} ({len(lines) - 1} more lines: run `mmkeras --debug "
-        "...` to see them)"
-    )
+        return said[0].strip()
+    return f"{said[0].strip()} (more: `mmkeras --debug ...`)"
+
+
+# An op failing in a graph: the header, where the op was made (a Python
+# traceback without code lines) and the node, around the op's message.
+_GRAPH_CONTEXT = re.compile(
+    r"Graph execution error:$|Detected at node .* defined at |  File \"|"
+    r"\s*\[\[\{\{node "
+)
 
 
 @click.group(cls=_Group)

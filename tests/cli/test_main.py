@@ -194,18 +194,29 @@ def test_a_zip_without_a_keras_model_is_one_line(tmp_path, members, cause):
 
 
 def test_one_line_keeps_the_first_line_and_says_where_the_rest_is():
-    assert one_line(ValueError("first\nsecond\nthird")) == (
-        "first (2 more lines: run `mmkeras --debug ...` to see them)"
-    )
+    more = " (more: `mmkeras --debug ...`)"
+    assert one_line(ValueError("first\nsecond\nthird")) == "first" + more
     assert one_line(OSError()) == "OSError"
-    error = tf.errors.InvalidArgumentError(
+    eager = tf.errors.InvalidArgumentError(
         None,
         None,
         "{{function_node __wrapped__DecodeImage_device_/job:localhost/"
         "replica:0/task:0/device:CPU:0}} Unknown image file format. "
-        "[Op:DecodeImage]",
+        "[Op:DecodeImage] name: ",
     )
-    assert one_line(error) == "Unknown image file format. [Op:DecodeImage]"
+    assert one_line(eager) == "Unknown image file format."
+    # What an assertion failing inside a tf.function raises.
+    graph = tf.errors.InvalidArgumentError(
+        None,
+        None,
+        "Graph execution error:\n\nDetected at node Assert/Assert defined "
+        'at (most recent call last):\n  File "x.py", line 3, in <module>\n'
+        '\n  File "y.py", line 5, in check\n\nassertion failed: [image '
+        "0 is not an image]\n\t [[{{node Assert/Assert}}]] "
+        "[Op:__inference_caption_25]",
+    )
+    expected = "assertion failed: [image 0 is not an image]" + more
+    assert one_line(graph) == expected
 
 
 def test_library_error_is_one_line_with_exit_code_1(tmp_path):

@@ -120,6 +120,8 @@ def test_a_file_that_is_no_image_is_one_line(
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: ")
     assert len(result.output.strip().splitlines()) == 1
+    assert "image" in result.output
     assert "function_node" not in result.output
+    assert "Graph execution error" not in result.output
     result = CliRunner().invoke(cli, ["--debug", *arguments])
     assert result.exception is not None
