@@ -266,3 +266,19 @@ def test_eager_calls_take_the_plain_core_and_never_retrace():
         layer(x, x, use_causal_mask=length % 2 == 0)
     assert _core.core(True) is _core.attention
     assert _core.compiled_attention.experimental_get_tracing_count() == traces
+
+
+def test_an_int8_quantized_layer_keeps_its_outputs():
+    import keras
+
+    inputs = keras.Input((5, 16))
+    layer = MultiHeadAttention(num_heads=2, key_dim=8, xla=False)
+    model = keras.Model(inputs, layer(inputs, inputs))
+    x = _floats(2, 5, 16)
+    expected = model(x).numpy()
+    model.quantize("int8")
+    # Self-attention read the int8 kernels without their scales: off by
+    # hundreds of times the outputs' size.
+    np.testing.assert_allclose(
+        model(x), expected, atol=0.03 * np.abs(expected).max()
+    )
