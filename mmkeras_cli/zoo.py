@@ -1,6 +1,7 @@
 """`mmkeras zoo`: list, inspect, download and make zoo entries."""
 
 import os
+import sys
 
 import click
 
@@ -20,11 +21,11 @@ def zoo_list():
 
     import mmkeras
 
+    manifests, problems = mmkeras.zoo.list_entries()
     table = rich.table.Table(box=None)
     for column in ("name", "family", "version", "metrics"):
         table.add_column(column)
-    for name in mmkeras.zoo.list_models():
-        manifest = mmkeras.zoo.info(name)
+    for name, manifest in manifests.items():
         metrics = ", ".join(
             f"{key}={value:.4g}"
             if isinstance(value, float)
@@ -33,6 +34,16 @@ def zoo_list():
         )
         table.add_row(name, manifest["family"], manifest["version"], metrics)
     rich.console.Console(width=200).print(table)
+    _report(problems)
+
+
+def _report(problems):
+    """One line per damaged entry on stderr, then exit 1: the sound
+    entries were still listed or fetched."""
+    for name, problem in problems.items():
+        click.echo(f"Error: {name}: {problem}", err=True)
+    if problems:
+        sys.exit(1)
 
 
 @zoo.command("info")
@@ -50,14 +61,20 @@ def zoo_info(name):
 @click.argument("names", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Every entry.")
 def zoo_download(names, everything):
-    """Fetch and verify the files of NAMES into the cache."""
+    """Fetch and verify the files of NAMES into the cache; a damaged
+    cached file is fetched (or made) again."""
     if bool(names) == everything:
         raise click.UsageError("give entry names or --all, not both")
     import mmkeras
 
-    for name in mmkeras.zoo.list_models() if everything else names:
+    problems = {}
+    if everything:
+        manifests, problems = mmkeras.zoo.list_entries()
+        names = list(manifests)
+    for name in names:
         for file, path in mmkeras.zoo.download(name).items():
             click.echo(f"{name} {file}: {path}")
+    _report(problems)
 
 
 @zoo.command("make")
