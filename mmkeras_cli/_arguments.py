@@ -34,7 +34,7 @@ def load_model(name_or_path):
 
     import mmkeras  # registers the mmkeras classes with Keras
 
-    if not _is_path(name_or_path):
+    if not is_path(name_or_path):
         return mmkeras.zoo.load(name_or_path)
     try:
         return keras.saving.load_model(name_or_path)
@@ -49,7 +49,7 @@ def shown(value):
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _is_path(value):
+def is_path(value):
     """Zoo names hold no path separator and do not end with `.keras`."""
     return (
         value.endswith(".keras")
@@ -60,7 +60,7 @@ def _is_path(value):
 
 
 def _path_problem(value, runs):
-    if not _is_path(value):
+    if not is_path(value):
         return None
     if os.path.isdir(value):
         if runs:

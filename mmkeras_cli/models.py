@@ -3,13 +3,14 @@
 import click
 
 from mmkeras_cli._arguments import MODEL
+from mmkeras_cli._arguments import is_path
 from mmkeras_cli._arguments import load_model
 
 _SAMPLER = click.option(
     "--sampler",
     default=None,
     help="How a generating model (a captioner) decodes: greedy (the "
-    "default), beam (5 beams), top_k or top_p.",
+    "default), beam (5 beams), top_k or top_p; refused by the others.",
 )
 _IMAGE = click.Path(exists=True, dir_okay=False)
 
@@ -54,6 +55,8 @@ def export_command(model_path, format_, output_dir, verify, xla, sampler):
         verify=verify,
         xla=xla,
         sampler=sampler,
+        # Progress on stderr: stdout keeps only the `kind: path` lines.
+        progress=lambda line: click.echo(line, err=True),
     )
     for kind, path in written.items():
         click.echo(f"{kind}: {path}")
@@ -65,7 +68,6 @@ def export_command(model_path, format_, output_dir, verify, xla, sampler):
     "--image",
     "images",
     multiple=True,
-    required=True,
     type=_IMAGE,
     help="An image file (JPEG, PNG, GIF, BMP); repeat for a batch.",
 )
@@ -74,8 +76,8 @@ def export_command(model_path, format_, output_dir, verify, xla, sampler):
     "--text",
     "texts",
     multiple=True,
-    help="Text for a fusion classifier, or candidate captions to score "
-    "with a dual encoder (repeatable).",
+    help="Text for a fusion classifier, candidate captions to score with "
+    "a dual encoder, or texts to embed with a text encoder (repeatable).",
 )
 @_SAMPLER
 def predict(model_path, images, question, texts, sampler):
@@ -83,39 +85,22 @@ def predict(model_path, images, question, texts, sampler):
     classify or score them, through the exported SavedModel's graph."""
     import json
 
-    from mmkeras.export import signatures
-    from mmkeras.models.serving import RequestError
+    from mmkeras.models import serving
 
-    family = signatures.for_model(load_model(model_path), sampler)
-    name = family.default_signature
-    functions = family.functions()
-    if name not in functions:
-        raise ValueError(
-            f"{model_path} has no tokenizer or label names, so it cannot "
-            "take text or give names; give it tokenizer= (and answers= or "
-            "class_names=) when building the model"
-        )
+    entry = None if is_path(model_path) else model_path
     try:
-        inputs = family.request(
-            [_read(path) for path in images], question=question, texts=texts
+        results = serving.predict(
+            load_model(model_path),
+            images,
+            question=question,
+            texts=texts,
+            sampler=sampler,
+            entry=entry,
         )
-    except RequestError as error:
+    except serving.RequestError as error:
         raise click.UsageError(str(error)) from None
-    # Positional: the Python parameter names differ from the signature's.
-    outputs = functions[name](*inputs.values())
-    for i, path in enumerate(images):
-        result = {"image": path}
-        for key, value in outputs.items():
-            item = value.numpy()[i]
-            result[key] = (
-                item.decode() if isinstance(item, bytes) else (item.tolist())
-            )
+    for result in results:
         click.echo(json.dumps(result))
-
-
-def _read(path):
-    with open(path, "rb") as file:
-        return file.read()
 
 
 @click.command()

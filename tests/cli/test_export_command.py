@@ -19,7 +19,10 @@ def test_export_a_keras_file_to_onnx(tmp_path):
     out = tmp_path / "out"
     result = _invoke("export", path, "--format", "onnx", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"onnx: {out / 'onnx' / '1'}"
+    assert result.stdout.strip() == f"onnx: {out / 'onnx' / '1'}"
+    # Each slow step is announced on stderr, then timed.
+    assert "onnx: converting graph 'logits'..." in result.stderr
+    assert "onnx: verifying in a new process: " in result.stderr
     with open(out / "onnx" / "1" / "verify.json") as file:
         assert json.load(file)["logits/logits"]["max_abs_diff"] < 1e-4
 

@@ -73,7 +73,7 @@ def test_a_model_without_a_tokenizer_cannot_take_text(tmp_path, image):
     result = CliRunner().invoke(
         cli, ["predict", path, "--image", image, "--question", "what"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "has no tokenizer or label names" in result.output
 
 
@@ -103,9 +103,7 @@ def captioner_path(tmp_path_factory):
     return _saved(tiny.model("captioner"), tmp_path_factory.mktemp("model"))
 
 
-@pytest.mark.parametrize(
-    "command, content", [("predict", b"not an image"), ("explain", b"")]
-)
+@pytest.mark.parametrize("command, content", [("explain", b"")])
 def test_a_file_that_is_no_image_is_one_line(
     tmp_path, captioner_path, command, content
 ):
@@ -125,3 +123,41 @@ def test_a_file_that_is_no_image_is_one_line(
     assert "Graph execution error" not in result.output
     result = CliRunner().invoke(cli, ["--debug", *arguments])
     assert result.exception is not None
+
+
+def test_a_file_that_is_no_image_is_named(tmp_path, captioner_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"not an image")
+    result = CliRunner().invoke(
+        cli, ["predict", captioner_path, "--image", str(path)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "notes.txt" in result.output
+
+
+def test_a_sampler_is_refused_by_a_model_that_does_not_generate(
+    tmp_path, image
+):
+    path = _saved(tiny.model("fusion"), tmp_path)
+    arguments = ["--image", image, "--text", "red", "--sampler", "beam"]
+    result = CliRunner().invoke(cli, ["predict", path, *arguments])
+    assert result.exit_code == 2, result.output
+    assert "sampler" in result.output
+
+
+def test_the_pretrained_towers_predict(tmp_path):
+    from skimage import data
+
+    photo = tmp_path / "chelsea.png"
+    photo.write_bytes(tf.io.encode_png(data.chelsea()).numpy())
+    result, rows = _predict(
+        "efficientnet_lite0.imagenet", "--image", str(photo)
+    )
+    assert result.exit_code == 0, result.output
+    assert rows[0]["top5"][0]["class"] == "Egyptian_cat"
+    result, rows = _predict(
+        "minilm_l6.sentence", "--text", "a cat", "--text", "a kitten"
+    )
+    assert result.exit_code == 0, result.output
+    assert len(rows) == 2
+    assert json.dumps(rows[0]).count("384") >= 1
