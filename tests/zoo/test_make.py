@@ -134,10 +134,15 @@ def test_untrained_test_models_get_golden_outputs_on_random_inputs(tmp_path):
     assert manifest["name"] == "test_vqa.tiny" and manifest["metrics"] == {}
     written = tmp_path / "zoo" / "test_vqa.tiny" / "golden.npz"
     shipped = mmkeras.zoo.download("test_vqa.tiny")["golden.npz"]
+    tolerance = mmkeras.zoo.golden_tolerance(shipped)
     with np.load(written) as new, np.load(shipped) as old:
         assert sorted(new.files) == sorted(old.files)
         for key in new.files:
-            np.testing.assert_array_equal(new[key], old[key])
+            if key.startswith("input/"):
+                np.testing.assert_array_equal(new[key], old[key])
+            else:
+                # Outputs move by round-off when a kernel changes.
+                np.testing.assert_allclose(new[key], old[key], atol=tolerance)
 
 
 def test_a_run_without_a_recorded_command_is_refused(run, tmp_path):
