@@ -34,15 +34,15 @@ def weights(model):
     return [v.numpy() for v in state]
 
 
-def assert_same_run(resumed, straight):
+def assert_same_run(resumed, straight, model=None):
     """`resumed` (a directory) finished with the weights, history and
-    metrics of the uninterrupted run in `straight`."""
+    metrics of the uninterrupted run in `straight`, whose model `model` is
+    (read from its `model.keras` if not given)."""
     assert training.is_finished(resumed)
-    models = [
-        keras.saving.load_model(os.path.join(d, "model.keras"))
-        for d in (resumed, straight)
-    ]
-    for a, b in zip(*map(weights, models), strict=True):
+    if model is None:
+        model = keras.saving.load_model(os.path.join(straight, "model.keras"))
+    saved = keras.saving.load_model(os.path.join(resumed, "model.keras"))
+    for a, b in zip(weights(saved), weights(model), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
     for name in ("history.json", "metrics.json"):
         if os.path.exists(os.path.join(straight, name)):
