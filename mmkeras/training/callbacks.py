@@ -138,9 +138,10 @@ class StepBackup(keras.callbacks.Callback):
             with np.load(path) as backup:
                 files = backup.files
                 step = int(backup["step"]) if "step" in files else None
-        except (OSError, ValueError, zipfile.BadZipFile) as error:
+        except (OSError, ValueError, zipfile.BadZipFile):
             raise ValueError(
-                f"The backup {path} cannot be read ({error}). {restart}"
+                f"The backup {path} cannot be read: it is damaged or not "
+                f"a backup mmkeras wrote. {restart}"
             ) from None
         if step is None:
             raise ValueError(

@@ -148,6 +148,11 @@ def _previous_run(output_dir, config):
     """The `run.json` of a run in `output_dir` (None if there is none);
     a ValueError naming the changed keys if `config` is not the config
     it can resume with."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(
+            f"The output directory {output_dir} is a file; give a new or "
+            "empty folder for the run (or the folder of a run to resume)."
+        )
     path = os.path.join(output_dir, RUN_FILE)
     if not os.path.exists(path):
         return None

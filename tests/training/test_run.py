@@ -203,3 +203,18 @@ def test_restart_moves_the_old_run_aside(reference, tmp_path):
         assert json.load(file)["config"]["seed"] == 3
     assert training.restart_run(run) == str(tmp_path / "run.old-2")
     assert training.restart_run(run) is None  # nothing left to move
+
+
+def test_a_damaged_run_or_a_file_as_output_is_named(tmp_path):
+    config = tiny_task.get_config()
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "state.npz").write_bytes(b"junk")
+    record = {"config": config, "command": None, "finished": False}
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="state.npz cannot be read: it is"):
+        training.train(config, tmp_path, verbose=0)
+    (tmp_path / "run.json").write_text("{not json")
+    with pytest.raises(ValueError, match="run.json is not a run record"):
+        training.train(config, tmp_path, verbose=0)
+    with pytest.raises(ValueError, match="run.json is a file; give a new"):
+        training.train(config, tmp_path / "run.json", verbose=0)
