@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # Quiet TensorFlow's C++ start-up logging; errors still show.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test bench lint docs clean lock
+.PHONY: demo test bench lint docs clean lock lowest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,5 +46,21 @@ lock: $(INSTALLED)
 	( head -3 $(LOCK); $(BIN)/python -m pip freeze --exclude-editable \
 		| grep -v '^mmkeras' ) > $(LOCK).new && mv $(LOCK).new $(LOCK)
 
+# The low end of every range in setup.py, installed in its own virtualenv
+# and tested: what a user resolving beside older packages may get.
+LOWEST := .venv-lowest
+lowest:
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -c 'import re, runpy; \
+		[print(re.sub(r">=([^,]+).*", r"==\1", r)) \
+		for r in runpy.run_path("setup.py")["INSTALL_REQUIRES"]]' \
+		> $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/python -m pip install --quiet \
+		-c $(LOWEST)/constraints.txt --editable '.[dev]'
+	$(LOWEST)/bin/python -m pip install --quiet --no-deps -c $(LOCK) \
+		$$($(LOWEST)/bin/python -c \
+		'import runpy; print(*runpy.run_path("setup.py")["NO_DEPS_REQUIRES"])')
+	$(LOWEST)/bin/python -m pytest -n 2 --dist loadfile
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST) build *.egg-info .pytest_cache .ruff_cache

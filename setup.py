@@ -9,22 +9,22 @@ from setuptools import find_packages
 from setuptools import setup
 
 INSTALL_REQUIRES = [
-    "tensorflow>=2.21,<2.22",
+    "tensorflow>=2.20,<2.22",
     "keras>=3.15,<4",
-    "tensorflow-text>=2.21,<2.22",
-    "tensorflow-hub>=0.16,<0.17",
-    "tensorboard>=2.21,<2.22",
+    "tensorflow-text>=2.20,<2.22",
+    "tensorflow-hub>=0.16.1,<0.17",
+    "tensorboard>=2.20,<2.22",
     "tf2onnx>=1.17,<2",
-    "onnx>=1.23,<2",
-    "onnxruntime>=1.32,<2",
-    "numpy>=2.4,<3",
-    "pillow>=13,<14",
+    "onnx>=1.17,<2",
+    "onnxruntime>=1.20,<2",
+    "numpy>=1.26.4,<3",
+    "pillow>=10.4,<14",
     # Training curves (`mmkeras plot`).
-    "matplotlib>=3.11,<4",
-    "click>=8.5,<9",
-    "rich>=15,<16",
+    "matplotlib>=3.9,<4",
+    "click>=8.2,<9",
+    "rich>=13.9,<16",
     # A per-entry lock: two processes loading one zoo entry download once.
-    "filelock>=4.2,<5",
+    "filelock>=3.16,<5",
 ]
 
 EXTRAS_REQUIRE = {
