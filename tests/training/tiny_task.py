@@ -60,6 +60,16 @@ class KillAtStep(keras.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+class RunEagerly(keras.callbacks.Callback):
+    """Runs the model's steps eagerly (test-only, through a config's
+    `callbacks`): the resume test trains every shipped config three times
+    for a few steps, and tracing the steps cost more than running them."""
+
+    def set_model(self, model):
+        super().set_model(model)
+        model.run_eagerly = True
+
+
 def get_config():
     """Tiny task: `mmkeras train tests/training/tiny_task.py --out DIR`.
 
