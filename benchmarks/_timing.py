@@ -35,12 +35,14 @@ def fit_steps(model, data, steps, callbacks=()):
     )
 
 
-def print_table(table, started):
-    """Prints `table` with the wall time since `started` and the load
-    average; returns the console, 120 columns wide when piped to a file."""
+def print_table(table, started, note=None):
+    """Prints `table` with `note`, the wall time since `started` and the
+    load average as its caption; returns the console, 120 columns wide when
+    piped to a file."""
     table.caption = (
-        f"wall time {time.perf_counter() - started:.0f} s; load average at "
-        f"the end {os.getloadavg()[0]:.1f}"
+        f"{note + '; ' if note else ''}wall time "
+        f"{time.perf_counter() - started:.0f} s; load average at the end "
+        f"{os.getloadavg()[0]:.1f}"
     )
     console = rich.console.Console()
     if not console.is_terminal:
