@@ -94,14 +94,25 @@ for command in models.COMMANDS:
     metavar="KEY=VALUE",
     help="Override a config value, e.g. --set epochs=2 (repeatable).",
 )
-def train(config, output_dir, overrides):
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Start over: move a run already in --out to OUT.old-N first "
+    "(nothing is deleted).",
+)
+def train(config, output_dir, overrides, restart):
     """Train from CONFIG (a name in mmkeras/configs or a .py file)."""
     from mmkeras import training
 
     settings = training.apply_overrides(training.load_config(config), overrides)
+    # Never --restart: the recorded command must resume the run.
     words = ["mmkeras", "train", config, "--out", output_dir]
     for override in overrides:
         words += ["--set", override]
+    if restart:
+        moved = training.restart_run(output_dir)
+        if moved:
+            click.echo(f"Moved the previous run to {moved}.")
     _, history = training.train(
         settings, output_dir, command=" ".join(map(_quoted, words))
     )

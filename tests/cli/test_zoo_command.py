@@ -40,3 +40,16 @@ def test_download_all_fetches_the_sound_entries_then_fails(
     assert "caption_transformer_small.shapes model.keras:" in result.stdout
     assert result.stderr.count("Error: ") == 1
     assert "Error: broken.entry:" in result.stderr
+
+
+def test_train_restart_moves_the_old_run_aside(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("kept")
+    result = CliRunner().invoke(
+        cli, ["train", "test_tiny", "--out", str(out), "--restart"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Moved the previous run to {out}.old-1" in result.stdout
+    assert (tmp_path / "run.old-1" / "notes.txt").read_text() == "kept"
+    assert (out / "model.keras").exists()
