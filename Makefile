@@ -39,7 +39,8 @@ docs: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) --editable '.[dev,bench]'
 	$(BIN)/python benchmarks/attention.py
-	$(BIN)/python benchmarks/vs_keras_hub.py --steps 40
+	$(BIN)/python benchmarks/vs_keras_hub.py
+	$(BIN)/python benchmarks/xla_default.py
 
 # Rewrite the lock from the current environment (after a setup.py change).
 lock: $(INSTALLED)
