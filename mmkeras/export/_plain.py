@@ -33,7 +33,7 @@ def _set_xla(value, enabled):
     if isinstance(value, dict):
         return {
             key: enabled
-            if key == "xla" and _is_xla(item)
+            if key == "xla" and _is_xla_option(item)
             else _set_xla(item, enabled)
             for key, item in value.items()
         }
@@ -42,6 +42,7 @@ def _set_xla(value, enabled):
     return value
 
 
-def _is_xla(option):
-    # "auto" too: it compiles on a GPU, where TF Serving refuses XLA.
+def _is_xla_option(option):
+    # True and False are options to set; "auto" too: it compiles on a GPU,
+    # where TF Serving refuses XLA.
     return isinstance(option, bool) or option == "auto"

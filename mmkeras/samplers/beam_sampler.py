@@ -62,6 +62,11 @@ class BeamSampler(Sampler):
         end_token_id=None,
         pad_token_id=0,
     ):
+        if self.num_beams == 1 and not self.return_all_beams:
+            # One beam is greedy search: the base loop, with no reordering.
+            return super().__call__(
+                next_fn, token_ids, cache, start_index, end_token_id, pad_token_id
+            )
         beams = self.num_beams
         token_ids = reset_after(token_ids, start_index, pad_token_id)
         batch, max_length = ops.shape(token_ids)[0], token_ids.shape[1]
@@ -107,6 +112,9 @@ class BeamSampler(Sampler):
             cond, body, loop_vars
         )
         return self._rank(token_ids, scores, lengths, batch, max_length)
+
+    def get_next_token(self, logits, seed):
+        return ops.argmax(logits, axis=-1)
 
     def _rank(self, token_ids, scores, lengths, batch, max_length):
         lengths = ops.cast(ops.maximum(lengths, 1), "float32")

@@ -1,3 +1,5 @@
+import abc
+
 import keras
 from keras import ops
 
@@ -5,13 +7,13 @@ from mmkeras.samplers import _random
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
-class Sampler:
+class Sampler(abc.ABC):
     """Base class of the decoding samplers: owns the generation loop.
 
     A sampler fills `token_ids[:, start_index:]` one position at a time in a
     single `while_loop`, which runs eagerly, inside `tf.function` and under
     `tf.function(jit_compile=True)` (every shape stays static). Subclasses
-    override only `get_next_token`; `BeamSampler` overrides the loop too.
+    implement `get_next_token`; `BeamSampler` overrides the loop too.
 
     Call signature:
 
@@ -82,6 +84,7 @@ class Sampler:
         loop_vars = (index, token_ids, cache, done)
         return ops.while_loop(cond, body, loop_vars)[1]
 
+    @abc.abstractmethod
     def get_next_token(self, logits, seed):
         """Chooses the next tokens.
 
@@ -92,9 +95,6 @@ class Sampler:
         Returns:
             Integer `(batch,)` token ids.
         """
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement get_next_token."
-        )
 
     def get_config(self):
         return {}

@@ -109,3 +109,15 @@ def test_bad_arguments():
         BeamSampler(num_beams=0)
     with pytest.raises(ValueError, match="length_penalty='long'"):
         BeamSampler(length_penalty="long")
+
+
+@pytest.mark.parametrize("end_token_id", [None, 4])
+def test_one_beam_is_greedy(end_token_id):
+    model = ToyModel.random()
+    beam = model.sample(BeamSampler(1), PROMPT, 2, end_token_id=end_token_id)
+    greedy = model.sample(GreedySampler(), PROMPT, 2, end_token_id=end_token_id)
+    np.testing.assert_array_equal(beam, greedy)
+    ranked, _ = model.sample(
+        BeamSampler(1, return_all_beams=True), PROMPT, 2, end_token_id=end_token_id
+    )
+    np.testing.assert_array_equal(ranked[:, 0], greedy)

@@ -42,10 +42,12 @@ def test_get_errors():
         samplers.get(42)
 
 
-def test_base_class_needs_get_next_token():
-    model = ToyModel.random()
-    with pytest.raises(NotImplementedError, match="get_next_token"):
-        model.sample(samplers.Sampler(), np.zeros((2, 3), "int32"), 1)
+def test_a_sampler_without_get_next_token_cannot_be_made():
+    class Incomplete(samplers.Sampler):
+        pass
+
+    with pytest.raises(TypeError, match="abstract method.*get_next_token"):
+        Incomplete()
 
 
 def test_static_max_length_is_required():
