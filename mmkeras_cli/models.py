@@ -143,4 +143,56 @@ def explain(model_path, image, question, texts, output_path):
     click.echo(f"{result}\n{output_path}")
 
 
-COMMANDS = [export_command, predict, explain]
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=MODEL)
+@click.option(
+    "--prompt",
+    "prompts",
+    multiple=True,
+    help="Text to continue (repeatable: a batch).",
+)
+@click.option(
+    "--chat",
+    "messages",
+    multiple=True,
+    help="A user message, answered in the model's chat template "
+    "(repeatable: one answer each).",
+)
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="The most tokens generated per answer.",
+)
+@_SAMPLER
+def generate(model_path, prompts, messages, max_new_tokens, sampler):
+    """Continue --prompt texts, or answer --chat messages, with MODEL (a
+    language model: a zoo name or a .keras file). One answer is printed
+    as it is; several as one JSON string per line."""
+    if bool(prompts) == bool(messages):
+        raise click.UsageError("give --prompt or --chat (one of the two)")
+    model = load_model(model_path)
+    if not hasattr(model, "chat"):
+        raise click.UsageError(
+            f"{model_path} is a {type(model).__name__}, not a language "
+            "model: generate takes a CausalLM (e.g. smollm2_135m.instruct)"
+        )
+    options = {"max_new_tokens": max_new_tokens}
+    if sampler:
+        options["sampler"] = sampler
+    if prompts:
+        answers = model.generate(list(prompts), **options)
+    else:
+        answers = [model.chat(message, **options) for message in messages]
+    if len(answers) == 1:
+        click.echo(answers[0])
+        return
+    import json
+
+    # Several answers: one JSON string per line, so each stays one line.
+    for answer in answers:
+        click.echo(json.dumps(answer, ensure_ascii=False))
+
+
+COMMANDS = [export_command, predict, explain, generate]

@@ -7,7 +7,6 @@ import tensorflow as tf
 from keras import ops
 
 from mmkeras import samplers
-from mmkeras.models.generative_task import NEVER
 from mmkeras.models.serving import ExportError
 from mmkeras.models.serving import Serving
 
@@ -145,8 +144,7 @@ class GenerativeServing(Serving):
         model = self.model
         cache = keras.tree.pack_sequence_as(self.cache_spec, past)
         logits, cache = model.call_with_cache(token_ids, cache, index)
-        never = ops.arange(model.vocabulary_size) == model.pad_token_id
-        outputs = {"logits": ops.where(never, NEVER, logits[:, 0])}
+        outputs = {"logits": model.mask_pad_logits(logits[:, 0])}
         for name, entry in zip(
             self.cache_names, keras.tree.flatten(cache), strict=True
         ):

@@ -69,12 +69,11 @@ class GenerativeTask(Task):
         token_ids, start_index = self.initial_token_ids(
             inputs, cache, max_length
         )
-        never = ops.arange(self.vocabulary_size) == self.pad_token_id
 
         def next_fn(token_ids, cache, index):
             previous = ops.take(token_ids, index - 1, axis=1)[:, None]
             logits, cache = self.call_with_cache(previous, cache, index - 1)
-            return ops.where(never, NEVER, logits[:, 0]), cache
+            return self.mask_pad_logits(logits[:, 0]), cache
 
         token_ids = sampler(
             next_fn,
@@ -85,6 +84,15 @@ class GenerativeTask(Task):
             pad_token_id=self.pad_token_id,
         )
         return cut_at_end(token_ids, self.end_token_id, self.pad_token_id)
+
+    def mask_pad_logits(self, logits):
+        """`(batch, vocab)` logits with the pad token never chosen, unless
+        it is also the end token (as in Llama-style vocabularies, where
+        padding reuses the end of a turn)."""
+        if self.pad_token_id == self.end_token_id:
+            return logits
+        never = ops.arange(self.vocabulary_size) == self.pad_token_id
+        return ops.where(never, NEVER, logits)
 
     def generate(
         self,
