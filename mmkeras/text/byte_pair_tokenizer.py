@@ -1,0 +1,315 @@
+import keras
+import tensorflow as tf
+
+from mmkeras import _checks
+from mmkeras.text import _bpe_merge
+from mmkeras.text import _bpe_split
+from mmkeras.text import _inputs
+
+
+@keras.saving.register_keras_serializable(package="mmkeras")
+class BytePairTokenizer(keras.layers.Layer):
+    """Byte-level BPE tokenizer (GPT-2 style) in TensorFlow ops.
+
+    Special tokens are matched first as whole strings; the rest of the text
+    is split into words by GPT-2's pattern (for `pre_tokenizer="smollm"`,
+    after putting every digit on its own), each word's UTF-8 bytes become
+    the byte-level alphabet's tokens, and merges are applied by rank. The
+    ids equal those of the `tokenizers` library for the same vocabulary,
+    merges and pre-tokenizer. It works eagerly, in `tf.data.Dataset.map`,
+    in a functional model and in an exported SavedModel; the vocabulary and
+    merges are part of `get_config`, so a `.keras` file carries them.
+
+    Args:
+        vocabulary: the tokens, a list (the index is the id) in GPT-2's
+            byte-to-unicode alphabet, e.g. GGUF `tokenizer.ggml.tokens`. It
+            must hold the 256 single-byte tokens.
+        merges: the merge rules `"a b"` in rank order, e.g. GGUF
+            `tokenizer.ggml.merges`; `a`, `b` and `ab` are tokens.
+        special_tokens: tokens of the vocabulary matched as whole strings
+            before splitting (`<|im_start|>`, ...), and written as they are
+            by `detokenize`.
+        pre_tokenizer: `"smollm"` (every digit alone, then GPT-2's pattern;
+            GGUF pre-type `smollm`) or `"gpt2"` (GPT-2's pattern).
+        sequence_length: pad with `pad_token` / truncate to this length and
+            return a dense `(batch, sequence_length)` tensor; `None` returns
+            a ragged tensor.
+        pad_token: the token that pads; required with `sequence_length`.
+
+    Example:
+
+    >>> alphabet = mmkeras.text.BytePairTokenizer.byte_alphabet()
+    >>> tokenizer = mmkeras.text.BytePairTokenizer(
+    ...     alphabet + ["he", "ll", "hell", "hello"],
+    ...     merges=["h e", "l l", "he ll", "hell o"],
+    ... )
+    >>> tokenizer("hello!").numpy()
+    array([259,  33], dtype=int32)
+    >>> tokenizer.detokenize([259, 0]).numpy()
+    b'hello!'
+    """
+
+    def __init__(
+        self,
+        vocabulary,
+        merges,
+        special_tokens=None,
+        pre_tokenizer="smollm",
+        sequence_length=None,
+        pad_token=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _checks.one_of(
+            "pre_tokenizer", pre_tokenizer, _bpe_split.PRE_TOKENIZERS
+        )
+        _checks.optional_positive_int("sequence_length", sequence_length)
+        self.vocabulary = _inputs.token_list(vocabulary)
+        self._ids = {token: i for i, token in enumerate(self.vocabulary)}
+        self.merges = _merge_list(merges, self._ids)
+        self.special_tokens = _special_list(special_tokens, self._ids)
+        self.pre_tokenizer = pre_tokenizer
+        self.sequence_length = sequence_length
+        self.pad_token = pad_token
+        self.pad_token_id = _pad_id(pad_token, sequence_length, self._ids)
+        alphabet = _bpe_merge.byte_alphabet()
+        self._merger = _bpe_merge.Merger(
+            [self._ids.get(c, -1) for c in alphabet],
+            *_merge_ids(self.merges, self._ids),
+            len(self.vocabulary),
+        )
+        decoder = {c: byte for byte, c in enumerate(alphabet)}
+        self._token_bytes = tf.constant(
+            [_bpe_merge.token_bytes(t, decoder) for t in self.vocabulary]
+        )
+        self._special = None
+        self._special_ids = None
+        if self.special_tokens:
+            self._special = _bpe_split.special_pattern(self.special_tokens)
+            self._special_ids = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    self.special_tokens,
+                    [self._ids[t] for t in self.special_tokens],
+                    value_dtype=tf.int32,
+                ),
+                default_value=-1,
+            )
+        self._tokenize = tf.function(
+            self._tokenize_batch,
+            input_signature=[tf.TensorSpec([None], tf.string)],
+            autograph=False,
+        )
+        self.built = True
+
+    @staticmethod
+    def byte_alphabet():
+        """GPT-2's 256 byte-level characters, in byte order."""
+        return _bpe_merge.byte_alphabet()
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Keras takes only tensors positionally; accept Python text too.
+        if not isinstance(inputs, (keras.KerasTensor, tf.Tensor)):
+            inputs = tf.convert_to_tensor(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, inputs):
+        inputs = _string_tensor(inputs)
+        scalar = inputs.shape.rank == 0
+        ids = self._tokenize(tf.reshape(inputs, [-1]))
+        if self.sequence_length is not None:
+            ids = ids[:, : self.sequence_length].to_tensor(
+                self.pad_token_id, shape=[None, self.sequence_length]
+            )
+        return ids[0] if scalar else ids
+
+    def _tokenize_batch(self, text):
+        # Invalid UTF-8 becomes U+FFFD, as decoding to str would make it.
+        text = tf.strings.unicode_transcode(
+            text, "UTF-8", "UTF-8", errors="replace"
+        )
+        # regex_split stops at NUL: split a copy with \x01 (one byte, the
+        # same class), then take the words' bytes from the text itself.
+        words = _bpe_split.split_words(
+            tf.strings.regex_replace(text, "\x00", "\x01"),
+            self.pre_tokenizer,
+            self._special,
+            self._special_ids,
+        )
+        flat = words.flat_values
+        lengths = tf.strings.length(flat)
+        text_bytes = tf.strings.bytes_split(text).flat_values
+        text_bytes = tf.reshape(tf.io.decode_raw(text_bytes, tf.uint8), [-1])
+        if self._special_ids is None:
+            ids = self._merger(text_bytes, lengths)
+        else:
+            special = self._special_ids.lookup(flat)
+            is_special = special >= 0
+            specials = tf.RaggedTensor.from_row_lengths(
+                tf.boolean_mask(special, is_special),
+                tf.cast(is_special, tf.int64),
+                validate=False,
+            )
+            merged = self._merger(
+                tf.boolean_mask(
+                    text_bytes, ~tf.repeat(is_special, lengths)
+                ),
+                tf.where(is_special, 0, lengths),
+            )
+            ids = tf.concat([specials, merged], axis=1)
+        return words.with_flat_values(ids).merge_dims(1, 2)
+
+    def detokenize(self, ids):
+        """Joins ids back into text; `detokenize(tokenizer(s)) == s`.
+
+        Every id is written, special tokens and padding included. Bytes
+        that do not form UTF-8 (a cut multi-byte character) become U+FFFD,
+        as in the `tokenizers` library.
+
+        Args:
+            ids: int ids, `(sequence,)` or `(batch, sequence)`, dense or
+                ragged.
+
+        Returns:
+            A string scalar or a `(batch,)` string tensor.
+        """
+        single = not isinstance(ids, tf.RaggedTensor) and _inputs.rank(ids) == 1
+        ids = _inputs.ragged_batch(ids)
+        size = len(self.vocabulary)
+        tf.debugging.assert_less(
+            ids.flat_values, size, f"ids must be in [0, {size})."
+        )
+        tf.debugging.assert_non_negative(
+            ids.flat_values, f"ids must be in [0, {size})."
+        )
+        text = tf.strings.reduce_join(
+            tf.gather(self._token_bytes, ids), axis=-1
+        )
+        text = tf.strings.unicode_transcode(
+            text, "UTF-8", "UTF-8", errors="replace"
+        )
+        return text[0] if single else text
+
+    def get_vocabulary(self):
+        """The tokens, in id order, as a new list."""
+        return list(self.vocabulary)
+
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    def token_to_id(self, token):
+        """The id of `token`; raises `KeyError` when it is not a token."""
+        if token not in self._ids:
+            raise KeyError(f"{token!r} is not in the vocabulary.")
+        return self._ids[token]
+
+    def id_to_token(self, id):
+        if not 0 <= id < len(self.vocabulary):
+            raise ValueError(
+                f"id must be in [0, {len(self.vocabulary)}). Received: id={id}"
+            )
+        return self.vocabulary[id]
+
+    def compute_output_spec(self, inputs):
+        _string_tensor(inputs)
+        shape = (None, self.sequence_length)
+        ragged = self.sequence_length is None
+        if len(inputs.shape) == 0:
+            shape, ragged = shape[1:], False
+        return keras.KerasTensor(shape, dtype="int32", ragged=ragged)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary": self.get_vocabulary(),
+                "merges": list(self.merges),
+                "special_tokens": list(self.special_tokens),
+                "pre_tokenizer": self.pre_tokenizer,
+                "sequence_length": self.sequence_length,
+                "pad_token": self.pad_token,
+            }
+        )
+        return config
+
+
+def _string_tensor(inputs):
+    if isinstance(inputs, keras.KerasTensor):
+        dtype, rank = inputs.dtype, len(inputs.shape)
+    else:
+        inputs = tf.convert_to_tensor(inputs)
+        dtype, rank = inputs.dtype.name, inputs.shape.rank
+    if dtype != "string":
+        raise TypeError(
+            "BytePairTokenizer takes strings. Received inputs of dtype "
+            f"{dtype}; pass text, e.g. keras.Input(shape=(), dtype='string')."
+        )
+    if rank not in (0, 1):
+        raise ValueError(
+            "BytePairTokenizer takes a string scalar or a 1-D batch of "
+            f"strings. Received inputs of rank {rank}."
+        )
+    return inputs
+
+
+def _merge_list(merges, ids):
+    if isinstance(merges, str) or not isinstance(merges, (list, tuple)):
+        raise ValueError(
+            'merges must be a list of "a b" strings. Received: '
+            f"merges={_inputs._preview(merges)}"
+        )
+    for rank, merge in enumerate(merges):
+        parts = merge.split(" ") if isinstance(merge, str) else None
+        if not parts or len(parts) != 2 or not all(parts):
+            raise ValueError(
+                f'merges[{rank}] must be a string "a b" (two tokens and one '
+                f"space). Received: {merge!r}"
+            )
+        for token in (*parts, "".join(parts)):
+            if token not in ids:
+                raise ValueError(
+                    f"merges[{rank}] = {merge!r} needs the token {token!r}, "
+                    "which is not in the vocabulary. Pass the merges that "
+                    "belong to this vocabulary."
+                )
+    return list(merges)
+
+
+def _merge_ids(merges, ids):
+    # A pair listed twice keeps its last rank, as `tokenizers` does.
+    pairs = {}
+    for rank, merge in enumerate(merges):
+        left, right = merge.split(" ")
+        pairs[(ids[left], ids[right])] = (rank, ids[left + right])
+    ordered = sorted(pairs.items(), key=lambda item: item[1][0])
+    pair_ids = [pair for pair, _ in ordered]
+    merged_ids = [merged for _, (_, merged) in ordered]
+    return pair_ids, merged_ids
+
+
+def _special_list(special_tokens, ids):
+    special_tokens = list(special_tokens or [])
+    for token in special_tokens:
+        if not isinstance(token, str) or token not in ids:
+            raise ValueError(
+                "special_tokens must be tokens of the vocabulary. Received: "
+                f"{token!r}, which is not; add it to the vocabulary."
+            )
+    return special_tokens
+
+
+def _pad_id(pad_token, sequence_length, ids):
+    if pad_token is None:
+        if sequence_length is not None:
+            raise ValueError(
+                "sequence_length needs a pad_token to pad with. Received: "
+                f"sequence_length={sequence_length}, pad_token=None; pass "
+                "pad_token=<a token of the vocabulary>."
+            )
+        return None
+    if pad_token not in ids:
+        raise ValueError(
+            f"pad_token must be a token of the vocabulary. Received: "
+            f"pad_token={pad_token!r}"
+        )
+    return ids[pad_token]
+
