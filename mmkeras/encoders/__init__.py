@@ -13,6 +13,9 @@ Output convention, shared by every encoder: calling it returns a dict
 
 and `EfficientNetLite0Encoder(include_top=True)` adds `"logits"`.
 
+`read_gguf(path)` reads a Llama GGUF file (llama.cpp's format): its
+backbone config, tokenizer and dequantized float32 weights, in numpy.
+
 Each encoder has a `presets` dict (named architectures, or the zoo
 entries that hold a preset's weights) and a `from_preset(name,
 load_weights=None, **overrides)` classmethod that loads those weights;
@@ -29,6 +32,9 @@ Example:
 from mmkeras.encoders.bert_text_encoder import BertTextEncoder
 from mmkeras.encoders.conv_image_encoder import ConvImageEncoder
 from mmkeras.encoders.efficientnet_lite0_encoder import EfficientNetLite0Encoder
+from mmkeras.encoders.gguf import GGUFCheckpoint
+from mmkeras.encoders.gguf import GGUFError
+from mmkeras.encoders.gguf import read_gguf
 from mmkeras.encoders.transformer_text_encoder import TransformerTextEncoder
 from mmkeras.encoders.vit_image_encoder import ViTImageEncoder
 
@@ -36,6 +42,9 @@ __all__ = [
     "BertTextEncoder",
     "ConvImageEncoder",
     "EfficientNetLite0Encoder",
+    "GGUFCheckpoint",
+    "GGUFError",
     "TransformerTextEncoder",
     "ViTImageEncoder",
+    "read_gguf",
 ]
