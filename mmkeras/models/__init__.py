@@ -4,6 +4,9 @@ with a default `compile()` so `fit` works with no arguments, and a
 
 from mmkeras.models.captioner import CaptionerPreprocessor
 from mmkeras.models.captioner import ImageCaptioner
+from mmkeras.models.causal_lm import CausalLM
+from mmkeras.models.causal_lm import CausalLMBackbone
+from mmkeras.models.causal_lm import CausalLMPreprocessor
 from mmkeras.models.dual_encoder import DualEncoder
 from mmkeras.models.dual_encoder import DualEncoderPreprocessor
 from mmkeras.models.fusion import FusionClassifier
@@ -16,6 +19,9 @@ from mmkeras.models.vqa import VQAPreprocessor
 
 __all__ = [
     "CaptionerPreprocessor",
+    "CausalLM",
+    "CausalLMBackbone",
+    "CausalLMPreprocessor",
     "DualEncoder",
     "DualEncoderPreprocessor",
     "FusionClassifier",
