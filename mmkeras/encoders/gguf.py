@@ -202,11 +202,13 @@ def read_gguf(path):
 
     Example:
 
-    >>> checkpoint = read_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")
+    >>> checkpoint = mmkeras.encoders.read_gguf(
+    ...     "SmolLM2-135M-Instruct.Q4_1.gguf"
+    ... )
     >>> checkpoint.config["num_layers"], checkpoint.tokenizer["pre"]
     (30, 'smollm')
-    >>> checkpoint.weights()["layers"][0]["query"].shape
-    (576, 576)
+    >>> checkpoint.block_weights(0)["key"].shape  # 3 kv heads of 64
+    (576, 192)
     """
     path = os.fspath(path)
     reader = _open(path)
