@@ -44,10 +44,11 @@ class Merger(tf.Module):
         self.merged_ids = tf.constant(merged_ids + [-1], tf.int32)
         self.no_merge = len(merged_ids)
         keys = [left * vocabulary_size + right for left, right in pair_ids]
+        # A table cannot be empty; -1 is no pair's key.
+        keys, ranks = (keys, list(range(len(keys)))) if keys else ([-1], [0])
         self.ranks = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
-                tf.constant(keys, tf.int64),
-                tf.range(len(keys), dtype=tf.int32),
+                tf.constant(keys, tf.int64), tf.constant(ranks, tf.int32)
             ),
             default_value=self.no_merge,
         )
@@ -61,40 +62,42 @@ class Merger(tf.Module):
         # Bytes without a token are dropped, as in `tokenizers`.
         known = ids >= 0
         ids, rows = tf.boolean_mask(ids, known), tf.boolean_mask(rows, known)
-        ids, rows, _ = tf.while_loop(
-            lambda ids, rows, merged: merged,
-            lambda ids, rows, merged: self._step(ids, rows, count),
-            (ids, rows, tf.size(ids) > 1),
-            shape_invariants=(
-                tf.TensorShape([None]),
-                tf.TensorShape([None]),
-                tf.TensorShape([]),
-            ),
+        empty = tf.zeros([0], tf.int32)
+        _, _, ids, rows = tf.while_loop(
+            lambda ids, *_: tf.size(ids) > 0,
+            lambda *state: self._step(*state, count),
+            (ids, rows, empty, empty),
+            shape_invariants=(tf.TensorShape([None]),) * 4,
         )
+        # Words finish in any order; each one's ids were kept together.
+        order = tf.argsort(rows, stable=True)
         return tf.RaggedTensor.from_value_rowids(
-            ids,
-            tf.cast(rows, tf.int64),
+            tf.gather(ids, order),
+            tf.cast(tf.gather(rows, order), tf.int64),
             nrows=tf.cast(count, tf.int64),
             validate=False,
         )
 
-    def _step(self, ids, rows, count):
+    def _step(self, ids, rows, done_ids, done_rows, count):
+        """One merge in every word; words with none left move to done."""
         left, right = ids[:-1], ids[1:]
         keys = tf.cast(left, tf.int64) * self.size + tf.cast(right, tf.int64)
         ranks = self.ranks.lookup(keys)
         ranks = tf.where(rows[:-1] == rows[1:], ranks, self.no_merge)
         best = tf.math.unsorted_segment_min(ranks, rows[:-1], count)
+        finished = tf.gather(best, rows) >= self.no_merge
         chosen = (ranks == tf.gather(best, rows[:-1])) & (
             ranks < self.no_merge
         )
         chosen = _first_of_overlaps(chosen)
         merged = tf.where(chosen, tf.gather(self.merged_ids, ranks), left)
+        keep = tf.concat([[True], ~chosen], 0) & ~finished
         ids = tf.concat([merged, ids[-1:]], 0)
-        keep = tf.concat([[True], ~chosen], 0)
         return (
             tf.boolean_mask(ids, keep),
             tf.boolean_mask(rows, keep),
-            tf.reduce_any(chosen),
+            tf.concat([done_ids, tf.boolean_mask(ids, finished)], 0),
+            tf.concat([done_rows, tf.boolean_mask(rows, finished)], 0),
         )
 
 

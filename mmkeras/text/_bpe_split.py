@@ -107,11 +107,16 @@ def _split_pieces(pieces, pre_tokenizer):
     # A whitespace run followed by an other run gives it its last char.
     gives = tf.concat([is_ws[:-1] & is_other[1:] & same_piece, [False]], 0)
     gives = gives[: tf.size(is_ws)]  # no units: no [False]
-    last = tf.strings.regex_replace(flat, rf"(?s)^.*([{_WS}])$", r"\1")
-    head = tf.strings.regex_replace(flat, f"[{_WS}]$", "")
-    head = tf.where(gives, head, flat)
-    received = tf.concat([[""], tf.where(gives, last, "")], 0)[:-1]
-    flat = tf.strings.join([received, head])
+    at = tf.where(gives)
+    runs = tf.boolean_mask(flat, gives)
+    last = tf.strings.regex_replace(runs, rf"(?s)^.*([{_WS}])$", r"\1")
+    head = tf.strings.regex_replace(runs, f"[{_WS}]$", "")
+    flat = tf.strings.join(
+        [
+            tf.tensor_scatter_nd_update(tf.zeros_like(flat), at + 1, last),
+            tf.tensor_scatter_nd_update(flat, at, head),
+        ]
+    )
     keep = flat != ""
     units = tf.ragged.boolean_mask(
         units.with_flat_values(flat), units.with_flat_values(keep)

@@ -282,6 +282,14 @@ def test_invalid_utf8_reads_as_replacement_character(tokenizer, reference):
     assert ids == [e.ids for e in expected]
 
 
+def test_repeated_pairs_merge_left_to_right_and_no_merges():
+    tokenizer = BytePairTokenizer(ALPHABET + ["aa", "aaaa"], ["a a", "aa aa"])
+    ids = tokenizer(["aaa", "aaaaa", "aaaaaaa"]).to_list()
+    assert ids == [[256, 97], [257, 97], [257, 256, 97]]
+    bytes_only = BytePairTokenizer(ALPHABET, [])
+    assert bytes_only(["hi", ""]).to_list() == [[104, 105], []]
+
+
 def test_padding_truncation_and_scalar():
     tokenizer = BytePairTokenizer(
         TOY_VOCAB, TOY_MERGES, sequence_length=3, pad_token="<|im_end|>"
