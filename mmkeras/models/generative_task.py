@@ -83,7 +83,9 @@ class GenerativeTask(Task):
             end_token_id=self.end_token_id,
             pad_token_id=self.pad_token_id,
         )
-        return cut_at_end(token_ids, self.end_token_id, self.pad_token_id)
+        return cut_at_end(
+            token_ids, self.end_token_id, self.pad_token_id, start_index
+        )
 
     def mask_pad_logits(self, logits):
         """`(batch, vocab)` logits with the pad token never chosen, unless
@@ -172,9 +174,12 @@ def check_max_length(max_length, sequence_length):
         )
 
 
-def cut_at_end(token_ids, end_token_id, pad_token_id):
+def cut_at_end(token_ids, end_token_id, pad_token_id, start_index=0):
     """Ids `(batch, length)` with every position after the first end token
-    set to pad (samplers stop a row at its end token, beams may not)."""
-    is_end = ops.cast(ops.equal(token_ids, end_token_id), "int32")
+    at or after `start_index` set to pad (samplers stop a row at its end
+    token, beams may not); a prompt's own end tokens (the end of an
+    earlier chat turn) stay."""
+    generated = ops.arange(token_ids.shape[1]) >= start_index
+    is_end = ops.cast(ops.equal(token_ids, end_token_id) & generated, "int32")
     ended_before = ops.cumsum(is_end, axis=1) - is_end > 0
     return ops.where(ended_before, pad_token_id, token_ids)

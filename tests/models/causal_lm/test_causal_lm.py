@@ -10,7 +10,13 @@ from mmkeras.models.causal_lm import builders
 from mmkeras.testing import run_task_test
 from mmkeras.testing import tiny_models
 
-PROMPTS = ["the capital of france is", "sky", "blue blue sky is the"]
+# The last holds an end token, as every chat prompt after a turn does.
+PROMPTS = [
+    "the capital of france is",
+    "sky",
+    "blue blue sky is the",
+    "<|im_start|>user\nsky<|im_end|>\n<|im_start|>assistant\n",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +46,7 @@ def _answer_ids(ids, model):
 
 def test_cached_greedy_generation_equals_full_passes(model):
     ids = model.generate(PROMPTS, max_new_tokens=6, return_strings=False)
-    assert ids.shape == (3, 6)
+    assert ids.shape == (4, 6)
     for prompt, row in zip(PROMPTS, ids, strict=True):
         assert _answer_ids(row, model) == _full_pass_greedy(model, prompt, 6)
 
@@ -69,7 +75,7 @@ def test_every_sampler_and_xla_generate(model, sampler):
         jit_compile=True,
         return_strings=False,
     )
-    assert plain.shape == (3, 4)
+    assert plain.shape == (4, 4)
     assert np.all((plain >= 0) & (plain < model.vocabulary_size))
     np.testing.assert_array_equal(plain, compiled)
 
