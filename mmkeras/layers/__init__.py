@@ -4,6 +4,7 @@ embeddings, and fusion of modalities. Nothing here imports `mmkeras.models`.
 
 from mmkeras.layers.attention import CoAttention
 from mmkeras.layers.attention import MultiHeadAttention
+from mmkeras.layers.attention import RotaryEmbedding
 from mmkeras.layers.attention._core import inside_jit_compile
 from mmkeras.layers.fusion import AttentionFusion
 from mmkeras.layers.fusion import AttentionFusionHead
@@ -20,7 +21,9 @@ from mmkeras.layers.fusion import RelationFusionHead
 from mmkeras.layers.fusion import TransformerFusionHead
 from mmkeras.layers.hub import HubEncoder
 from mmkeras.layers.text import TokenAndPositionEmbedding
+from mmkeras.layers.transformer import DecoderOnlyBlock
 from mmkeras.layers.transformer import FeedForward
+from mmkeras.layers.transformer import RMSNormalization
 from mmkeras.layers.transformer import TransformerDecoderBlock
 from mmkeras.layers.transformer import TransformerEncoderBlock
 from mmkeras.layers.vision import ConvStem
@@ -37,6 +40,7 @@ __all__ = [
     "ConcatFusion",
     "ConcatFusionHead",
     "ConvStem",
+    "DecoderOnlyBlock",
     "FeedForward",
     "FiLM",
     "FiLMFusionHead",
@@ -46,7 +50,9 @@ __all__ = [
     "LateFusion",
     "MultiHeadAttention",
     "PatchEmbedding",
+    "RMSNormalization",
     "RelationFusionHead",
+    "RotaryEmbedding",
     "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",

@@ -47,7 +47,8 @@ def test_the_classes_with_an_xla_option_are_found():
     # Task models are found too (named by module: family names stay in
     # their folders).
     assert any(
-        cls.__module__.startswith("mmkeras.models.") for cls in _classes_with_xla()
+        cls.__module__.startswith("mmkeras.models.")
+        for cls in _classes_with_xla()
     )
 
 

@@ -6,6 +6,8 @@ from keras import ops
 from mmkeras import _checks
 from mmkeras.layers import _masking
 from mmkeras.layers.attention import _core
+from mmkeras.layers.attention.rotary_embedding import LAYOUTS
+from mmkeras.layers.attention.rotary_embedding import RotaryEmbedding
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
@@ -23,19 +25,40 @@ class MultiHeadAttention(keras.layers.Layer):
 
     Masks combine: `value_mask` marks real (non-padded) keys, `attention_mask`
     is a full `(batch, query_len, key_len)` mask and `use_causal_mask` hides
-    future keys. With a cache, `cache` is `(batch, 2, max_len, heads,
-    key_dim)` holding keys and values: pass `cache_update_index` to write the
-    new keys at that position and attend causally over the cache
-    (self-attention decoding), or leave it `None` to attend over a
-    precomputed cache (cross-attention, see `compute_kv_cache`).
+    future keys. With a cache, `cache` is `(batch, 2, max_len,
+    num_key_value_heads, key_dim)` holding keys and values: pass
+    `cache_update_index` to write the new keys at that position and attend
+    causally over the cache (self-attention decoding), or leave it `None` to
+    attend over a precomputed cache (cross-attention, see
+    `compute_kv_cache`).
+
+    Grouped-query attention (Llama 2/3, SmolLM2): with `num_key_value_heads`
+    smaller than `num_heads`, the key and value projections (and the cache)
+    have only that many heads, and query head `h` attends with key/value
+    head `h // (num_heads // num_key_value_heads)`, as Hugging Face's
+    `repeat_kv` does. The core groups the query heads instead of repeating
+    the keys and values, so the cache is never copied per query head.
+
+    With `rope_max_wavelength`, a rotary position embedding (see
+    `RotaryEmbedding`) rotates the query and the new keys by `positions`
+    (call argument, `(batch, query_len)` ints; default `0, 1, ...` plus
+    `cache_update_index`). It is for self-attention: the keys are the
+    query's tokens and share its positions.
 
     Args:
-        num_heads: number of attention heads.
+        num_heads: number of attention (query) heads.
         key_dim: size of each head for query and key.
         value_dim: size of each head for value; defaults to `key_dim`.
         output_dim: size of the output; defaults to the query's last axis.
         dropout: dropout rate on the attention probabilities.
         use_bias: whether the projections have biases.
+        num_key_value_heads: number of key/value heads; must divide
+            `num_heads`. Defaults to `num_heads` (multi-head attention); 1
+            is multi-query attention.
+        rope_max_wavelength: the base of the rotary embedding on query and
+            key; `None` (the default) applies none.
+        rope_layout: which head dimensions the rotary embedding pairs,
+            `"half"` (Hugging Face) or `"interleaved"` (GGUF).
         xla: run the attention core under XLA (`jit_compile`): `True`,
             `False` or `"auto"` (the default) compiles on a GPU or TPU only.
         kernel_initializer: initializer for the projection kernels.
@@ -62,6 +85,9 @@ class MultiHeadAttention(keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         seed=None,
+        num_key_value_heads=None,
+        rope_max_wavelength=None,
+        rope_layout="half",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -70,7 +96,20 @@ class MultiHeadAttention(keras.layers.Layer):
         _checks.optional_positive_int("value_dim", value_dim)
         _checks.optional_positive_int("output_dim", output_dim)
         _checks.rate("dropout", dropout)
+        check_grouping(num_heads, num_key_value_heads)
+        check_rope(rope_max_wavelength, rope_layout)
         self.num_heads = num_heads
+        self.num_key_value_heads = num_key_value_heads
+        self.rope_max_wavelength = rope_max_wavelength
+        self.rope_layout = rope_layout
+        self.rotary_embedding = None
+        if rope_max_wavelength is not None:
+            self.rotary_embedding = RotaryEmbedding(
+                rope_max_wavelength,
+                rope_layout,
+                dtype=self.dtype_policy,
+                name="rotary_embedding",
+            )
         self.key_dim = key_dim
         self.value_dim = value_dim
         self.output_dim = output_dim
@@ -94,10 +133,10 @@ class MultiHeadAttention(keras.layers.Layer):
             "query", (self.num_heads, self.key_dim), query_shape
         )
         self.key_dense = self._projection(
-            "key", (self.num_heads, self.key_dim), key_shape
+            "key", (self._kv_heads, self.key_dim), key_shape
         )
         self.value_dense = self._projection(
-            "value", (self.num_heads, value_dim), value_shape
+            "value", (self._kv_heads, value_dim), value_shape
         )
         self.output_dense = keras.layers.EinsumDense(
             "bqhd,hde->bqe",
@@ -113,6 +152,10 @@ class MultiHeadAttention(keras.layers.Layer):
         self.output_dense.build(
             tuple(query_shape[:-1]) + (self.num_heads, value_dim)
         )
+
+    @property
+    def _kv_heads(self):
+        return self.num_key_value_heads or self.num_heads
 
     def _projection(self, name, heads_shape, input_shape):
         dense = keras.layers.EinsumDense(
@@ -139,6 +182,7 @@ class MultiHeadAttention(keras.layers.Layer):
         cache=None,
         cache_update_index=None,
         return_attention_scores=False,
+        positions=None,
         training=None,
     ):
         self._check_features("query", query, self.query_dense)
@@ -147,7 +191,12 @@ class MultiHeadAttention(keras.layers.Layer):
         )
         reads_cache = cache is not None and cache_update_index is None
         if value is query and key is None and not reads_cache:
-            query_heads, key_heads, value_heads = self._self_projections(query)
+            # A decoding step reads each kernel once: concatenating them
+            # for one matmul would copy all three first.
+            one_step = cache_update_index is not None and query.shape[1] == 1
+            query_heads, key_heads, value_heads = self._self_projections(
+                query, fuse=not one_step
+            )
         elif reads_cache:
             query_heads = _project(self.query_dense, query)
             key_heads, value_heads = cache[:, 0], cache[:, 1]
@@ -158,6 +207,14 @@ class MultiHeadAttention(keras.layers.Layer):
                 self._check_features("key", key, self.key_dense)
             key_heads = _project(self.key_dense, value if key is None else key)
             value_heads = _project(self.value_dense, value)
+        if self.rotary_embedding is not None:
+            query_heads, key_heads = self._rotate(
+                query_heads,
+                key_heads,
+                positions,
+                cache_update_index,
+                reads_cache,
+            )
         query_start = 0
         if cache is not None and cache_update_index is not None:
             self._check_cacheable()
@@ -200,20 +257,56 @@ class MultiHeadAttention(keras.layers.Layer):
             results += (cache,)
         return results[0] if len(results) == 1 else results
 
-    def _self_projections(self, inputs):
+    def _self_projections(self, inputs, fuse=True):
         """Query, key and value heads of one tensor from one matmul over
         the three kernels side by side: fewer, larger ops than three
         `EinsumDense` calls, the same weights (and so the same files)."""
         self._check_features("value", inputs, self.value_dense)
         projections = (self.query_dense, self.key_dense, self.value_dense)
-        if any(p.quantization_mode for p in projections):
+        if not fuse or any(p.quantization_mode for p in projections):
             return tuple(_project(p, inputs) for p in projections)
-        kernel = ops.concatenate([p.kernel for p in projections], axis=-1)
+        features = inputs.shape[-1]
+        kernel = ops.concatenate(
+            [ops.reshape(p.kernel, (features, -1)) for p in projections],
+            axis=-1,
+        )
         bias = None
         if self.use_bias:
-            bias = ops.concatenate([p.bias for p in projections], axis=-1)
+            bias = ops.concatenate(
+                [ops.reshape(p.bias, (-1,)) for p in projections], axis=-1
+            )
         heads = _matmul(inputs, kernel, bias, 1)
-        return ops.split(heads, [self.key_dim, 2 * self.key_dim], axis=-1)
+        shapes = [p.kernel.shape[1:] for p in projections]
+        ends = [shapes[0][0] * shapes[0][1]]
+        ends.append(ends[0] + shapes[1][0] * shapes[1][1])
+        lead = ops.shape(inputs)[:2]
+        return tuple(
+            ops.reshape(part, (*lead, *shape))
+            for part, shape in zip(
+                ops.split(heads, ends, axis=-1), shapes, strict=True
+            )
+        )
+
+    def _rotate(self, query_heads, key_heads, positions, index, reads_cache):
+        """Query and key heads rotated by the rotary embedding."""
+        query_len, key_len = query_heads.shape[1], key_heads.shape[1]
+        if reads_cache or (
+            None not in (query_len, key_len) and query_len != key_len
+        ):
+            raise ValueError(
+                "A rotary embedding (rope_max_wavelength="
+                f"{self.rope_max_wavelength}) is for self-attention: the keys "
+                "must be the query's tokens, at the same positions. Received "
+                "a precomputed cache or keys of another length: query "
+                f"length {query_len}, key length {key_len}"
+            )
+        if positions is None:
+            start = 0 if index is None else ops.cast(index, "int32")
+            positions = ops.arange(ops.shape(query_heads)[1])[None] + start
+        return (
+            self.rotary_embedding(query_heads, positions),
+            self.rotary_embedding(key_heads, positions),
+        )
 
     def _check_features(self, name, tensor, projection):
         _checks.rank(name, tensor.shape, 3)
@@ -233,16 +326,23 @@ class MultiHeadAttention(keras.layers.Layer):
                 `value`.
 
         Returns:
-            `(batch, 2, key_len, num_heads, key_dim)`: keys then values.
+            `(batch, 2, key_len, num_key_value_heads, key_dim)`: keys then
+            values.
         """
         self._check_cacheable()
+        if self.rotary_embedding is not None:
+            raise ValueError(
+                "compute_kv_cache precomputes cross-attention keys, which a "
+                "rotary embedding cannot rotate (it is for self-attention). "
+                f"Received: rope_max_wavelength={self.rope_max_wavelength}"
+            )
         key_heads = self.key_dense(value if key is None else key)
         return ops.stack([key_heads, self.value_dense(value)], axis=1)
 
     def empty_cache(self, batch_size, max_length):
         """A zero self-attention cache for `max_length` decoding steps."""
         self._check_cacheable()
-        shape = (batch_size, 2, max_length, self.num_heads, self.key_dim)
+        shape = (batch_size, 2, max_length, self._kv_heads, self.key_dim)
         return ops.zeros(shape, dtype=self.compute_dtype)
 
     def _check_cacheable(self):
@@ -270,9 +370,36 @@ class MultiHeadAttention(keras.layers.Layer):
                     self.bias_initializer
                 ),
                 "seed": self.seed,
+                "num_key_value_heads": self.num_key_value_heads,
+                "rope_max_wavelength": self.rope_max_wavelength,
+                "rope_layout": self.rope_layout,
             }
         )
         return config
+
+
+def check_grouping(num_heads, num_key_value_heads):
+    _checks.optional_positive_int("num_key_value_heads", num_key_value_heads)
+    if num_key_value_heads is not None and num_heads % num_key_value_heads:
+        raise ValueError(
+            "num_key_value_heads must divide num_heads (each key/value head "
+            f"serves a group of query heads). Received: num_heads={num_heads}"
+            f", num_key_value_heads={num_key_value_heads}"
+        )
+
+
+def check_rope(max_wavelength, layout):
+    """The rotary arguments; `max_wavelength` None means no rotation."""
+    _checks.one_of("rope_layout", layout, LAYOUTS)
+    if max_wavelength is not None and not (
+        isinstance(max_wavelength, (int, float))
+        and not isinstance(max_wavelength, bool)
+        and max_wavelength > 1
+    ):
+        raise ValueError(
+            "rope_max_wavelength must be a number > 1 (None for no rotary "
+            f"embedding). Received: rope_max_wavelength={max_wavelength!r}"
+        )
 
 
 def _project(dense, inputs, contracted=1):

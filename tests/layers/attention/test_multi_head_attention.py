@@ -286,3 +286,207 @@ def test_an_int8_quantized_layer_keeps_its_outputs():
     np.testing.assert_allclose(
         model(x), expected, atol=0.03 * np.abs(expected).max()
     )
+
+
+def _grouped(xla=False, rope=None, **kwargs):
+    return MultiHeadAttention(
+        num_heads=6,
+        key_dim=4,
+        num_key_value_heads=2,
+        use_bias=False,
+        rope_max_wavelength=rope,
+        xla=xla,
+        **kwargs,
+    )
+
+
+def test_grouped_query_attention_basics():
+    run_layer_test(
+        MultiHeadAttention, **CASES["MultiHeadAttention(grouped, rotary)"]
+    )
+
+
+def test_grouped_query_attention_matches_repeated_key_value_heads():
+    """Query head h reads key/value head h // groups (HF's repeat_kv)."""
+    layer = _grouped()
+    x = _floats(2, 5, 12)
+    mask = np.arange(5)[None] < np.array([[5], [3]])
+    actual = layer(x, x, value_mask=mask, use_causal_mask=True)
+    wq, wk, wv, wo = (w.numpy() for w in layer.weights)
+    assert wk.shape == wv.shape == (12, 2, 4)
+    q = np.einsum("btc,chd->bthd", x, wq) / 2.0
+    k = np.repeat(np.einsum("btc,chd->bthd", x, wk), 3, axis=2)
+    v = np.repeat(np.einsum("btc,chd->bthd", x, wv), 3, axis=2)
+    scores = np.einsum("bqhd,bkhd->bhqk", q, k)
+    allowed = mask[:, None, None, :] & np.tril(np.ones((5, 5), bool))
+    scores = np.where(allowed, scores, -np.inf)
+    probs = np.exp(scores - scores.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    expected = np.einsum(
+        "bqhd,hde->bqe", np.einsum("bhqk,bkhd->bqhd", probs, v), wo
+    )
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_grouped_scores_have_every_query_head():
+    layer = _grouped()
+    x = _floats(2, 5, 12)
+    _, scores = layer(x, x, return_attention_scores=True)
+    assert scores.shape == (2, 6, 5, 5)
+    np.testing.assert_allclose(np.sum(scores, -1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("xla", [True, False])
+def test_grouped_rotary_cache_holds_key_value_heads_and_decodes_the_same(xla):
+    layer = _grouped(xla=xla, rope=10000)
+    x = _floats(2, 6, 12)
+    full = layer(x, x, use_causal_mask=True).numpy()
+    cache = layer.empty_cache(batch_size=2, max_length=8)
+    assert tuple(cache.shape) == (2, 2, 8, 2, 4)
+
+    @tf.function  # the XLA core runs in graphs only
+    def decode(cache):
+        # A prefill of 2 steps, then one step at a time.
+        output, cache = layer(
+            x[:, :2], x[:, :2], cache=cache, cache_update_index=0
+        )
+        steps = [output]
+        for index in range(2, 6):
+            step = x[:, index : index + 1]
+            output, cache = layer(
+                step, step, cache=cache, cache_update_index=index
+            )
+            steps.append(output)
+        return tf.concat(steps, 1), cache
+
+    decoded, cache = decode(cache)
+    np.testing.assert_allclose(decoded, full, atol=1e-5)
+    assert tuple(cache.shape) == (2, 2, 8, 2, 4)
+    np.testing.assert_array_equal(cache[:, :, 6:], 0.0)
+
+
+def test_grouped_xla_and_plain_paths_agree():
+    x = _floats(3, 7, 12)
+    plain, xla = _grouped(rope=100), _grouped(xla=True, rope=100)
+    plain(x, x)
+    xla(x, x)
+    xla.set_weights(plain.get_weights())
+    mask = np.arange(7)[None] < np.array([[7], [5], [1]])
+    expected = plain(x, x, value_mask=mask, use_causal_mask=True)
+    actual = tf.function(
+        lambda: xla(x, x, value_mask=mask, use_causal_mask=True)
+    )()
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_grouped_projections_fused_or_not_agree():
+    layer = _grouped(rope=100)
+    x = _floats(2, 5, 12)
+    fused = layer(x, x, use_causal_mask=True)
+    separate = layer(x, x.copy(), use_causal_mask=True)
+    np.testing.assert_allclose(fused, separate, atol=1e-6)
+
+
+def test_a_decoding_step_reads_each_kernel_once():
+    """No concatenated q/k/v kernel (a copy of all three) per step."""
+    layer = _grouped(rope=100)
+    x = _floats(1, 1, 12)
+    layer(x, x)
+    cache = layer.empty_cache(1, 4)
+    graph = (
+        tf.function(lambda t: layer(t, t, cache=cache, cache_update_index=1))
+        .get_concrete_function(tf.TensorSpec(x.shape))
+        .graph
+    )
+    operations = graph.get_operations()
+    assert [op.type for op in operations].count("MatMul") == 4
+    # (features, (6 + 2 + 2) * key_dim): the three kernels side by side.
+    shapes = [tuple(t.shape) for op in operations for t in op.outputs]
+    assert (12, 40) not in shapes
+    assert (12, 40) in _fused_shapes(layer, x)
+
+
+def _fused_shapes(layer, x):
+    graph = (
+        tf.function(lambda t: layer(t, t))
+        .get_concrete_function(tf.TensorSpec(x.shape))
+        .graph
+    )
+    return [tuple(t.shape) for op in graph.get_operations() for t in op.outputs]
+
+
+def test_positions_rotate_query_and_keys():
+    layer = _grouped(rope=100)
+    x = _floats(2, 4, 12)
+    default = layer(x, x, use_causal_mask=True)
+    same = layer(x, x, use_causal_mask=True, positions=np.arange(4)[None])
+    np.testing.assert_allclose(same, default, atol=1e-6)
+    # Shifting every position changes nothing: only distances count.
+    shifted = layer(
+        x, x, use_causal_mask=True, positions=np.arange(4)[None] + 7
+    )
+    np.testing.assert_allclose(shifted, default, atol=1e-5)
+    other = layer(
+        x, x, use_causal_mask=True, positions=np.array([[0, 2, 4, 6]])
+    )
+    assert not np.allclose(other, default, atol=1e-3)
+
+
+def test_grouped_attention_under_mixed_bfloat16():
+    x = _floats(2, 5, 12)
+    layer = _grouped(rope=100)
+    expected = layer(x, x, use_causal_mask=True)
+    mixed = _grouped(rope=100, dtype="mixed_bfloat16")
+    mixed(x, x)
+    mixed.set_weights(layer.get_weights())
+    outputs, scores = mixed(
+        x, x, use_causal_mask=True, return_attention_scores=True
+    )
+    assert outputs.dtype == "bfloat16" and scores.dtype == "float32"
+    assert mixed.empty_cache(1, 3).dtype == "bfloat16"
+    np.testing.assert_allclose(
+        np.asarray(outputs, "float32"), expected, atol=0.05
+    )
+
+
+def test_configs_without_the_new_arguments_load_as_before():
+    layer = MultiHeadAttention(num_heads=2, key_dim=8)
+    x = _floats(1, 3, 16)
+    expected = layer(x, x)
+    config = layer.get_config()
+    for key in ("num_key_value_heads", "rope_max_wavelength", "rope_layout"):
+        del config[key]
+    loaded = MultiHeadAttention.from_config(config)
+    loaded(x, x)
+    loaded.set_weights(layer.get_weights())
+    np.testing.assert_allclose(loaded(x, x), expected, atol=1e-7)
+    assert loaded.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            dict(num_heads=6, num_key_value_heads=4),
+            "num_key_value_heads must divide num_heads.*Received: "
+            "num_heads=6, num_key_value_heads=4",
+        ),
+        (dict(num_heads=6, num_key_value_heads=0), "num_key_value_heads=0"),
+        (dict(num_heads=2, rope_max_wavelength=0.5), "rope_max_wavelength=0.5"),
+        (dict(num_heads=2, rope_layout="x"), "rope_layout must be one of"),
+    ],
+)
+def test_bad_grouping_and_rotary_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MultiHeadAttention(key_dim=4, **kwargs)
+
+
+def test_rotary_embedding_refuses_cross_attention():
+    layer = _grouped(rope=100)
+    query, value = _floats(1, 3, 12), _floats(1, 5, 12)
+    with pytest.raises(
+        ValueError, match="is for self-attention.*query length 3, key length 5"
+    ):
+        layer(query, value)
+    with pytest.raises(ValueError, match="compute_kv_cache precomputes"):
+        layer.compute_kv_cache(value)
