@@ -128,35 +128,41 @@ class BytePairTokenizer(keras.layers.Layer):
             text, "UTF-8", "UTF-8", errors="replace"
         )
         # regex_split stops at NUL: split a copy with \x01 (one byte, the
-        # same class), then take the words' bytes from the text itself.
+        # same class), then cut the words from the text (they tile it).
         words = _bpe_split.split_words(
             tf.strings.regex_replace(text, "\x00", "\x01"),
             self.pre_tokenizer,
             self._special,
             self._special_ids,
         )
-        flat = words.flat_values
-        lengths = tf.strings.length(flat)
-        text_bytes = tf.strings.bytes_split(text).flat_values
-        text_bytes = tf.reshape(tf.io.decode_raw(text_bytes, tf.uint8), [-1])
-        if self._special_ids is None:
-            ids = self._merger(text_bytes, lengths)
-        else:
-            special = self._special_ids.lookup(flat)
-            is_special = special >= 0
-            specials = tf.RaggedTensor.from_row_lengths(
-                tf.boolean_mask(special, is_special),
-                tf.cast(is_special, tf.int64),
-                validate=False,
-            )
-            merged = self._merger(
-                tf.boolean_mask(
-                    text_bytes, ~tf.repeat(is_special, lengths)
-                ),
-                tf.where(is_special, 0, lengths),
-            )
-            ids = tf.concat([specials, merged], axis=1)
+        text_bytes = tf.RaggedTensor.from_row_lengths(
+            tf.strings.bytes_split(text).flat_values,
+            tf.strings.length(words.flat_values),
+            validate=False,
+        )
+        # Each distinct word of the batch is merged once.
+        unique, index = tf.unique(tf.strings.reduce_join(text_bytes, axis=1))
+        ids = tf.gather(self._word_ids(unique), index)
         return words.with_flat_values(ids).merge_dims(1, 2)
+
+    def _word_ids(self, words):
+        split = tf.strings.bytes_split(words)
+        values = tf.reshape(tf.io.decode_raw(split.flat_values, tf.uint8), [-1])
+        lengths = split.row_lengths()
+        if self._special_ids is None:
+            return self._merger(values, lengths)
+        special = self._special_ids.lookup(words)
+        is_special = special >= 0
+        specials = tf.RaggedTensor.from_row_lengths(
+            tf.boolean_mask(special, is_special),
+            tf.cast(is_special, tf.int64),
+            validate=False,
+        )
+        merged = self._merger(
+            tf.boolean_mask(values, ~tf.repeat(is_special, lengths)),
+            tf.where(is_special, tf.zeros_like(lengths), lengths),
+        )
+        return tf.concat([specials, merged], axis=1)
 
     def detokenize(self, ids):
         """Joins ids back into text; `detokenize(tokenizer(s)) == s`.
