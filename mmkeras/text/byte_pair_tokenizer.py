@@ -173,20 +173,16 @@ class BytePairTokenizer(keras.layers.Layer):
 
         Args:
             ids: int ids, `(sequence,)` or `(batch, sequence)`, dense or
-                ragged.
+                ragged (nested lists may have rows of any lengths).
 
         Returns:
             A string scalar or a `(batch,)` string tensor.
         """
+        if isinstance(ids, (list, tuple)):  # lists may be of any lengths
+            ids = tf.ragged.constant(ids, dtype=tf.int32)
         single = not isinstance(ids, tf.RaggedTensor) and _inputs.rank(ids) == 1
         ids = _inputs.ragged_batch(ids)
-        size = len(self.vocabulary)
-        tf.debugging.assert_less(
-            ids.flat_values, size, f"ids must be in [0, {size})."
-        )
-        tf.debugging.assert_non_negative(
-            ids.flat_values, f"ids must be in [0, {size})."
-        )
+        _check_ids(ids.flat_values, len(self.vocabulary))
         text = tf.strings.reduce_join(
             tf.gather(self._token_bytes, ids), axis=-1
         )
@@ -255,6 +251,18 @@ def _string_tensor(inputs):
             f"strings. Received inputs of rank {rank}."
         )
     return inputs
+
+
+def _check_ids(ids, size):
+    message = f"ids must be in [0, {size})."
+    if tf.executing_eagerly():
+        bad = ids[(ids < 0) | (ids >= size)].numpy()
+        if bad.size:
+            raise ValueError(f"{message} Received: id={bad[0]}")
+        return
+    # In a graph the check runs with the ops (tf.gather would not check).
+    tf.debugging.assert_less(ids, size, message)
+    tf.debugging.assert_non_negative(ids, message)
 
 
 def _merge_list(merges, ids):

@@ -174,8 +174,11 @@ def test_detokenize_shapes_and_cut_characters(tokenizer, reference):
     assert tokenizer.detokenize(dense).shape == (2,)
     cut = tokenizer("🙂").numpy().tolist()[:-1]
     assert tokenizer.detokenize(cut).numpy().decode() == reference.decode(cut)
+    with pytest.raises(ValueError, match=r"in \[0, 49152\). Received: id=-1"):
+        tokenizer.detokenize([[5], [-1, 49152]])
+    graph = tf.function(tokenizer.detokenize)
     with pytest.raises(tf.errors.InvalidArgumentError, match="ids must be in"):
-        tokenizer.detokenize([49152])
+        graph(tf.constant([49152]))
 
 
 def test_pre_tokenizer_equals_tokenizers_on_every_character_class():
@@ -274,6 +277,17 @@ def test_special_tokens_are_matched_whole_and_longest_first(toy):
     assert toy.detokenize(ids).numpy().tolist() == [
         b"<|im_end|><|im_end|>", b"<|im_end", b"x<|im|>",
     ]  # fmt: skip
+
+
+def test_special_tokens_with_regex_characters_are_literal():
+    special = ["a.b", "[a-z]", "\\d+", "<|é→|>", "$^", "(?i)"]
+    tokenizer = BytePairTokenizer(
+        ALPHABET + special, [], special_tokens=special
+    )
+    text = "axb a.b[a-z]z\\d+9<|é→|>$^(?i)X"
+    ids = tokenizer(text).numpy().tolist()
+    assert ids == [97, 120, 98, 32, 256, 257, 122, 258, 57, 259, 260, 261, 88]
+    assert tokenizer.detokenize(ids).numpy().decode() == text
 
 
 def test_invalid_utf8_reads_as_replacement_character(tokenizer, reference):
