@@ -22,13 +22,13 @@ class BytePairTokenizer(keras.layers.Layer):
 
     Args:
         vocabulary: the tokens, a list (the index is the id) in GPT-2's
-            byte-to-unicode alphabet, e.g. GGUF `tokenizer.ggml.tokens`. It
-            must hold the 256 single-byte tokens.
+            byte-to-unicode alphabet, e.g. GGUF `tokenizer.ggml.tokens`. A
+            byte whose token is missing is dropped, as in `tokenizers`.
         merges: the merge rules `"a b"` in rank order, e.g. GGUF
             `tokenizer.ggml.merges`; `a`, `b` and `ab` are tokens.
         special_tokens: tokens of the vocabulary matched as whole strings
-            before splitting (`<|im_start|>`, ...), and written as they are
-            by `detokenize`.
+            before splitting (`<|im_start|>`, ...); `detokenize` keeps
+            them.
         pre_tokenizer: `"smollm"` (every digit alone, then GPT-2's pattern;
             GGUF pre-type `smollm`) or `"gpt2"` (GPT-2's pattern).
         sequence_length: pad with `pad_token` / truncate to this length and
@@ -45,7 +45,7 @@ class BytePairTokenizer(keras.layers.Layer):
     ... )
     >>> tokenizer("hello!").numpy()
     array([259,  33], dtype=int32)
-    >>> tokenizer.detokenize([259, 0]).numpy()
+    >>> tokenizer.detokenize([259, 33]).numpy()
     b'hello!'
     """
 
@@ -301,7 +301,12 @@ def _merge_ids(merges, ids):
 
 
 def _special_list(special_tokens, ids):
-    special_tokens = list(special_tokens or [])
+    if isinstance(special_tokens, str):
+        raise ValueError(
+            "special_tokens must be a list of tokens. Received the string "
+            f"{special_tokens!r}; pass [{special_tokens!r}]."
+        )
+    special_tokens = list(dict.fromkeys(special_tokens or []))
     for token in special_tokens:
         if not isinstance(token, str) or token not in ids:
             raise ValueError(

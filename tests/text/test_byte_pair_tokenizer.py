@@ -279,15 +279,25 @@ def test_special_tokens_are_matched_whole_and_longest_first(toy):
     ]  # fmt: skip
 
 
-def test_special_tokens_with_regex_characters_are_literal():
-    special = ["a.b", "[a-z]", "\\d+", "<|é→|>", "$^", "(?i)"]
-    tokenizer = BytePairTokenizer(
-        ALPHABET + special, [], special_tokens=special
+ODD_SPECIAL = ["a.b", "[a-z]", "\\d+", "<|é→|>", "$^", "(?i)"]
+
+
+@pytest.fixture(scope="module")
+def odd():
+    """Merges of a repeated pair and special tokens full of regex syntax."""
+    return BytePairTokenizer(
+        ALPHABET + ["aa", "aaaa"] + ODD_SPECIAL,
+        ["a a", "aa aa"],
+        special_tokens=ODD_SPECIAL + ["a.b"],
     )
+
+
+def test_special_tokens_with_regex_characters_are_literal(odd):
+    assert odd.special_tokens == ODD_SPECIAL  # duplicates dropped
     text = "axb a.b[a-z]z\\d+9<|é→|>$^(?i)X"
-    ids = tokenizer(text).numpy().tolist()
-    assert ids == [97, 120, 98, 32, 256, 257, 122, 258, 57, 259, 260, 261, 88]
-    assert tokenizer.detokenize(ids).numpy().decode() == text
+    ids = odd(text).numpy().tolist()
+    assert ids == [97, 120, 98, 32, 258, 259, 122, 260, 57, 261, 262, 263, 88]
+    assert odd.detokenize(ids).numpy().decode() == text
 
 
 def test_invalid_utf8_reads_as_replacement_character(tokenizer, reference):
@@ -296,9 +306,8 @@ def test_invalid_utf8_reads_as_replacement_character(tokenizer, reference):
     assert ids == [e.ids for e in expected]
 
 
-def test_repeated_pairs_merge_left_to_right_and_no_merges():
-    tokenizer = BytePairTokenizer(ALPHABET + ["aa", "aaaa"], ["a a", "aa aa"])
-    ids = tokenizer(["aaa", "aaaaa", "aaaaaaa"]).to_list()
+def test_repeated_pairs_merge_left_to_right_and_no_merges(odd):
+    ids = odd(["aaa", "aaaaa", "aaaaaaa"]).to_list()
     assert ids == [[256, 97], [257, 97], [257, 256, 97]]
     bytes_only = BytePairTokenizer(ALPHABET, [])
     assert bytes_only(["hi", ""]).to_list() == [[104, 105], []]
@@ -345,6 +354,7 @@ def test_vocabulary_accessors(toy):
         ({"merges": ["h  e"]}, ValueError, r"merges\[0\] must be a string"),
         ({"merges": "h e"}, ValueError, "merges must be a list"),
         ({"special_tokens": ["<|x|>"]}, ValueError, "'<|x|>', which is not"),
+        ({"special_tokens": "<|im"}, ValueError, r"pass \['<\|im'\]"),
         ({"pre_tokenizer": "llama3"}, ValueError, "pre_tokenizer must be one"),
         ({"sequence_length": 4}, ValueError, "sequence_length needs a pad"),
         ({"pad_token": "<pad>"}, ValueError, "pad_token must be a token"),
