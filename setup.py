@@ -85,7 +85,10 @@ if __name__ == "__main__":
         # The zoo catalogue: mmkeras/zoo/catalogue links to the top-level
         # zoo/ folder, whose entries (manifests, cards, small weights) ship
         # in the wheel.
-        package_data={"mmkeras.zoo": ["catalogue/*/*"]},
+        package_data={
+            "mmkeras.zoo": ["catalogue/*/*"],
+            "mmkeras.data": ["texts/*"],
+        },
         install_requires=INSTALL_REQUIRES,
         extras_require=EXTRAS_REQUIRE,
         entry_points={"console_scripts": ["mmkeras=mmkeras_cli.main:cli"]},

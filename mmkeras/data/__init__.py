@@ -15,6 +15,8 @@ from mmkeras.data._records import ReadReport
 from mmkeras.data.coco import coco_captions
 from mmkeras.data.color_match import color_match
 from mmkeras.data.color_match import color_match_arrays
+from mmkeras.data.documents import read_text
+from mmkeras.data.documents import text_file
 from mmkeras.data.easy_vqa import easy_vqa
 from mmkeras.data.easy_vqa import easy_vqa_answers
 from mmkeras.data.fashion_mnist import DatasetNotFoundError
@@ -61,6 +63,7 @@ __all__ = [
     "load_image",
     "preprocess_image",
     "read_idx",
+    "read_text",
     "references",
     "register_dataset",
     "render_scene",
@@ -68,5 +71,6 @@ __all__ = [
     "shapes_captions",
     "sort_of_clevr",
     "splits",
+    "text_file",
     "vqa_v2",
 ]

@@ -15,6 +15,7 @@ Example:
 
 from mmkeras.evaluation import accuracy
 from mmkeras.evaluation import captioning
+from mmkeras.evaluation import language
 from mmkeras.evaluation import references
 from mmkeras.evaluation import retrieval
 from mmkeras.evaluation.registry import EVALUATORS
@@ -26,6 +27,7 @@ __all__ = [
     "accuracy",
     "captioning",
     "evaluate",
+    "language",
     "references",
     "register_evaluator",
     "retrieval",

@@ -65,7 +65,12 @@ class BeamSampler(Sampler):
         if self.num_beams == 1 and not self.return_all_beams:
             # One beam is greedy search: the base loop, with no reordering.
             return super().__call__(
-                next_fn, token_ids, cache, start_index, end_token_id, pad_token_id
+                next_fn,
+                token_ids,
+                cache,
+                start_index,
+                end_token_id,
+                pad_token_id,
             )
         beams = self.num_beams
         token_ids = reset_after(token_ids, start_index, pad_token_id)

@@ -17,6 +17,7 @@ from mmkeras.encoders import pretrained
 from mmkeras.layers import ImageConverter
 from mmkeras.models import DualEncoder
 from mmkeras.models import DualEncoderPreprocessor
+from mmkeras.models.causal_lm import presets as causal_lm_presets
 from mmkeras.text import WordPieceTokenizer
 from mmkeras.zoo import cache
 from mmkeras.zoo import loading
@@ -101,6 +102,19 @@ def write_minilm_l6(model, directory):
         )
     ]
     return files, {}
+
+
+def smollm2(files, manifest, load_weights=True):
+    """SmolLM2-135M-Instruct as a `CausalLM`, converted from the package's
+    GGUF file on first load into the cache (a derived `.keras` file,
+    verified on every load and converted again when it differs)."""
+    return causal_lm_presets.load_entry(files, manifest, load_weights)
+
+
+def write_smollm2(model, directory):
+    """The files of a `smollm2` entry: the installed package's GGUF file,
+    referenced (a `package:` URI), not copied."""
+    return [_package_entry("model.gguf", *causal_lm_presets.SMOLLM2_FILE)], {}
 
 
 def _package_entry(name, package, relative_path):

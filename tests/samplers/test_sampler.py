@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 from mmkeras import samplers
-from tests.samplers.toy import ToyModel
 
 CLASSES = {
     "greedy": samplers.GreedySampler,

