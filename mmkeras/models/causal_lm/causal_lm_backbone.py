@@ -168,6 +168,7 @@ class CausalLMBackbone(keras.Model):
                 "the input or build the backbone with a larger "
                 "max_sequence_length."
             )
+        self._check_ids(token_ids)
         x = self.token_embedding(token_ids)
         positions = _positions(padding_mask)
         for block in self.blocks:
@@ -178,6 +179,18 @@ class CausalLMBackbone(keras.Model):
                 training=training,
             )
         return self.final_norm(x)
+
+    def _check_ids(self, token_ids):
+        """Out-of-range ids, named (eagerly; graphs skip the check)."""
+        if not tf.executing_eagerly() or not ops.size(token_ids):
+            return
+        low, high = int(ops.min(token_ids)), int(ops.max(token_ids))
+        if low < 0 or high >= self.vocabulary_size:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"token_ids must be in [0, vocabulary_size="
+                f"{self.vocabulary_size}). Received: token id {bad}"
+            )
 
     def token_logits(self, hidden):
         """Float32 logits `(batch, length, vocabulary_size)` of hidden
@@ -223,14 +236,16 @@ class CausalLMBackbone(keras.Model):
             vocabulary_size)`, the final hidden states `(batch, n,
             hidden_dim)` and the updated cache.
         """
-        cache_update_index = ops.convert_to_tensor(cache_update_index, "int32")
         padding_mask = ops.cast(padding_mask, "bool")
+        _check_slots(token_ids, cache, cache_update_index, padding_mask)
+        cache_update_index = ops.convert_to_tensor(cache_update_index, "int32")
         shape = ops.shape(token_ids)
         positions = ops.slice(
             _positions(padding_mask),
             (0, cache_update_index),
             (shape[0], shape[1]),
         )
+        self._check_ids(token_ids)
         x = self.token_embedding(token_ids)
         caches = []
         for index, block in enumerate(self.blocks):
@@ -440,17 +455,47 @@ def _unpack(inputs):
         "token_ids",
         "padding_mask",
     }:
-        keys = sorted(inputs) if isinstance(inputs, dict) else None
+        received = type(inputs).__name__
+        if isinstance(inputs, dict):
+            received += f" with keys {sorted(inputs)}"
         raise ValueError(
             "CausalLMBackbone takes a dict with keys 'token_ids' (batch, "
             "length) int and 'padding_mask' (batch, length) bool. Received: "
-            f"{type(inputs).__name__} with keys {keys}"
+            f"{received}"
         )
     token_ids = ops.convert_to_tensor(inputs["token_ids"])
     padding_mask = ops.cast(inputs["padding_mask"], "bool")
     _checks.rank("token_ids", token_ids.shape, 2)
     _checks.rank("padding_mask", padding_mask.shape, 2)
     return token_ids, padding_mask
+
+
+def _check_slots(token_ids, cache, index, padding_mask):
+    """The token ids fit the cache at `index` (when the shapes are known
+    and `index` is a Python int), and the mask covers the cache."""
+    _checks.rank("token_ids", token_ids.shape, 2)
+    _checks.rank("padding_mask", padding_mask.shape, 2)
+    slots = cache.shape[3]
+    if None not in (slots, padding_mask.shape[1]) and (
+        padding_mask.shape[1] != slots
+    ):
+        raise ValueError(
+            f"padding_mask must cover the whole cache: {slots} slots. "
+            f"Received: padding_mask with shape {tuple(padding_mask.shape)}"
+        )
+    count = token_ids.shape[1]
+    if count == 0:
+        raise ValueError(
+            "token_ids must hold at least one token per row. Received: "
+            f"token_ids with shape {tuple(token_ids.shape)}"
+        )
+    static = int(index) if isinstance(index, (int, np.integer)) else None
+    if None not in (slots, count, static) and static + count > slots:
+        raise ValueError(
+            f"{count} token(s) at cache_update_index={int(static)} do not "
+            f"fit a cache of {slots} slots. Build the cache with "
+            "empty_cache(batch_size, max_length) for a longer max_length."
+        )
 
 
 def _positions(padding_mask):

@@ -299,6 +299,14 @@ def test_bad_weight_dicts_are_explained(change, message):
 def test_bad_inputs_and_arguments(backbone):
     with pytest.raises(ValueError, match="keys 'token_ids'.*Received: dict"):
         backbone({"token_ids": TOKENS})
+    with pytest.raises(
+        ValueError, match="vocabulary_size=40\\). Received: token id 40"
+    ):
+        backbone({"token_ids": TOKENS + 4, "padding_mask": TOKENS > 0})
+    with pytest.raises(ValueError, match="at least one token per row"):
+        backbone.call_with_cache(
+            TOKENS[:, :0], backbone.empty_cache(1, 4), 0, np.ones((1, 4), bool)
+        )
     with pytest.raises(ValueError, match="17 tokens, more than max_sequence"):
         backbone(
             {
@@ -308,6 +316,13 @@ def test_bad_inputs_and_arguments(backbone):
         )
     with pytest.raises(ValueError, match="max_length=17"):
         backbone.empty_cache(1, 17)
+    cache, mask = backbone.empty_cache(1, 4), np.ones((1, 4), bool)
+    with pytest.raises(
+        ValueError, match=r"2 token\(s\) at cache_update_index=3 do"
+    ):
+        backbone.call_with_cache(TOKENS[:, :2], cache, 3, mask)
+    with pytest.raises(ValueError, match="must cover the whole cache: 4 slots"):
+        backbone.call_with_cache(TOKENS[:, :1], cache, 0, mask[:, :3])
     with pytest.raises(ValueError, match="num_key_value_heads must divide"):
         CausalLMBackbone(**{**CONFIG, "num_key_value_heads": 3})
     with pytest.raises(ValueError, match="hidden_dim must be divisible"):
