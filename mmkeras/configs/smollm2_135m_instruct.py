@@ -59,6 +59,10 @@ def get_config():
             "of the tests gives 11.8397 from the same file. Greedy: "
             '"The capital of France is" -> " Paris."; the chat message '
             '"What color is the sky?" -> "The sky is a beautiful shade of '
-            'blue." (tested). Memory: see docs/causal-lm.md.',
+            'blue." (tested). Peak resident memory on a 2-core CPU machine '
+            "(getrusage): 0.71 GB for TensorFlow itself, 1.66 GB once "
+            "loaded from the cache (0.54 GB of float32 weights), 1.80 GB "
+            "answering a chat message, 1.95 GB for 8 prompts of 32 new "
+            "tokens; the first load, which converts the file, 2.3 GB.",
         },
     }
