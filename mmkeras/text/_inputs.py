@@ -23,8 +23,9 @@ def check_special_tokens(special_tokens, special_roles, add_start_end):
         )
 
 
-def string_tensor(inputs):
-    """Strings of rank 0 or 1 as a tensor; anything else raises."""
+def string_tensor(inputs, owner):
+    """Strings of rank 0 or 1 as a tensor; anything else raises, naming
+    `owner` (the tokenizer's class name)."""
     if isinstance(inputs, keras.KerasTensor):
         dtype, rank = inputs.dtype, len(inputs.shape)
     else:
@@ -32,12 +33,12 @@ def string_tensor(inputs):
         dtype, rank = inputs.dtype.name, inputs.shape.rank
     if dtype != "string":
         raise TypeError(
-            "WordPieceTokenizer takes strings. Received inputs of dtype "
+            f"{owner} takes strings. Received inputs of dtype "
             f"{dtype}; pass text, e.g. keras.Input(shape=(), dtype='string')."
         )
     if rank not in (0, 1):
         raise ValueError(
-            "WordPieceTokenizer takes a string scalar or a 1-D batch of "
+            f"{owner} takes a string scalar or a 1-D batch of "
             f"strings. Received inputs of rank {rank}."
         )
     return inputs
@@ -85,3 +86,28 @@ def ragged_batch(ids):
 
 def regex_escape(text):
     return "".join("\\" + c if not c.isalnum() else c for c in text)
+
+
+class VocabularyLookups:
+    """The vocabulary methods both tokenizers share; they keep the tokens
+    in `self.vocabulary` and `{token: id}` in `self._ids`."""
+
+    def get_vocabulary(self):
+        """The tokens, in id order, as a new list."""
+        return list(self.vocabulary)
+
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    def token_to_id(self, token):
+        """The id of `token`; raises `KeyError` when it is not a token."""
+        if token not in self._ids:
+            raise KeyError(f"{token!r} is not in the vocabulary.")
+        return self._ids[token]
+
+    def id_to_token(self, id):
+        if not 0 <= id < len(self.vocabulary):
+            raise ValueError(
+                f"id must be in [0, {len(self.vocabulary)}). Received: id={id}"
+            )
+        return self.vocabulary[id]

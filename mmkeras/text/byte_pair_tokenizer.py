@@ -8,7 +8,7 @@ from mmkeras.text import _inputs
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
-class BytePairTokenizer(keras.layers.Layer):
+class BytePairTokenizer(_inputs.VocabularyLookups, keras.layers.Layer):
     """Byte-level BPE tokenizer (GPT-2 style) in TensorFlow ops.
 
     Special tokens are matched first as whole strings; the rest of the text
@@ -113,7 +113,7 @@ class BytePairTokenizer(keras.layers.Layer):
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs):
-        inputs = _string_tensor(inputs)
+        inputs = _inputs.string_tensor(inputs, "BytePairTokenizer")
         scalar = inputs.shape.rank == 0
         ids = self._tokenize(tf.reshape(inputs, [-1]))
         if self.sequence_length is not None:
@@ -191,28 +191,8 @@ class BytePairTokenizer(keras.layers.Layer):
         )
         return text[0] if single else text
 
-    def get_vocabulary(self):
-        """The tokens, in id order, as a new list."""
-        return list(self.vocabulary)
-
-    def vocabulary_size(self):
-        return len(self.vocabulary)
-
-    def token_to_id(self, token):
-        """The id of `token`; raises `KeyError` when it is not a token."""
-        if token not in self._ids:
-            raise KeyError(f"{token!r} is not in the vocabulary.")
-        return self._ids[token]
-
-    def id_to_token(self, id):
-        if not 0 <= id < len(self.vocabulary):
-            raise ValueError(
-                f"id must be in [0, {len(self.vocabulary)}). Received: id={id}"
-            )
-        return self.vocabulary[id]
-
     def compute_output_spec(self, inputs):
-        _string_tensor(inputs)
+        _inputs.string_tensor(inputs, "BytePairTokenizer")
         shape = (None, self.sequence_length)
         ragged = self.sequence_length is None
         if len(inputs.shape) == 0:
@@ -232,25 +212,6 @@ class BytePairTokenizer(keras.layers.Layer):
             }
         )
         return config
-
-
-def _string_tensor(inputs):
-    if isinstance(inputs, keras.KerasTensor):
-        dtype, rank = inputs.dtype, len(inputs.shape)
-    else:
-        inputs = tf.convert_to_tensor(inputs)
-        dtype, rank = inputs.dtype.name, inputs.shape.rank
-    if dtype != "string":
-        raise TypeError(
-            "BytePairTokenizer takes strings. Received inputs of dtype "
-            f"{dtype}; pass text, e.g. keras.Input(shape=(), dtype='string')."
-        )
-    if rank not in (0, 1):
-        raise ValueError(
-            "BytePairTokenizer takes a string scalar or a 1-D batch of "
-            f"strings. Received inputs of rank {rank}."
-        )
-    return inputs
 
 
 def _check_ids(ids, size):
@@ -331,4 +292,3 @@ def _pad_id(pad_token, sequence_length, ids):
             f"pad_token={pad_token!r}"
         )
     return ids[pad_token]
-

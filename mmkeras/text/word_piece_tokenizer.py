@@ -18,7 +18,7 @@ DEFAULT_SPECIAL_TOKENS = {
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
-class WordPieceTokenizer(keras.layers.Layer):
+class WordPieceTokenizer(_inputs.VocabularyLookups, keras.layers.Layer):
     """BERT WordPiece tokenizer on tensorflow-text, as a Keras layer.
 
     Text is normalized as BERT does (control characters dropped, CJK
@@ -107,7 +107,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs):
-        inputs = _inputs.string_tensor(inputs)
+        inputs = _inputs.string_tensor(inputs, "WordPieceTokenizer")
         scalar = inputs.shape.rank == 0
         text = _bert_normalizer.normalize(
             tf.reshape(inputs, [-1]), self.lowercase
@@ -155,28 +155,8 @@ class WordPieceTokenizer(keras.layers.Layer):
         )
         return text[0] if single else text
 
-    def get_vocabulary(self):
-        """The tokens, in id order, as a new list."""
-        return list(self.vocabulary)
-
-    def vocabulary_size(self):
-        return len(self.vocabulary)
-
-    def token_to_id(self, token):
-        """The id of `token`; raises `KeyError` when it is not a token."""
-        if token not in self._ids:
-            raise KeyError(f"{token!r} is not in the vocabulary.")
-        return self._ids[token]
-
-    def id_to_token(self, id):
-        if not 0 <= id < len(self.vocabulary):
-            raise ValueError(
-                f"id must be in [0, {len(self.vocabulary)}). Received: id={id}"
-            )
-        return self.vocabulary[id]
-
     def compute_output_spec(self, inputs):
-        _inputs.string_tensor(inputs)
+        _inputs.string_tensor(inputs, "WordPieceTokenizer")
         shape = (None, self.sequence_length)
         ragged = self.sequence_length is None
         if len(inputs.shape) == 0:
