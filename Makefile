@@ -41,6 +41,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/attention.py
 	$(BIN)/python benchmarks/vs_keras_hub.py
 	$(BIN)/python benchmarks/xla_default.py
+	$(BIN)/python benchmarks/causal_lm.py
 
 # Rewrite the lock from the current environment (after a setup.py change).
 lock: $(INSTALLED)
