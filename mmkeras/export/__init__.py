@@ -30,6 +30,9 @@ from mmkeras.export.saved_model import write_saved_model
 from mmkeras.export.signatures import ExportError
 
 FORMATS = ("saved_model", "onnx", "all")
+# Signatures that run_onnx.py answers with a generating model's graphs
+# (its decoding loop), verified beside the graphs.
+_ONNX_LOOPS = ("generate", "generate_ids")
 
 __all__ = ["ExportError", "FORMATS", "export", "hub"]
 
@@ -42,6 +45,7 @@ def export(
     xla=None,
     sampler=None,
     progress=None,
+    **options,
 ):
     """Exports a task model; returns `{kind: version directory}`.
 
@@ -67,6 +71,9 @@ def export(
             (`"saved_model: tracing signature 'answer': 2.1 s"`): tracing,
             writing, converting and verifying each take seconds to
             minutes. `mmkeras export` prints them.
+        **options: the family's serving options: a causal LM's
+            `max_prompt_length` and `max_new_tokens` (see
+            `mmkeras.models.causal_lm.CausalLMServing`); others refuse them.
 
     Raises:
         ExportError: the model cannot be exported or fails verification.
@@ -80,7 +87,7 @@ def export(
         )
     steps = Progress(progress)
     # The Keras model as given is the reference of every check.
-    reference = signatures.for_model(model, sampler)
+    reference = signatures.for_model(model, sampler, **options)
     kinds = {}
     with steps.step("copying the model for each artifact"):
         if format in ("saved_model", "all"):
@@ -92,7 +99,7 @@ def export(
     staged, names = {}, {}
     try:
         for kind, variant in kinds.items():
-            family = signatures.for_model(variant, sampler)
+            family = signatures.for_model(variant, sampler, **options)
             base = os.path.join(os.fspath(out_dir), kind)
             os.makedirs(base, exist_ok=True)
             staged[kind] = _files.staging_directory(base, ".staging.")
@@ -112,7 +119,7 @@ def _write(kind, family, path, steps):
         write_onnx(family, path, steps.within(kind))
         graphs = family.onnx_functions()
         examples = family.examples(1, seed=0)
-        return [n for n in examples if n in graphs or n == "generate"]
+        return [n for n in examples if n in graphs or n in _ONNX_LOOPS]
     write_saved_model(family, path, steps.within(kind))
     return sorted(family.functions())
 

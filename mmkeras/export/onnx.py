@@ -22,7 +22,7 @@ tokenizer (`vocabulary.txt` and its settings){labels}.
 `run_onnx.py`, copied here, runs them with onnxruntime, numpy and Pillow
 alone, tokenizing text and naming classes as the SavedModel does:
 
-    python run_onnx.py . --image scene.png{request}
+    python run_onnx.py . {request}
 
 Bad inputs fail in onnxruntime: a wrong shape names the input; an empty
 batch, or ids outside their range, fail in a Gather node named after the
@@ -79,13 +79,18 @@ def _readme(config):
         "classify": f" --{request.get('text_flag', 'text')} '...'",
         "score": " --text 'a red circle' --text 'a blue square'",
     }
+    # A language model takes prompts, the others images.
+    if request.get("task") == "generate":
+        command = "--prompt 'The capital of France is'"
+    else:
+        command = "--image scene.png" + flags.get(request.get("task"), "")
     labels = config.get("labels")
     return _README.format(
         model=config.get("model", "model"),
         graphs=", ".join(f"`{g}`" for g in config["graphs"]),
         opset=config["opset"],
         labels=f", the class names (`{labels}`)" if labels else "",
-        request=flags.get(request.get("task"), ""),
+        request=command,
     )
 
 

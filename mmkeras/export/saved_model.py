@@ -18,6 +18,9 @@ def write_saved_model(family, path, steps=None):
     module = tf.Module()
     # The functions capture these variables; tracking them saves them.
     module.model_variables = [v.value for v in family.model.variables]
+    # And the tokenizer's lookup tables (a BPE tokenizer's merge ranks).
+    if family.tokenizer is not None:
+        module.tokenizer = family.tokenizer
     signatures = {}
     for name, function in functions.items():
         setattr(module, name, function)

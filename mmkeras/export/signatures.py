@@ -17,13 +17,15 @@ from mmkeras.models.serving import decode_images
 __all__ = ["ExportError", "Serving", "decode_images", "for_model"]
 
 
-def for_model(model, sampler=None):
-    """The `Serving` of `model`; `sampler` decodes a generator's outputs."""
+def for_model(model, sampler=None, **options):
+    """The `Serving` of `model`; `sampler` decodes a generator's outputs,
+    `options` are the family's own (a causal LM's prompt length)."""
     if not isinstance(model, Task) or type(model).serving_cls is None:
         families = ", ".join(sorted(Task.families))
         raise ExportError(
             f"mmkeras exports task models ({families}). Received: a "
             f"{type(model).__name__}"
         )
-    options = {} if sampler is None else {"sampler": sampler}
+    if sampler is not None:
+        options["sampler"] = sampler
     return model.serving(**options)

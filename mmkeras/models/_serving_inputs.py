@@ -58,6 +58,23 @@ def image_headers(image_bytes):
     return _after(assertion, image_bytes)
 
 
+def counted(name, value, counts, limit, fix):
+    """`value` once each of its examples has at most `limit` of
+    `counts` (tokens of a prompt); the first with more is named by its
+    index and count, followed by `fix`."""
+    counts = tf.cast(counts, tf.int32)
+    fits = counts <= limit
+    first = _first_false(fits)
+    count = tf.gather(tf.concat([counts, [0]], 0), first)
+    message = tf.strings.format(
+        f"{name}[{{}}] has {{}} tokens, more than the {limit} this model "
+        f"takes; {fix}",
+        [first, count],
+    )
+    assertion = tf.debugging.Assert(tf.reduce_all(fits), [message])
+    return _after(assertion, value)
+
+
 def _shaped(name, spec, value):
     shape = tf.shape(value)
     rank = spec.shape.rank
@@ -88,6 +105,8 @@ def _not_empty(name, value):
     zero = tf.gather(
         tf.zeros([1], value.dtype), empty, name=f"{name}_is_an_empty_batch"
     )
+    if value.dtype == tf.bool:
+        return value | zero
     return value + zero
 
 

@@ -39,16 +39,18 @@ class GenerativeServing(Serving):
         model: a built `GenerativeTask`.
         sampler: a `mmkeras.samplers` name or instance for `generate` and
             the string signatures; ONNX exports take greedy or beam.
+        max_length: ids per output, generation inputs included; default
+            the model's `sequence_length`.
     """
 
     default_signature = "generate"
 
-    def __init__(self, model, sampler="greedy"):
+    def __init__(self, model, sampler="greedy", max_length=None):
         super().__init__(model)
         self.sampler = samplers.get(sampler)
-        self.max_length = model.sequence_length
+        self.max_length = max_length or model.sequence_length
         self.cache_spec = model.cache_spec(self.max_length)
-        self.cache_names = cache_names(self.cache_spec)
+        self.cache_names = cache_names(self.cache_spec, generation_names(model))
 
     def generation_specs(self):
         """`{name: tf.TensorSpec}` of the generation inputs, batch None:
@@ -242,8 +244,11 @@ def generation_names(model):
     return (names,) if isinstance(names, str) else tuple(names)
 
 
-def cache_names(cache_spec):
+def cache_names(cache_spec, taken=()):
     """A name per cache entry, from its path: `{"self": [a, b]}` gives
-    `self_0`, `self_1` (in `keras.tree.flatten` order)."""
+    `self_0`, `self_1` (in `keras.tree.flatten` order). A name in `taken`
+    (an input of the `encoder` graph: ONNX names inputs and outputs
+    alike) gets the prefix `cache_`."""
     paths = keras.tree.flatten_with_path(cache_spec)
-    return ["_".join(str(key) for key in path) for path, _ in paths]
+    names = ["_".join(str(key) for key in path) for path, _ in paths]
+    return [f"cache_{name}" if name in taken else name for name in names]

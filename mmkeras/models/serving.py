@@ -164,6 +164,10 @@ class Serving(abc.ABC):
 
     # The signature TF Serving runs when a request names none.
     default_signature = None
+    # True for a family that pads tokenized text to a static length of
+    # its own (a causal LM's prompts, left-padded): its tokenizer may
+    # give ragged ids. The others need the tokenizer's sequence_length.
+    pads_text = False
 
     def __init__(self, model, **options):
         # Only generating models take one: a sampler.
@@ -176,7 +180,11 @@ class Serving(abc.ABC):
         self.preprocessor = model.preprocessor
         self.tokenizer = model.tokenizer
         tokenizer = self.tokenizer
-        if tokenizer is not None and tokenizer.sequence_length is None:
+        if (
+            tokenizer is not None
+            and not self.pads_text
+            and tokenizer.sequence_length is None
+        ):
             raise ExportError(
                 "the model's tokenizer must have a sequence_length, so "
                 "exported token ids have a fixed length. Received: "
@@ -299,20 +307,26 @@ class Serving(abc.ABC):
                 converter = self.preprocessor.image_converter
                 config["image_scale"] = converter.scale
                 config["image_offset"] = converter.offset
-        tokenizer = self.tokenizer
-        if tokenizer is not None:
-            config["tokenizer"] = {
-                "vocabulary": "vocabulary.txt",
-                "sequence_length": tokenizer.sequence_length,
-                "lowercase": tokenizer.lowercase,
-                "add_start_end": tokenizer.add_start_end,
-                "suffix_indicator": tokenizer.suffix_indicator,
-                "unknown_token": tokenizer.special_tokens["unknown"],
-                "pad_token_id": tokenizer.pad_token_id,
-                "start_token_id": tokenizer.start_token_id,
-                "end_token_id": tokenizer.end_token_id,
-            }
+        if self.tokenizer is not None:
+            config["tokenizer"] = self.tokenizer_config()
         return config
+
+    def tokenizer_config(self):
+        """`onnx_config()["tokenizer"]`: the WordPiece tokenizer's
+        settings, its vocabulary in `vocabulary.txt`. A family with
+        another tokenizer overrides it and `onnx_files()`."""
+        tokenizer = self.tokenizer
+        return {
+            "vocabulary": "vocabulary.txt",
+            "sequence_length": tokenizer.sequence_length,
+            "lowercase": tokenizer.lowercase,
+            "add_start_end": tokenizer.add_start_end,
+            "suffix_indicator": tokenizer.suffix_indicator,
+            "unknown_token": tokenizer.special_tokens["unknown"],
+            "pad_token_id": tokenizer.pad_token_id,
+            "start_token_id": tokenizer.start_token_id,
+            "end_token_id": tokenizer.end_token_id,
+        }
 
     def onnx_files(self):
         """`{file name: lines}` written beside the ONNX graphs: the

@@ -3,6 +3,7 @@ WordPiece tokenizer gives the ids of mmkeras' `WordPieceTokenizer`, so
 the ONNX graphs take text without TensorFlow."""
 
 import importlib.util
+import json
 import os
 
 import numpy as np
@@ -78,3 +79,71 @@ def test_a_file_pillow_cannot_read_is_named(tmp_path):
     path.write_text("not a picture")
     with pytest.raises(ValueError, match=f"^{path} is not an image Pillow"):
         graphs.load_images([str(path)])
+
+
+def test_the_consumer_bpe_gives_the_ids_of_tokenizers_on_smollm2():
+    """run_onnx.py's BytePair with SmolLM2's vocabulary, merges and
+    control tokens gives the ids of the `tokenizers` library (Digits then
+    ByteLevel, as tests/text holds mmkeras' BytePairTokenizer to) on the
+    BPE corpus: Unicode, emoji, code, whitespace runs, digits,
+    contractions and special tokens."""
+    import gguf
+    from tokenizers import Tokenizer
+    from tokenizers import decoders
+    from tokenizers import models
+    from tokenizers import pre_tokenizers
+
+    from mmkeras._packages import package_file
+    from mmkeras.models.causal_lm import presets
+
+    reader = gguf.GGUFReader(package_file(*presets.SMOLLM2_FILE))
+
+    def strings(key):
+        field = reader.fields[key]
+        return [bytes(field.parts[i]).decode() for i in field.data]
+
+    tokens = strings("tokenizer.ggml.tokens")
+    merges = strings("tokenizer.ggml.merges")
+    types = reader.fields["tokenizer.ggml.token_type"]
+    control = [
+        token
+        for token, i in zip(tokens, types.data, strict=True)
+        if types.parts[i][0] == gguf.TokenType.CONTROL
+    ]
+    reference = Tokenizer(
+        models.BPE(
+            vocab={token: i for i, token in enumerate(tokens)},
+            merges=[tuple(merge.split(" ")) for merge in merges],
+        )
+    )
+    reference.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
+    reference.decoder = decoders.ByteLevel()
+    reference.add_special_tokens(control)
+    corpus_path = os.path.join(
+        os.path.dirname(os.path.dirname(__file__)),
+        "text",
+        "data",
+        "bpe_corpus.jsonl",
+    )
+    with open(corpus_path, encoding="utf-8") as file:
+        corpus = [json.loads(line) for line in file]
+    corpus += ["", " ", "x  123  ", "it's 'S", "<|im_start|>a<|im_end|>\n"]
+    assert len(corpus) >= 2000
+    consumer = _run_onnx().BytePair(
+        tokens, merges, control, "smollm", False, None, 0, 64
+    )
+    expected = [encoding.ids for encoding in reference.encode_batch(corpus)]
+    mismatches = [
+        text
+        for text, ids in zip(corpus, expected, strict=True)
+        if consumer(text) != ids
+    ]
+    assert not mismatches, mismatches[:5]
+    assert [consumer.detokenize(ids) for ids in expected] == [
+        reference.decode(ids, skip_special_tokens=False) for ids in expected
+    ]

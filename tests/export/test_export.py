@@ -97,17 +97,27 @@ def test_only_the_xla_variant_calls_xla(family, tmp_path_factory):
 
 
 # Verification runs every family's SavedModels through this script where
-# `import mmkeras` fails; here its command line on one family with two
-# string inputs.
+# `import mmkeras` fails; here its command line on a family with two
+# string inputs, and on a language model's prompts.
 @pytest.mark.parametrize("family", ["vqa"])
 def test_serving_script_runs_without_mmkeras(
     family, tmp_path, tmp_path_factory
 ):
+    _run_serving_script(family, tmp_path, tmp_path_factory)
+
+
+def test_serving_script_answers_prompts_without_mmkeras(
+    tmp_path, tmp_path_factory
+):
+    _run_serving_script("causal_lm", tmp_path, tmp_path_factory)
+
+
+def _run_serving_script(family, tmp_path, tmp_path_factory):
     model, written = _exported(family, tmp_path_factory)
     image = tmp_path / "scene.png"
     image.write_bytes(_png(30, 20))
     serving = model.serving()
-    inputs = _request(serving, image.read_bytes())
+    inputs = _request(serving, [image.read_bytes()])
     command = [
         sys.executable,
         os.path.join(CONSUMERS, "serve_saved_model.py"),
@@ -122,8 +132,9 @@ def test_serving_script_runs_without_mmkeras(
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     outputs = json.loads(result.stdout.splitlines()[-1])
-    function = serving.functions()[serving.default_signature]
-    expected = function(*(tf.constant(v) for v in inputs.values()))
+    loaded = _saved_model(family, tmp_path_factory)
+    function = loaded.signatures[serving.default_signature]
+    expected = function(**{k: tf.constant(v) for k, v in inputs.items()})
     assert set(outputs) == set(expected)
     for key, value in expected.items():
         value = value.numpy()
@@ -133,10 +144,27 @@ def test_serving_script_runs_without_mmkeras(
             np.testing.assert_allclose(outputs[key], value, atol=1e-5)
 
 
+# A language model's requests: a prompt of its words, a chat turn whose
+# end token is in the prompt, and an empty prompt.
+PROMPTS = (
+    "the capital of france is",
+    "<|im_start|>user\nthe sky is<|im_end|>\n<|im_start|>assistant\n",
+    "",
+)
+
+
+def _takes_prompts(serving):
+    return serving.image_size is None
+
+
 def _request(serving, image_bytes):
-    """The default signature's inputs for one image, whatever the family
-    asks for: a question, one text, or candidate texts."""
-    return serving.request([image_bytes], **_options(serving, 1))
+    """The default signature's inputs for the images, whatever the family
+    asks for: a question, one text, or candidate texts; a language
+    model's prompts instead of the images."""
+    if _takes_prompts(serving):
+        return {"prompts": list(PROMPTS[: len(image_bytes)])}
+    options = _options(serving, len(image_bytes))
+    return serving.request(image_bytes, **options)
 
 
 def _options(serving, count):
@@ -276,22 +304,26 @@ def test_onnx_consumer_answers_as_the_saved_model_without_mmkeras(
     family, tmp_path, tmp_path_factory
 ):
     """run_onnx.py, with onnxruntime, numpy and Pillow only, tokenizes
-    the text and names the class as the default signature does."""
+    the text and names the class (or decodes the answer to each prompt)
+    as the default signature does."""
     model, written = _exported(family, tmp_path_factory)
     serving = model.serving()
+    # The copy of run_onnx.py that ships in the folder.
+    command = [
+        sys.executable,
+        os.path.join(written["onnx"], "run_onnx.py"),
+        written["onnx"],
+    ]
+    if _takes_prompts(serving):
+        _consumer_answers_prompts(serving, command, tmp_path, tmp_path_factory)
+        return
     paths = []
     for seed in range(2):
         paths.append(tmp_path / f"scene{seed}.png")
         # The model's size: Pillow and TensorFlow decode the same pixels.
         paths[-1].write_bytes(_png(*serving.image_size, seed=seed))
     options = _options(serving, len(paths))
-    # The copy of run_onnx.py that ships in the folder.
-    command = [
-        sys.executable,
-        os.path.join(written["onnx"], "run_onnx.py"),
-        written["onnx"],
-        *(f"--image={path}" for path in paths),
-    ]
+    command += [f"--image={path}" for path in paths]
     if "question" in options:
         command.append(f"--question={options['question']}")
     command += [f"--text={text}" for text in options.get("texts", ())]
@@ -319,6 +351,61 @@ def test_onnx_consumer_answers_as_the_saved_model_without_mmkeras(
                 assert answer[key] == value.decode()
             else:
                 np.testing.assert_allclose(answer[key], value, atol=1e-4)
+
+
+def _consumer_answers_prompts(serving, command, tmp_path, tmp_path_factory):
+    """run_onnx.py --prompt: BPE in Python, the ONNX graphs' greedy loop
+    and the answers of the SavedModel's `generate`."""
+    command += [f"--prompt={prompt}" for prompt in PROMPTS]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=_without(tmp_path, "mmkeras", "tensorflow", "keras"),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["prompt"] for line in lines] == list(PROMPTS)
+    function = _saved_model(
+        "causal_lm", tmp_path_factory
+    ).signatures["generate"]
+    expected = function(prompts=tf.constant(PROMPTS))["answers"].numpy()
+    assert [line["answers"] for line in lines] == [
+        answer.decode() for answer in expected
+    ]
+    # A random tiny model's answers are not empty.
+    assert all(lines[i]["answers"] for i in range(len(PROMPTS)))
+
+
+def test_the_language_model_answers_as_generate(tmp_path_factory):
+    """The SavedModel's `generate`: the answers of `CausalLM.generate` to
+    a batch (an empty prompt starts from the end-of-text token, a chat
+    prompt holds an end token); a prompt longer than the export's
+    `max_prompt_length` is refused naming it, one of that length is
+    answered."""
+    model, _ = _exported("causal_lm", tmp_path_factory)
+    serving = model.serving()
+    generate = _saved_model("causal_lm", tmp_path_factory).signatures[
+        "generate"
+    ]
+    answers = generate(prompts=tf.constant(PROMPTS))["answers"].numpy()
+    expected = model.generate(
+        list(PROMPTS), max_new_tokens=serving.max_new_tokens
+    )
+    assert [answer.decode() for answer in answers] == expected
+    limit = serving.max_prompt_length
+    # Every digit is a token of its own.
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=rf"prompts\[1\] has {limit + 1} tokens, more than the {limit} "
+        "this model takes; shorten it, or export with a larger "
+        "max_prompt_length",
+    ):
+        generate(prompts=tf.constant(["the sky", "7" * (limit + 1)]))
+    full = generate(prompts=tf.constant(["7" * limit]))["answers"]
+    assert full.numpy()[0].decode() == model.generate(
+        "7" * limit, max_new_tokens=serving.max_new_tokens
+    )
 
 
 @pytest.mark.parametrize("family", tiny.FAMILIES)
@@ -398,6 +485,15 @@ def test_predict_runs_the_default_signature_on_image_files(
     model, _ = _exported(family, tmp_path_factory)
     serving = model.serving()
     paths = _image_files(tmp_path)
+    if _takes_prompts(serving):
+        # `mmkeras predict` takes images: a language model generates.
+        with pytest.raises(
+            RequestError,
+            match=r"^a CausalLM continues text prompts and takes no images: "
+            r"run `mmkeras generate MODEL --prompt",
+        ):
+            serving_lib.predict(model, paths)
+        return
     options = _options(serving, len(paths))
     results = serving_lib.predict(model, paths, **options)
     inputs = serving.request(
@@ -427,6 +523,13 @@ def test_predict_refuses_what_the_family_cannot_use(
     model, _ = _exported(family, tmp_path_factory)
     serving = model.serving()
     paths = _image_files(tmp_path)
+    if _takes_prompts(serving):
+        for options in [{}, {"question": "what"}, {"texts": ("red",)}]:
+            with pytest.raises(RequestError, match="mmkeras generate"):
+                serving_lib.predict(model, paths, **options)
+            with pytest.raises(RequestError, match="mmkeras generate"):
+                serving_lib.predict(model, [], **options)
+        return
     needs = _options(serving, len(paths))
     generates = isinstance(serving, GenerativeServing)
     unused = {"question": "what", "texts": ("red", "blue"), "sampler": "beam"}

@@ -14,14 +14,21 @@ search as exported, feeding each `present_*` back as `past_*`. Tensor
 inputs are converted pixels (float32 `(batch, height, width, 3)`) and
 token ids.
 
-With `--image`, it answers as the SavedModel's default signature does,
-one JSON line per image (images are resized with Pillow, so pixels differ
-slightly from the SavedModel's in-graph decoding):
+A causal language model's folder also holds its byte-level BPE
+(`vocabulary.jsonl`, `merges.txt`): `--prompt` tokenizes each prompt in
+Python (`BytePair`, the ids of mmkeras' `BytePairTokenizer`), left-pads
+it, decodes and detokenizes the answer.
+
+With `--image` (or `--prompt`), it answers as the SavedModel's default
+signature does, one JSON line per image or prompt (images are resized
+with Pillow, so pixels differ slightly from the SavedModel's in-graph
+decoding):
 
     python run_onnx.py MODEL/onnx/1 --image cat.jpg --image dog.png
     python run_onnx.py VQA/onnx/1 --image scene.png --question "what shape?"
     python run_onnx.py FUSION/onnx/1 --image a.png --text "a red circle"
     python run_onnx.py DUAL/onnx/1 --image a.png --text red --text blue
+    python run_onnx.py LM/onnx/1 --prompt "The capital of France is"
     # graphs (and "generate", a generator's decoding loop) on .npz inputs
     # named "graph/input", to .npz outputs
     python run_onnx.py MODEL/onnx/1 --inputs in.npz --outputs out.npz
@@ -59,7 +66,13 @@ class Graphs:
         self.labels = _lines(directory, self.config.get("labels"))
         tokenizer = self.config.get("tokenizer")
         self.tokenizer = None
-        if tokenizer:
+        if tokenizer and tokenizer.get("type") == "byte_pair":
+            vocabulary = _json_lines(directory, tokenizer["vocabulary"])
+            merges = _lines(directory, tokenizer["merges"])
+            self.tokenizer = BytePair(
+                **{**tokenizer, "vocabulary": vocabulary, "merges": merges}
+            )
+        elif tokenizer:
             vocabulary = _lines(directory, tokenizer["vocabulary"])
             self.tokenizer = WordPiece(
                 **{**tokenizer, "vocabulary": vocabulary}
@@ -70,8 +83,15 @@ class Graphs:
         return "decoder_step" in self.sessions
 
     def run(self, name, inputs):
+        if name == "generate" and "prompts" in inputs:
+            prompts = [p.decode() for p in inputs["prompts"]]
+            answers = [a.encode() for a in self.answer(prompts)]
+            return {"answers": np.array(answers, object)}
         if name == "generate":
             return {"token_ids": self.generate(inputs)}
+        if name == "generate_ids":
+            token_ids, start = self.decode(inputs)
+            return {"token_ids": token_ids[:, start:]}
         session = self.sessions[name]
         names = [output.name for output in session.get_outputs()]
         return dict(zip(names, session.run(names, inputs), strict=True))
@@ -79,6 +99,22 @@ class Graphs:
     def generate(self, inputs):
         """Token ids `(batch, max_length)` for the generation inputs: the
         encoder once, then one decoder step per token."""
+        return self.decode(inputs)[0]
+
+    def answer(self, prompts):
+        """A causal LM's answer to each prompt string, as the SavedModel's
+        `generate` signature: tokenized, left-padded, decoded and
+        detokenized without the end and pad tokens."""
+        token_ids, start = self.decode(self.tokenizer.prompts(prompts))
+        drop = {self.config["end_token_id"], self.config["pad_token_id"]}
+        return [
+            self.tokenizer.detokenize([i for i in row if int(i) not in drop])
+            for row in token_ids[:, start:]
+        ]
+
+    def decode(self, inputs):
+        """`(token_ids (batch, max_length), start_index)`: the encoder
+        once, then one decoder step per token."""
         encoded = self.run("encoder", inputs)
         cache = {name: encoded[name] for name in self.config["cache"]}
         token_ids = encoded["initial_token_ids"].astype("int32")
@@ -93,11 +129,14 @@ class Graphs:
                 "run_onnx.py decodes greedily or with beam search. "
                 f"Received: sampler {sampler['class_name']}"
             )
-        return self._cut_at_end(token_ids)
+        return self._cut_at_end(token_ids, start), start
 
-    def _cut_at_end(self, token_ids):
-        """Pad after each row's first end token, as mmkeras' generate."""
-        is_end = token_ids == self.config["end_token_id"]
+    def _cut_at_end(self, token_ids, start):
+        """Pad after each row's first generated end token, as mmkeras'
+        generate (a prompt's own end tokens, of earlier chat turns,
+        stay)."""
+        generated = np.arange(token_ids.shape[1]) >= start
+        is_end = (token_ids == self.config["end_token_id"]) & generated
         ended_before = np.cumsum(is_end, axis=1) - is_end > 0
         pad = self.config["pad_token_id"]
         return np.where(ended_before, pad, token_ids).astype("int32")
@@ -318,6 +357,222 @@ class WordPiece:
         return pieces
 
 
+class BytePair:
+    """mmkeras' `BytePairTokenizer` in Python, for a causal LM's prompts:
+    special tokens matched whole (longest first), every digit alone (for
+    `pre_tokenizer="smollm"`), GPT-2's pattern on the rest, the UTF-8
+    bytes of each word as the byte-level alphabet's tokens, merged by
+    rank. Letters and numbers are Unicode categories L and N as Python's
+    `unicodedata` knows them (characters newer than it may split apart
+    from mmkeras)."""
+
+    def __init__(
+        self,
+        vocabulary,
+        merges,
+        special_tokens,
+        pre_tokenizer,
+        add_start_token,
+        start_token_id,
+        empty_prompt_token_id,
+        max_prompt_length,
+        **unused,
+    ):
+        self.ids = {token: i for i, token in enumerate(vocabulary)}
+        # A pair listed twice keeps its last rank, as `tokenizers` does.
+        ranks = {}
+        for rank, merge in enumerate(merges):
+            left, right = merge.split(" ")
+            pair = (self.ids[left], self.ids[right])
+            ranks[pair] = (rank, self.ids[left + right])
+        self.ranks = ranks
+        alphabet = _byte_alphabet()
+        self.byte_ids = [self.ids.get(char, -1) for char in alphabet]
+        decoder = {char: byte for byte, char in enumerate(alphabet)}
+        self.token_bytes = [
+            bytes(decoder[c] for c in token)
+            if all(c in decoder for c in token)
+            else token.encode()
+            for token in vocabulary
+        ]
+        self.special = list(special_tokens)
+        self.digits_alone = pre_tokenizer == "smollm"
+        self.start = start_token_id if add_start_token else None
+        self.empty = empty_prompt_token_id
+        self.length = max_prompt_length
+        self.cache = {}
+
+    def __call__(self, text):
+        """The ids of one string."""
+        ids = []
+        for word, special in self.words(text):
+            if special:
+                ids.append(self.ids[word])
+            else:
+                ids.extend(self.merge(word))
+        return ids
+
+    def prompts(self, texts):
+        """`{"token_ids", "padding_mask"}` `(len(texts), max_prompt_
+        length)`, left-padded, as `CausalLMPreprocessor.generate_
+        preprocess` makes them. A longer prompt is a ValueError."""
+        token_ids = np.zeros((len(texts), self.length), "int32")
+        mask = np.zeros((len(texts), self.length), bool)
+        for row, text in enumerate(texts):
+            ids = self(text) or [self.empty]
+            if self.start is not None:
+                ids = [self.start, *ids]
+            if len(ids) > self.length:
+                raise ValueError(
+                    f"prompt {row} has {len(ids)} tokens, more than the "
+                    f"{self.length} this model takes; shorten it"
+                )
+            token_ids[row, self.length - len(ids) :] = ids
+            mask[row, self.length - len(ids) :] = True
+        return {"token_ids": token_ids, "padding_mask": mask}
+
+    def detokenize(self, ids):
+        """Text of `ids`; bytes that are no UTF-8 become U+FFFD."""
+        data = b"".join(self.token_bytes[int(i)] for i in ids)
+        return data.decode("utf-8", "replace")
+
+    def words(self, text):
+        """`(word, is_special)` pairs tiling `text`."""
+        start = 0
+        while start < len(text):
+            found = [
+                (text.find(token, start), -len(token), token)
+                for token in self.special
+            ]
+            # The leftmost; of those at one position, the longest.
+            at, _, token = min(
+                (f for f in found if f[0] >= 0), default=(len(text), 0, None)
+            )
+            yield from self._split(text[start:at])
+            if token is None:
+                break
+            yield token, True
+            start = at + len(token)
+
+    def _split(self, piece):
+        if not self.digits_alone:
+            yield from ((w, False) for w in _gpt2_words(piece))
+            return
+        part = []
+        for char in piece:
+            # tokenizers' Digits: Rust's is_numeric, categories N*.
+            if _is_number(char):
+                yield from ((w, False) for w in _gpt2_words("".join(part)))
+                yield char, False
+                part = []
+            else:
+                part.append(char)
+        yield from ((w, False) for w in _gpt2_words("".join(part)))
+
+    def merge(self, word):
+        """Token ids of `word`: its bytes' tokens, the pair of lowest
+        rank merged everywhere (left to right) until none is left."""
+        if word in self.cache:
+            return self.cache[word]
+        ids = [self.byte_ids[byte] for byte in word.encode()]
+        # Bytes without a token are dropped, as in `tokenizers`.
+        ids = [i for i in ids if i >= 0]
+        while len(ids) > 1:
+            pairs = [
+                p
+                for p in zip(ids[:-1], ids[1:], strict=True)
+                if p in self.ranks
+            ]
+            if not pairs:
+                break
+            best = min(pairs, key=self.ranks.get)
+            merged, i = [], 0
+            while i < len(ids):
+                if tuple(ids[i : i + 2]) == best:
+                    merged.append(self.ranks[best][1])
+                    i += 2
+                else:
+                    merged.append(ids[i])
+                    i += 1
+            ids = merged
+        self.cache[word] = ids
+        return ids
+
+
+# Oniguruma's \s (Unicode White_Space), as the tokenizers library's.
+_WHITESPACE = frozenset(
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+)
+_CONTRACTIONS = ("s", "t", "re", "ve", "m", "ll", "d")
+
+
+def _is_letter(char):
+    return unicodedata.category(char)[0] == "L"
+
+
+def _is_number(char):
+    return unicodedata.category(char)[0] == "N"
+
+
+def _is_other(char):
+    return not (char in _WHITESPACE or _is_letter(char) or _is_number(char))
+
+
+def _gpt2_words(text):
+    """The words of GPT-2's pattern, scanned by hand (Python's `re` has
+    no Unicode classes): a contraction ('s 't 're 've 'm 'll 'd), or an
+    optional space and a run of letters, of numbers or of other
+    characters, or whitespace (a run before a non-space leaves it its
+    last character)."""
+    words, i, n = [], 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "'":
+            suffix = next(
+                (s for s in _CONTRACTIONS if text.startswith(s, i + 1)), None
+            )
+            if suffix:
+                words.append(text[i : i + 1 + len(suffix)])
+                i += 1 + len(suffix)
+                continue
+        j = i + 1 if char == " " and i + 1 < n else i
+        end = None
+        for kind in (_is_letter, _is_number, _is_other):
+            if kind(text[j]):
+                end = j
+                while end < n and kind(text[end]):
+                    end += 1
+                break
+        if end is None:
+            # Whitespace: a run before a non-space leaves it its last char.
+            end = i
+            while end < n and text[end] in _WHITESPACE:
+                end += 1
+            if end < n and end - i > 1:
+                end -= 1
+        words.append(text[i:end])
+        i = end
+    return words
+
+
+def _byte_alphabet():
+    """GPT-2's byte -> printable character map, 256 chars."""
+    printable = {
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("\xa1"), ord("\xac") + 1),
+        *range(ord("\xae"), ord("\xff") + 1),
+    }
+    chars, extra = [], 0
+    for byte in range(256):
+        if byte in printable:
+            chars.append(chr(byte))
+        else:
+            chars.append(chr(256 + extra))
+            extra += 1
+    return chars
+
+
 def _is_punctuation(char):
     """BERT's punctuation: ASCII symbols and Unicode category P."""
     code = ord(char)
@@ -341,6 +596,13 @@ def _is_cjk(char):
             (0x2F800, 0x2FA1F),
         )
     )
+
+
+def _json_lines(directory, name):
+    """One JSON value per line (split at "\\n" only: a token may hold
+    any other line break)."""
+    with open(os.path.join(directory, name), encoding="utf-8") as file:
+        return [json.loads(line) for line in file.read().split("\n") if line]
 
 
 def _lines(directory, name):
@@ -370,7 +632,8 @@ def _run_npz(graphs, inputs_path, outputs_path):
     # Keys are "graph/input" or "graph/input/call": one call per
     # graph and call name, outputs keyed alike.
     grouped = {}
-    with np.load(inputs_path) as data:
+    # Prompts are object arrays of bytes.
+    with np.load(inputs_path, allow_pickle=True) as data:
         for key in data.files:
             graph, name, *call = key.split("/")
             group = grouped.setdefault((graph, *call), {})
@@ -401,6 +664,12 @@ def main(argv=None):
         help="one per image for a fusion classifier; candidates to score "
         "for a dual encoder",
     )
+    parser.add_argument(
+        "--prompt",
+        action="append",
+        default=[],
+        help="a prompt to continue, for a causal language model",
+    )
     parser.add_argument("--inputs", help=".npz of 'graph/input' arrays")
     parser.add_argument(
         "--outputs", nargs="+", help=".npz to write outputs to, one a model"
@@ -418,6 +687,11 @@ def main(argv=None):
         return
     graphs = Graphs(args.onnx_dirs[0])
     task = graphs.config.get("request", {}).get("task")
+    if task == "generate":
+        _generate(graphs, args, parser)
+        return
+    if args.prompt:
+        parser.error("--prompt is for a causal language model's graphs")
     if not args.image or task is None:
         parser.error(
             "--image answers as the SavedModel's default signature, for "
@@ -434,6 +708,21 @@ def main(argv=None):
             value = values[i]
             result[name] = value.tolist() if hasattr(value, "tolist") else value
         print(json.dumps(result))
+
+
+def _generate(graphs, args, parser):
+    """A causal LM's answers, one JSON line per `--prompt`."""
+    if args.image or args.question or args.text or not args.prompt:
+        parser.error(
+            "a language model continues text: give --prompt (one or more), "
+            "and no --image, --question or --text"
+        )
+    try:
+        answers = graphs.answer(args.prompt)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    for prompt, answer in zip(args.prompt, answers, strict=True):
+        print(json.dumps({"prompt": prompt, "answers": answer}))
 
 
 def _answer(graphs, task, args, parser):

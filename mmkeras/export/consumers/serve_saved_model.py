@@ -9,6 +9,8 @@ a team that serves models.
         --input image_bytes=@cat.jpg --input image_bytes=@dog.png
     python serve_saved_model.py MODEL/saved_model/1 --signature answer \\
         --input image_bytes=@scene.png --input question="what shape is it?"
+    python serve_saved_model.py LM/saved_model/1 \\
+        --input prompts="The capital of France is" --input prompts=""
     # a batch from .npz inputs named "signature/input", to .npz outputs
     # (several SavedModels on the same inputs: one outputs file each)
     python serve_saved_model.py MODEL/saved_model/1 --inputs in.npz \\
