@@ -43,11 +43,39 @@ _IMAGE = click.Path(exists=True, dir_okay=False)
     help="Also write saved_model_xla (default: if the model uses XLA).",
 )
 @_SAMPLER
-def export_command(model_path, format_, output_dir, verify, xla, sampler):
+@click.option(
+    "--max-prompt-length",
+    type=click.IntRange(min=1),
+    help="Prompt tokens a language model's export takes (default 64).",
+)
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(min=1),
+    help="Tokens a language model's export generates (default 64).",
+)
+def export_command(
+    model_path,
+    format_,
+    output_dir,
+    verify,
+    xla,
+    sampler,
+    max_prompt_length,
+    max_new_tokens,
+):
     """Export MODEL (a zoo name or a .keras file) as SavedModel and/or
     ONNX, verified."""
     from mmkeras import export
 
+    # Only given options: families without them refuse them by name.
+    lengths = {
+        key: value
+        for key, value in (
+            ("max_prompt_length", max_prompt_length),
+            ("max_new_tokens", max_new_tokens),
+        )
+        if value is not None
+    }
     written = export.export(
         load_model(model_path),
         output_dir,
@@ -57,6 +85,7 @@ def export_command(model_path, format_, output_dir, verify, xla, sampler):
         sampler=sampler,
         # Progress on stderr: stdout keeps only the `kind: path` lines.
         progress=lambda line: click.echo(line, err=True),
+        **lengths,
     )
     for kind, path in written.items():
         click.echo(f"{kind}: {path}")

@@ -2,6 +2,7 @@ import json
 import os
 
 import pytest
+import tensorflow as tf
 from click.testing import CliRunner
 
 from mmkeras.cli.main import cli
@@ -77,3 +78,29 @@ def test_debug_shows_the_traceback(tmp_path):
     result = _invoke("--debug", "export", "no_such_entry", "--out", "o")
     assert result.exit_code == 1
     assert "No zoo entry named 'no_such_entry'" in str(result.exception)
+
+
+def test_a_language_model_export_takes_its_lengths(tmp_path):
+    path = str(tmp_path / "lm.keras")
+    tiny.model("causal_lm").save(path)
+    out = tmp_path / "out"
+    result = _invoke(
+        "export", path, "--out", str(out), "--no-verify", "--no-xla",
+        "--max-prompt-length", "8", "--max-new-tokens", "3",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    loaded = tf.saved_model.load(str(out / "saved_model" / "1"))
+    spec = loaded.signatures["generate_ids"].structured_input_signature[1]
+    assert spec["token_ids"].shape.as_list() == [None, 8]
+    outputs = loaded.signatures["generate"](prompts=tf.constant(["sky"]))
+    assert outputs["answers"].shape == (1,)
+
+
+def test_lengths_are_refused_by_models_that_take_no_prompts(tmp_path):
+    path = str(tmp_path / "classifier.keras")
+    tiny.model("fusion").save(path)
+    result = _invoke(
+        "export", path, "--out", str(tmp_path / "out"), "--max-new-tokens", "3"
+    )
+    assert result.exit_code == 1
+    assert "FusionClassifier takes no max_new_tokens" in result.output
