@@ -441,10 +441,10 @@ def main(new_tokens, batch, repeats, worker, side, spec):
     bandwidth = max(read_gbs, copy_gbs) * 1e9
 
     labels = {
-        "mmkeras": "mmkeras (jit_compile=False)",
-        "mmkeras_xla": "mmkeras (jit_compile=True)",
-        "keras_hub": "KerasHub LlamaCausalLM (default)",
-        "keras_hub_xla": "KerasHub LlamaCausalLM (jit_compile=True)",
+        "mmkeras": "mmkeras",
+        "mmkeras_xla": "mmkeras XLA",
+        "keras_hub": "KerasHub",
+        "keras_hub_xla": "KerasHub XLA",
     }
     table = rich.table.Table(
         title=(
@@ -513,9 +513,10 @@ def main(new_tokens, batch, repeats, worker, side, spec):
     console.print(table)
     console.print(first_table)
     console.print(
-        f"settings: mmkeras {mm['setting']}; "
-        f"{sides['mmkeras_xla']['setting']}; KerasHub {hub['setting']}; "
-        f"{sides['keras_hub_xla']['setting']}"
+        "settings: "
+        + "; ".join(
+            f"{labels[name]}: {sides[name]['setting']}" for name in labels
+        )
     )
     console.print(
         f"memory bandwidth (numpy, 1 GiB, best of 5): read {read_gbs:.1f} "
