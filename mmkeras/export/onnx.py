@@ -11,7 +11,9 @@ from mmkeras.export.signatures import ExportError
 # ONNX Runtime 1.2x runs opset 17 fully; tf2onnx 1.17 writes up to 18.
 OPSET = 17
 # Copied beside the graphs: what runs them without mmkeras.
-CONSUMER = os.path.join(os.path.dirname(__file__), "consumers", "run_onnx.py")
+CONSUMERS = os.path.join(os.path.dirname(__file__), "consumers")
+# The consumer and the module it imports, copied beside the graphs.
+CONSUMER_FILES = ("run_onnx.py", "onnx_tokenizers.py")
 
 _README = """# {model}: ONNX graphs written by mmkeras
 
@@ -19,8 +21,9 @@ Graphs: {graphs} (one `.onnx` file each, opset {opset}).
 `onnx_config.json` says how to use them: how to convert images, the
 tokenizer (`vocabulary.txt` and its settings){labels}.
 
-`run_onnx.py`, copied here, runs them with onnxruntime, numpy and Pillow
-alone, tokenizing text and naming classes as the SavedModel does:
+`run_onnx.py`, copied here with `onnx_tokenizers.py`, runs them with
+onnxruntime, numpy and Pillow alone, tokenizing text and naming classes
+as the SavedModel does:
 
     python run_onnx.py . {request}
 
@@ -68,8 +71,9 @@ def write_onnx(family, directory, steps=None):
         text = "".join(f"{line}\n" for line in lines)
         _files.write_text(os.path.join(directory, file_name), text)
     _files.write_json(os.path.join(directory, "onnx_config.json"), config)
-    with open(CONSUMER, "rb") as file:
-        _files.write_bytes(os.path.join(directory, "run_onnx.py"), file.read())
+    for consumer in CONSUMER_FILES:
+        with open(os.path.join(CONSUMERS, consumer), "rb") as file:
+            _files.write_bytes(os.path.join(directory, consumer), file.read())
     _files.write_text(os.path.join(directory, "README.md"), _readme(config))
 
 

@@ -2,19 +2,15 @@
 WordPiece tokenizer gives the ids of mmkeras' `WordPieceTokenizer`, so
 the ONNX graphs take text without TensorFlow."""
 
-import importlib.util
 import json
 import os
 
 import numpy as np
 import pytest
 
-import mmkeras
 from mmkeras.text import WordPieceTokenizer
+from tests.export import consumer_modules
 
-CONSUMER = os.path.join(
-    os.path.dirname(mmkeras.__file__), "export", "consumers", "run_onnx.py"
-)
 VOCABULARY = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "red", "circle", "un",
     "##aff", "##able", "caf", "##e", "?", "'", "s", "-", "日", "本",
@@ -37,10 +33,11 @@ TEXTS = [
 
 
 def _run_onnx():
-    spec = importlib.util.spec_from_file_location("run_onnx", CONSUMER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return consumer_modules.run_onnx()
+
+
+def _tokenizers():
+    return consumer_modules.onnx_tokenizers()
 
 
 @pytest.mark.parametrize("lowercase", [True, False])
@@ -52,7 +49,7 @@ def test_the_consumer_tokenizes_as_mmkeras(lowercase, add_start_end):
         lowercase=lowercase,
         add_start_end=add_start_end,
     )
-    consumer = _run_onnx().WordPiece(
+    consumer = _tokenizers().WordPiece(
         VOCABULARY,
         sequence_length=12,
         lowercase=lowercase,
@@ -134,7 +131,7 @@ def test_the_consumer_bpe_gives_the_ids_of_tokenizers_on_smollm2():
         corpus = [json.loads(line) for line in file]
     corpus += ["", " ", "x  123  ", "it's 'S", "<|im_start|>a<|im_end|>\n"]
     assert len(corpus) >= 2000
-    consumer = _run_onnx().BytePair(
+    consumer = _tokenizers().BytePair(
         tokens, merges, control, "smollm", False, None, 0, 64
     )
     expected = [encoding.ids for encoding in reference.encode_batch(corpus)]

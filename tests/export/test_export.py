@@ -366,9 +366,9 @@ def _consumer_answers_prompts(serving, command, tmp_path, tmp_path_factory):
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["prompt"] for line in lines] == list(PROMPTS)
-    function = _saved_model(
-        "causal_lm", tmp_path_factory
-    ).signatures["generate"]
+    function = _saved_model("causal_lm", tmp_path_factory).signatures[
+        "generate"
+    ]
     expected = function(prompts=tf.constant(PROMPTS))["answers"].numpy()
     assert [line["answers"] for line in lines] == [
         answer.decode() for answer in expected

@@ -1,6 +1,3 @@
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,18 +6,11 @@ import mmkeras
 from mmkeras.models.captioner import CaptionerServing
 from mmkeras.models.serving import ExportError
 from mmkeras.testing import tiny_models as tiny
-
-CONSUMER = os.path.join(
-    os.path.dirname(mmkeras.__file__), "export", "consumers", "run_onnx.py"
-)
+from tests.export import consumer_modules
 
 
 def _run_onnx():
-    """The ONNX consumer script as a module (it imports no mmkeras)."""
-    spec = importlib.util.spec_from_file_location("run_onnx", CONSUMER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return consumer_modules.run_onnx()
 
 
 @pytest.fixture(scope="module")

@@ -2,24 +2,19 @@
 the files the ONNX consumer tokenizes with (the exported artifacts are
 tests/export/test_export.py's, shared by every family)."""
 
-import importlib.util
 import json
-import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import mmkeras
 from mmkeras.export import signatures
 from mmkeras.models.serving import ExportError
 from mmkeras.models.serving import RequestError
 from mmkeras.testing import tiny_models as tiny
 from mmkeras.text import BytePairTokenizer
+from tests.export import consumer_modules
 
-CONSUMER = os.path.join(
-    os.path.dirname(mmkeras.__file__), "export", "consumers", "run_onnx.py"
-)
 TEXTS = [
     "the capital of france is paris",
     "<|im_start|>user\nthe sky?<|im_end|>\n<|im_start|>assistant\n",
@@ -37,10 +32,7 @@ def model():
 
 
 def _run_onnx():
-    spec = importlib.util.spec_from_file_location("run_onnx", CONSUMER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return consumer_modules.run_onnx()
 
 
 def test_options_are_checked(model):
