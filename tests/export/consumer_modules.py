@@ -21,3 +21,7 @@ def run_onnx():
 
 def onnx_tokenizers():
     return _module("onnx_tokenizers")
+
+
+def serve_saved_model():
+    return _module("serve_saved_model")

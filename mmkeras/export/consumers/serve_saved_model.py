@@ -60,7 +60,11 @@ def _parse_inputs(pairs):
 
 def _json_ready(value):
     if value.dtype == object:
-        return [item.decode("utf-8", "replace") for item in value.ravel()]
+        # Nested as the output is: retrieve's keys are (queries, k).
+        decode = np.vectorize(
+            lambda b: b.decode("utf-8", "replace"), otypes=[object]
+        )
+        return decode(value).tolist()
     return value.tolist()
 
 
