@@ -1,7 +1,8 @@
 """Datasets as `tf.data.Dataset`s of dicts.
 
 Generated (seeded) shapes scenes, real datasets that ship as packages
-(easy-VQA, Fashion-MNIST), and readers for the official formats users bring.
+(easy-VQA, Fashion-MNIST) or inside mmkeras (emoji), and readers for the
+official formats users bring.
 Dataset-specific constants live in their modules, e.g.
 `mmkeras.data.shapes.ANSWERS`. `DATASETS` holds the training splits a
 config names (`mmkeras.data.splits`, `mmkeras.data.color_match`).
@@ -19,6 +20,11 @@ from mmkeras.data.documents import read_text
 from mmkeras.data.documents import text_file
 from mmkeras.data.easy_vqa import easy_vqa
 from mmkeras.data.easy_vqa import easy_vqa_answers
+from mmkeras.data.emoji import EmojiRecord
+from mmkeras.data.emoji import emoji
+from mmkeras.data.emoji import emoji_caption
+from mmkeras.data.emoji import emoji_captions
+from mmkeras.data.emoji import emoji_records
 from mmkeras.data.fashion_mnist import DatasetNotFoundError
 from mmkeras.data.fashion_mnist import fashion_mnist
 from mmkeras.data.fashion_mnist import read_idx
@@ -44,6 +50,7 @@ __all__ = [
     "DATASETS",
     "DataError",
     "DatasetNotFoundError",
+    "EmojiRecord",
     "ReadReport",
     "Scene",
     "SceneObject",
@@ -56,6 +63,10 @@ __all__ = [
     "decode_image",
     "easy_vqa",
     "easy_vqa_answers",
+    "emoji",
+    "emoji_caption",
+    "emoji_captions",
+    "emoji_records",
     "fashion_mnist",
     "generate_scenes",
     "hateful_memes",
