@@ -1,4 +1,5 @@
-"""Commands that run a MODEL: export, predict and explain."""
+"""Commands that run a MODEL: export, predict, explain, generate and
+retrieve."""
 
 import click
 
@@ -224,4 +225,173 @@ def generate(model_path, prompts, messages, max_new_tokens, sampler):
         click.echo(json.dumps(answer, ensure_ascii=False))
 
 
-COMMANDS = [export_command, predict, explain, generate]
+@click.command()
+@click.argument("model_path", metavar="NAME_OR_PATH", type=MODEL)
+@click.option(
+    "--text",
+    "texts",
+    multiple=True,
+    help="A query text: rank the images of --images (repeatable).",
+)
+@click.option(
+    "--images",
+    "image_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="The folder of images (.png, .jpg, ...) that --text ranks.",
+)
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    type=_IMAGE,
+    help="A query image: rank the texts of --texts (repeatable).",
+)
+@click.option(
+    "--texts",
+    "texts_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The candidate texts that --image ranks, one per line (default: "
+    "the name of every emoji).",
+)
+@click.option(
+    "--index",
+    "index_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A saved RetrievalIndex (.npz) to search instead of --images or "
+    "--texts.",
+)
+@click.option(
+    "-k",
+    "--top-k",
+    "k",
+    type=click.IntRange(min=1),
+    help="Hits per query (default 5, or all candidates if fewer).",
+)
+@click.option(
+    "--on-error",
+    type=click.Choice(["raise", "skip"]),
+    default="raise",
+    show_default=True,
+    help="An unreadable image in --images: stop naming it, or skip it "
+    "(the skipped files are counted on stderr).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.option(
+    "--out",
+    "output_path",
+    type=click.Path(dir_okay=False),
+    help="Also draw the similarity grid of the queries and their hits "
+    "(rows images, columns texts) to this PNG.",
+)
+def retrieve(
+    model_path,
+    texts,
+    image_dir,
+    images,
+    texts_file,
+    index_path,
+    k,
+    on_error,
+    as_json,
+    output_path,
+):
+    """Rank images for texts (--text ... --images DIR) or texts for
+    images (--image ... [--texts FILE]) with MODEL, a dual encoder (a zoo
+    name or a .keras file). Prints, per query, one line per hit: rank,
+    cosine and the image file or text."""
+    if bool(texts) == bool(images):
+        raise click.UsageError("give --text (with --images) or --image")
+    if texts and texts_file or images and image_dir:
+        raise click.UsageError(
+            "--text ranks --images and --image ranks --texts; "
+            "--texts goes with --image and --images with --text"
+        )
+    if texts and not (image_dir or index_path):
+        raise click.UsageError("--text needs --images DIR (or --index)")
+    if index_path and (image_dir or texts_file):
+        raise click.UsageError("give --index or --images/--texts, not both")
+    if index_path and texts and output_path:
+        raise click.UsageError(
+            "--out draws the images, which an --index does not hold: give "
+            "--images DIR instead"
+        )
+    from mmkeras import data
+    from mmkeras.models.dual_encoder import DualEncoder
+    from mmkeras.models.dual_encoder import retrieval_index as retrieval
+    from mmkeras.models.serving import RequestError
+
+    model = load_model(model_path)
+    if not isinstance(model, DualEncoder):
+        raise click.UsageError(
+            f"{model_path} is a {type(model).__name__}, not a dual encoder: "
+            "retrieve takes a DualEncoder (e.g. "
+            "dual_encoder_lite0_minilm.shapes)"
+        )
+    try:
+        if index_path:
+            index = retrieval.RetrievalIndex.load(index_path, model)
+        elif texts:
+            index = retrieval.RetrievalIndex.from_images(
+                model, retrieval.image_files(image_dir), on_error=on_error
+            )
+        else:
+            candidates = (
+                retrieval.read_texts(texts_file)
+                if texts_file
+                else retrieval.emoji_texts()
+            )
+            index = retrieval.RetrievalIndex.from_texts(model, candidates)
+    except RequestError as error:
+        raise click.UsageError(str(error)) from None
+    for path, reason in index.skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    if index.skipped:
+        click.echo(f"skipped {len(index.skipped)} unreadable images", err=True)
+    queries = list(texts) or [data.load_image(i).numpy() for i in images]
+    if k is not None and k > len(index):
+        raise click.UsageError(
+            f"-k {k} is more than the {len(index)} {index.side}s to rank"
+        )
+    keys, scores = index.search(queries, k or min(5, len(index)))
+    names = list(texts) or list(images)
+    _print_hits(names, keys, scores, as_json)
+    if output_path:
+        _draw_hits(model, texts, images, image_dir, keys, output_path)
+        click.echo(output_path)
+
+
+def _print_hits(names, keys, scores, as_json):
+    import json
+
+    for name, row_keys, row_scores in zip(names, keys, scores, strict=True):
+        if len(names) > 1 and not as_json:
+            click.echo(f"{name}:")
+        for rank, (key, score) in enumerate(
+            zip(row_keys, row_scores, strict=True), 1
+        ):
+            if as_json:
+                hit = {"query": name, "rank": rank, "score": float(score)}
+                click.echo(json.dumps(hit | {"key": str(key)}))
+            else:
+                click.echo(f"{rank}\t{score:.4f}\t{key}")
+
+
+def _draw_hits(model, texts, images, image_dir, keys, path):
+    """The grid of the queries and their hits: rows images, columns
+    texts."""
+    import os
+
+    from mmkeras import data
+    from mmkeras.models.dual_encoder import _pictures
+
+    hits = list(dict.fromkeys(str(key) for key in keys.ravel()))
+    if texts:
+        rows = [os.path.join(image_dir, name) for name in hits]
+        columns = list(texts)
+    else:
+        rows, columns = list(images), hits
+    pixels = [data.load_image(row).numpy() for row in rows]
+    _pictures.draw_similarity(model, pixels, columns, path)
+
+
+COMMANDS = [export_command, predict, explain, generate, retrieve]

@@ -80,6 +80,8 @@ class RetrievalIndex:
         self.embeddings = embeddings / norms
         self.side = side
         self.fingerprint = fingerprint
+        # (path, reason) of the files `from_images` skipped.
+        self.skipped = []
         self.model = None
         if model is not None:
             self.attach(model)
@@ -333,6 +335,14 @@ def read_texts(path):
             f"{path} holds no texts: give one candidate text per line"
         )
     return texts
+
+
+def emoji_texts():
+    """The canonical caption of every emoji concept in the shipped corpus
+    (`mmkeras.data.emoji_caption`), once each, in the corpus' order: the
+    default candidate texts of `mmkeras retrieve --image`."""
+    records = data.emoji_records()
+    return list(dict.fromkeys(data.emoji_caption(r) for r in records))
 
 
 def _check_model(model):
