@@ -87,7 +87,7 @@ if __name__ == "__main__":
         # in the wheel.
         package_data={
             "mmkeras.zoo": ["catalogue/*/*"],
-            "mmkeras.data": ["texts/*"],
+            "mmkeras.data": ["texts/*", "emoji/*", "emoji/LICENSES/*"],
         },
         install_requires=INSTALL_REQUIRES,
         extras_require=EXTRAS_REQUIRE,
