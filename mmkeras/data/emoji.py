@@ -75,7 +75,7 @@ def emoji_records(styles=None, source=None, on_error="raise"):
     Example:
 
     >>> records = mmkeras.data.emoji_records(styles="google")
-    >>> cat = [r for r in records if r.unified == "1F431"][0]
+    >>> cat = next(r for r in records if r.unified == "1F431")
     >>> cat.name, cat.short_names
     ('cat face', ('cat',))
     """
@@ -116,7 +116,9 @@ def emoji_caption(record):
 
     Example:
 
-    >>> mmkeras.data.emoji_caption(record)
+    >>> records = mmkeras.data.emoji_records(styles="google")
+    >>> cat = next(r for r in records if r.unified == "1F431")
+    >>> mmkeras.data.emoji_caption(cat)
     'cat face: cat'
     """
     return _emoji_source.canonical(record.name, record.short_names)

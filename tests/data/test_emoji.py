@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import logging
+import pathlib
 import shutil
 
 import numpy as np
@@ -149,6 +150,21 @@ def test_shipped_copy():
         assert image.size == (64, 64)
     with pytest.raises(ValueError, match="'facebook'.*fluent, google, twitter"):
         emoji_records(styles=["facebook"])
+
+
+def test_shipped_manifest_covers_every_file():
+    directory = pathlib.Path(_emoji_shipped.DIRECTORY)
+    files = _emoji_shipped.manifest(directory)["files"]
+    shipped = {
+        str(p.relative_to(directory))
+        for p in directory.rglob("*")
+        if p.is_file()
+    }
+    assert shipped == {*files, "manifest.json"}
+    for name, entry in files.items():
+        data = (directory / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
+        assert len(data) == entry["size"], name
 
 
 def test_copy_round_trip_is_deterministic(npm, records, tmp_path):
