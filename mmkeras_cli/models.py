@@ -54,6 +54,18 @@ _IMAGE = click.Path(exists=True, dir_okay=False)
     type=click.IntRange(min=1),
     help="Tokens a language model's export generates (default 64).",
 )
+@click.option(
+    "--index",
+    "index_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A dual encoder's RetrievalIndex (.npz) to embed in a retrieve "
+    "signature (top-k keys of the index per query).",
+)
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=1),
+    help="Keys the retrieve signature returns (default 5).",
+)
 def export_command(
     model_path,
     format_,
@@ -63,10 +75,13 @@ def export_command(
     sampler,
     max_prompt_length,
     max_new_tokens,
+    index_path,
+    top_k,
 ):
     """Export MODEL (a zoo name or a .keras file) as SavedModel and/or
     ONNX, verified."""
     from mmkeras import export
+    from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 
     # Only given options: families without them refuse them by name.
     lengths = {
@@ -74,6 +89,8 @@ def export_command(
         for key, value in (
             ("max_prompt_length", max_prompt_length),
             ("max_new_tokens", max_new_tokens),
+            ("index", index_path and RetrievalIndex.load(index_path)),
+            ("top_k", top_k),
         )
         if value is not None
     }

@@ -182,3 +182,22 @@ def test_the_grid_marks_the_right_and_the_best_wrong_text(model, tmp_path):
         _pictures.draw_similarity(model, images, TEXTS, path, matches=[3, 0])
     with pytest.raises(ValueError, match="at least one image and one text"):
         _pictures.draw_similarity(model, images, [], path)
+
+
+def test_export_embeds_an_index_in_a_retrieve_signature(model, saved, tmp_path):
+    index_path = str(tmp_path / "texts.npz")
+    RetrievalIndex.from_texts(model, TEXTS).save(index_path)
+    out = tmp_path / "out"
+    args = ["export", saved, "--out", str(out), "--no-verify", "--no-xla"]
+    result = CliRunner().invoke(
+        cli, [*args, "--index", index_path, "--top-k", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    readme = (out / "saved_model" / "1" / "README.md").read_text()
+    assert (
+        "`retrieve(image_bytes: string[N])` -> `keys: string[N, 2], "
+        "scores: float32[N, 2]`" in readme
+    )
+    result = CliRunner().invoke(cli, [*args, "--top-k", "2"])
+    assert result.exit_code == 1
+    assert "which needs an index: give index= too" in result.output

@@ -194,7 +194,8 @@ def _checked_index(serving, index, top_k):
         if top_k is not None:
             raise ExportError(
                 "top_k is the number of hits of the retrieve signature, "
-                "which needs an index: give index= too (a RetrievalIndex). "
+                "which needs an index: give index= too (a RetrievalIndex; "
+                "`mmkeras export --index FILE`). "
                 f"Received: top_k={top_k!r}, index=None"
             )
         return None, None
