@@ -242,6 +242,13 @@ def emoji_caption_pairs(split=None, **kwargs):
 
 def _directory(source):
     if source is None:
+        if not _emoji_shipped.is_shipped(_emoji_shipped.DIRECTORY):
+            raise _records.DataError(
+                f"The emoji copy shipped with mmkeras is missing from "
+                f"{_emoji_shipped.DIRECTORY}: this install lacks its data "
+                "files. Reinstall mmkeras, or pass source= an npm "
+                "node_modules directory."
+            )
         return _emoji_shipped.DIRECTORY
     directory = os.fspath(source)
     if not os.path.isdir(directory):

@@ -222,6 +222,10 @@ def test_missing_and_corrupt_images(npm, tmp_path, caplog):
     images = root / "emoji-datasource-google" / "img" / "google" / "64"
     (images / "1f680.png").unlink()
     _fixtures.write_corrupt(images / "1f431.png")
+    fluent = root / "@lobehub" / "fluent-emoji-3d" / "assets" / "1f400.webp"
+    _fixtures.write_corrupt(fluent)
+    with pytest.raises(DataError, match=f"{fluent}: the image does not"):
+        emoji_records(styles="fluent", source=root)
     with pytest.raises(DataError) as error:
         emoji_records(styles="google", source=root)
     assert str(images / "1f431.png") in str(error.value)
@@ -232,9 +236,9 @@ def test_missing_and_corrupt_images(npm, tmp_path, caplog):
     google = {r.unified for r in kept if r.style == "google"}
     assert len(google) == 10
     assert {"1F431", "1F680"}.isdisjoint(google)
-    assert len(kept) == 10 + 11 + 11
-    assert "skipped 2 of 34 emoji images" in caplog.text
-    assert "1 corrupt image, 1 missing image" in caplog.text
+    assert len(kept) == 10 + 11 + 10
+    assert "skipped 3 of 34 emoji images" in caplog.text
+    assert "2 corrupt image, 1 missing image" in caplog.text
     for name in ("1f431.png", "1f680.png", "1f400.png"):
         _fixtures.write_corrupt(images / name)
     only = [c for c in CONCEPTS if c[0] in ("1F431", "1F680", "1F400")]
@@ -250,6 +254,9 @@ def test_bad_metadata(npm, tmp_path):
     shutil.copytree(npm, root)
     metadata = root / "emoji-datasource-google" / "emoji.json"
     entries = json.loads(metadata.read_text())
+    metadata.write_text(json.dumps({"emoji": entries}))
+    with pytest.raises(DataError, match="top level is not a list"):
+        emoji_records(styles="google", source=root)
     entries[5]["unified"] = "1F431"
     metadata.write_text(json.dumps(entries))
     with pytest.raises(DataError, match="unified code '1F431' is given twice"):
@@ -301,11 +308,17 @@ def test_bad_arguments(npm, kwargs, message):
         emoji(**{"source": npm, "batch_size": 4, **kwargs})
 
 
-def test_bad_source(tmp_path):
+def test_bad_source(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="is not a directory"):
         emoji_records(source=tmp_path / "nowhere")
     with pytest.raises(DataError, match="none of emoji-datasource-google"):
         emoji_records(source=tmp_path)
+    (tmp_path / "manifest.json").write_text('{"format": 0}')
+    with pytest.raises(DataError, match="not an emoji manifest of format 1"):
+        emoji_records(source=tmp_path)
+    monkeypatch.setattr(_emoji_shipped, "DIRECTORY", str(tmp_path / "gone"))
+    with pytest.raises(DataError, match="shipped with mmkeras is missing"):
+        emoji_records()
 
 
 def _held_out(unified, seed, fraction=0.2):
