@@ -3,12 +3,17 @@ how texts rank images (`draw_retrieval`) and the similarity grid of
 images and texts (`draw_similarity`). Pixels are the converted ones the
 model saw, drawn through the inverse of its `ImageConverter`."""
 
+import textwrap
+
 import numpy as np
 from keras import ops
 
 _RIGHT = (150, 220, 150)  # the right text's cell
 _WRONG = (240, 150, 150)  # the best-scoring wrong text's cell
 _FONT_SIZE = 28
+# The column headings: 13 characters a line fit a panel at this size.
+_HEADING_SIZE = 20
+_HEADING_CHARS = 13
 _LINE = (200, 200, 200)
 
 
@@ -100,9 +105,12 @@ def _grid(pixels, converter, texts, scores, matches, path):
     )
     draw = ImageDraw.Draw(picture)
     font = ImageFont.load_default(size=_FONT_SIZE)
+    heading = ImageFont.load_default(size=_HEADING_SIZE)
     for column, text in enumerate(texts, 1):
-        panel = explain.text_panel(text).astype("uint8")
-        picture.paste(Image.fromarray(panel), (column * side, 0))
+        lines = textwrap.wrap(text, _HEADING_CHARS)
+        draw.multiline_text(
+            (column * side + 6, 6), "\n".join(lines), "black", heading
+        )
     for row, (image, row_scores, match) in enumerate(
         zip(pixels, scores, matches, strict=True), 1
     ):
