@@ -3,9 +3,10 @@
 1. Load pretrained models from the zoo (offline, checksum-verified).
 2. Use them: ImageNet classes of photos (EfficientNet-Lite0), captions of
    new shapes scenes (transformer captioner), scenes retrieved for
-   captions (EfficientNet-Lite0 + MiniLM dual encoder), image + text
-   classification (gated fusion) and answers to
-   easy-VQA questions (co-attention VQA).
+   captions (EfficientNet-Lite0 + MiniLM dual encoder), names ranked for
+   real photos (the same dual encoder, through a `RetrievalIndex`), image
+   + text classification (gated fusion) and answers to easy-VQA
+   questions (co-attention VQA).
 3. Fine-tune the fusion classifier with `model.fit` on new data.
 4. Export it to SavedModel and ONNX, each verified in a fresh process.
 5. Serve the SavedModel with `serve_saved_model.py` (plain TensorFlow and
@@ -32,11 +33,21 @@ from mmkeras.data import splits
 from mmkeras.data.shapes import COLORS
 from mmkeras.evaluation import captioning
 from mmkeras.export import verify
+from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 
 # ImageNet indices of the golden photos in the EfficientNet entry.
 CAPTION_ENTRY = "caption_transformer_small.shapes"
 DUAL_ENCODER_ENTRY = "dual_encoder_lite0_minilm.shapes"
 VQA_ENTRY = "vqa_coattention.easy_vqa"
+# scikit-image's photos (in its wheel) and the name right for each; the
+# other names are the distractors.
+PHOTO_NAMES = {
+    "chelsea": "a cat",
+    "coffee": "a cup of coffee",
+    "astronaut": "an astronaut",
+    "rocket": "a rocket",
+}
+DISTRACTORS = ("a dog", "a car", "a pizza", "a tree", "a red circle", "a house")
 
 
 class _Steps:
@@ -78,8 +89,7 @@ def classify_photos(console, encoder):
     logits = np.asarray(encoder(photos.astype("float32"))["logits"])
     # The entry ships the ImageNet names (KerasHub spelling: "Egyptian_cat").
     found = [
-        encoder.class_names[int(i)].replace("_", " ")
-        for i in logits.argmax(-1)
+        encoder.class_names[int(i)].replace("_", " ") for i in logits.argmax(-1)
     ]
     for name, label in zip(("chelsea", "coffee"), found, strict=True):
         console.print(f"scikit-image's {name} photo: {label}")
@@ -108,6 +118,29 @@ def retrieve_scenes(console, model):
     return {
         "summary": f"top scene true for {int(hits.sum())}/{count} captions "
         f"(chance {truth.mean():.0%})"
+    }
+
+
+def rank_photos(console, model):
+    """Photos none of the zoo's models saw in training rank names: the
+    right name's rank for each, and the top 3."""
+    import skimage.data
+
+    names = [*PHOTO_NAMES.values(), *DISTRACTORS]
+    index = RetrievalIndex.from_texts(model, names)
+    photos = [getattr(skimage.data, photo)() for photo in PHOTO_NAMES]
+    keys, _ = index.search(photos, k=len(index))
+    ranks = []
+    for (photo, right), row in zip(PHOTO_NAMES.items(), keys, strict=True):
+        ranks.append(row.tolist().index(right) + 1)
+        console.print(
+            f"scikit-image's {photo}: {', '.join(row[:3])} ({right!r} "
+            f"ranked {ranks[-1]} of {len(index)})"
+        )
+    in_top = sum(rank <= 3 for rank in ranks)
+    return {
+        "summary": f"right name in the top 3 for {in_top}/{len(ranks)} "
+        f"photos (ranks {', '.join(map(str, ranks))} of {len(index)})"
     }
 
 
@@ -233,6 +266,11 @@ def run(out_dir=None, fine_tune_examples=2048, epochs=1, console=None):
         steps.run(
             "Retrieve scenes (EfficientNet + MiniLM dual encoder)",
             retrieve_scenes,
+            models[DUAL_ENCODER_ENTRY],
+        )
+        steps.run(
+            "Rank names for photos (dual encoder)",
+            rank_photos,
             models[DUAL_ENCODER_ENTRY],
         )
         steps.run(

@@ -71,10 +71,12 @@ class RetrievalIndex:
                 f"({len(keys)}, D). Received: shape {embeddings.shape}"
             )
         norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-        if not np.all(np.isfinite(embeddings)) or not np.all(norms > 0):
+        bad = ~(np.isfinite(norms[:, 0]) & (norms[:, 0] > 0))
+        if bad.any():
             raise ValueError(
-                "embeddings must be finite and non-zero, as a DualEncoder "
-                "gives them; these hold NaN, infinity or a zero row"
+                f"embeddings must be finite and non-zero, or the key's "
+                f"cosines mean nothing; {int(bad.sum())} are not, the "
+                f"first of key {keys[int(np.argmax(bad))]!r}"
             )
         self.keys = np.array(keys, dtype=str)
         self.embeddings = embeddings / norms
@@ -111,6 +113,7 @@ class RetrievalIndex:
         _checks.positive_int("batch_size", batch_size)
         _check_model(model)
         texts = [texts] if isinstance(texts, str) else list(texts)
+        _check_not_empty("texts", texts)
         parts = [
             _text_embeddings(model, texts[start : start + batch_size])
             for start in range(0, len(texts), batch_size)
@@ -218,6 +221,10 @@ class RetrievalIndex:
                 "RetrievalIndex.load(path, model) or call index.attach(model)"
             )
         side, queries = _query_side(queries)
+        if not queries:
+            raise ValueError(
+                f"give at least one {self.query_side} query. Received: none"
+            )
         if side != self.query_side:
             raise ValueError(
                 f"this index holds {self.side}s, so it answers "
@@ -226,9 +233,8 @@ class RetrievalIndex:
                 f"{self.query_side}s (RetrievalIndex.from_"
                 f"{self.query_side}s) with them"
             )
-        if not queries:
-            raise ValueError(f"give at least one {side} query. Received: none")
         if side == "text":
+            _check_not_empty("queries", queries)
             embeddings = _text_embeddings(self.model, queries)
         else:
             pixels = [_pixels(self.model, query) for query in queries]
@@ -356,6 +362,16 @@ def _check_model(model):
             "a retrieval index needs a built DualEncoder with a "
             "preprocessor and tokenizer, to embed images and text strings"
         )
+
+
+def _check_not_empty(name, texts):
+    # An empty text's embedding is the padding's: nothing to rank by.
+    for i, text in enumerate(texts):
+        if not str(text).strip():
+            raise ValueError(
+                f"{name}[{i}] is empty: it says nothing to rank by; leave "
+                f"it out. Received: {text!r}"
+            )
 
 
 def _text_embeddings(model, texts):

@@ -123,6 +123,12 @@ def test_bad_searches_and_indexes_are_clear_errors(model, photos, text_index):
         text_index.search(photos, k=5)
     with pytest.raises(ValueError, match="holds texts, so it answers image"):
         text_index.search("a red circle")
+    with pytest.raises(ValueError, match=r"texts\[1\] is empty"):
+        RetrievalIndex.from_texts(model, ["blue", " "])
+    with pytest.raises(ValueError, match=r"queries\[0\] is empty"):
+        RetrievalIndex.from_images(model, photos, keys="abc").search("", 1)
+    with pytest.raises(ValueError, match="the first of key 'b'"):
+        RetrievalIndex(["a", "b"], [[1, 0], [np.nan, 0]], "text", "hash")
     with pytest.raises(ValueError, match="'blue' twice"):
         RetrievalIndex.from_texts(model, ["blue", "red", "blue"])
     with pytest.raises(TypeError, match="Received: a VQAModel"):
