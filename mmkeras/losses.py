@@ -116,13 +116,21 @@ def _share_of_global_tokens(valid):
 class InfoNCE(keras.losses.Loss):
     """Symmetric contrastive (CLIP) loss over an image-text logit matrix.
 
-    `y_pred` is the `(batch, batch)` matrix of logits `logits[i, j]` between
-    image `i` and text `j`, already multiplied by the model's (learned)
-    temperature; pair `i` is the positive of row and column `i`. The loss of
-    example `i` is the mean of the image-to-text cross-entropy of row `i`
-    and the text-to-image cross-entropy of column `i`. `y_true` is ignored
-    (pass e.g. zeros). Under a distribution strategy each replica sees only
-    its own batch as negatives.
+    `y_pred` holds the logits `logits[i, j]` between image `i` and text `j`,
+    already multiplied by the model's (learned) temperature; pair `i` is the
+    positive of row and column `i`. The loss of example `i` is the mean of
+    the image-to-text cross-entropy of row `i` and the text-to-image
+    cross-entropy of column `i`. `y_true` is ignored (pass e.g. zeros).
+
+    On one device `y_pred` is the square `(batch, batch)` matrix. Under a
+    `tf.distribute` strategy with several replicas, the negatives span the
+    global batch: each replica passes `(local_batch, global_batch)` logits
+    of its own images against the texts of every replica in replica order
+    (`DualEncoder` builds them with `all_gather`), and the loss gathers the
+    rows of all replicas for the text-to-image direction. The loss value
+    and the gradients then equal those of one device on the global batch,
+    also when replicas hold different numbers of examples (see
+    `info_nce`; with `reduction=None` reduce the losses by their mean).
 
     Args:
         reduction: a Keras loss reduction.
@@ -139,10 +147,160 @@ class InfoNCE(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype="float32")
 
     def call(self, y_true, y_pred):
-        _check_square(y_pred)
-        image_to_text = -ops.diagonal(ops.log_softmax(y_pred, axis=1))
-        text_to_image = -ops.diagonal(ops.log_softmax(y_pred, axis=0))
-        return (image_to_text + text_to_image) / 2.0
+        context = _multi_replica_context()
+        if context is None:
+            _check_square(y_pred)
+            return _symmetric_cross_entropy(y_pred, ops.transpose(y_pred), 0)
+        _checks.rank("y_pred", y_pred.shape, 2)
+        local = ops.shape(y_pred)[0]
+        offset, total = _replica_offset(context, local)
+        _check_global_columns(y_pred, total, context.num_replicas_in_sync)
+        rows = all_gather(y_pred)
+        # Column j of the global matrix: every image against local text j.
+        columns = ops.transpose(rows[:, offset : offset + local])
+        losses = _symmetric_cross_entropy(y_pred, columns, offset)
+        if self.reduction == "sum":
+            # Summed replica sums are the global sum as they are.
+            return losses
+        return _scale_gradient(losses, _share(context, local, total))
+
+
+def info_nce(image_embeddings, text_embeddings, logit_scale):
+    """Per-example symmetric InfoNCE of embeddings, negatives from the
+    global batch.
+
+    The logits are `logit_scale * image_embeddings @ text_embeddings.T`
+    (pass L2-normalised embeddings for CLIP's cosine logits). Under a
+    `tf.distribute` strategy with several replicas (the step of `fit`),
+    the embeddings of every replica are gathered, so each example's
+    negatives are the whole global batch, and gradients flow back to the
+    replica that computed each embedding.
+
+    Keras averages each replica's loss over the replica's examples,
+    divides it by the number of replicas and sums the replicas'
+    gradients. So that this gives the gradient of the global-batch mean
+    also when replicas hold different numbers of examples (a smaller last
+    batch, a replica with none), the values are the examples' losses but
+    their gradient is scaled by `replicas * local_batch / global_batch`
+    (1 on one device and with an even split). Reduce them by their mean,
+    as a `keras.losses.Loss` or `add_loss` does; the loss `fit` reports is
+    then the global-batch mean too.
+
+    Args:
+        image_embeddings: `(local_batch, dim)` image embeddings.
+        text_embeddings: `(local_batch, dim)` text embeddings; text `i`
+            is the positive of image `i`.
+        logit_scale: a scalar, the inverse temperature.
+
+    Returns:
+        The float32 losses `(local_batch,)`.
+
+    Example:
+
+    >>> images = np.eye(3, 4, dtype="float32")
+    >>> losses = mmkeras.losses.info_nce(images, images, 10.0)
+    >>> losses.shape
+    TensorShape([3])
+    """
+    images = ops.cast(image_embeddings, "float32")
+    texts = ops.cast(text_embeddings, "float32")
+    _checks.rank("image_embeddings", images.shape, 2)
+    _checks.rank("text_embeddings", texts.shape, 2)
+    if tuple(images.shape) != tuple(texts.shape):
+        raise ValueError(
+            "image_embeddings and text_embeddings must have the same shape "
+            "(batch, dim), one text per image. Received: image_embeddings "
+            f"with shape {tuple(images.shape)} and text_embeddings with "
+            f"shape {tuple(texts.shape)}"
+        )
+    scale = ops.cast(logit_scale, "float32")
+    _checks.rank("logit_scale", scale.shape, 0)
+    image_to_text = scale * ops.matmul(images, ops.transpose(all_gather(texts)))
+    text_to_image = scale * ops.matmul(texts, ops.transpose(all_gather(images)))
+    context = _multi_replica_context()
+    if context is None:
+        return _symmetric_cross_entropy(image_to_text, text_to_image, 0)
+    local = ops.shape(images)[0]
+    offset, total = _replica_offset(context, local)
+    losses = _symmetric_cross_entropy(image_to_text, text_to_image, offset)
+    return _scale_gradient(losses, _share(context, local, total))
+
+
+def all_gather(values):
+    """`values` of every replica, concatenated along axis 0 in replica order.
+
+    Inside a `tf.distribute` replica context with several replicas (the
+    step `fit` runs under `MirroredStrategy`), so that every replica sees
+    the global batch; replicas may hold different numbers of rows, none
+    included. The gradient flowing into the gathered tensor reaches each
+    replica's own rows, summed over the replicas that used them. Elsewhere
+    (one device, or outside the step) `values` itself.
+
+    Args:
+        values: a tensor of rank at least 1.
+
+    Returns:
+        The gathered tensor.
+    """
+    context = _multi_replica_context()
+    if context is None:
+        return values
+    return context.all_gather(values, axis=0)
+
+
+def _multi_replica_context():
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
+def _replica_offset(context, local):
+    """This replica's first row in the global batch, and the global batch
+    size."""
+    sizes = context.all_gather(ops.reshape(local, (1,)), axis=0)
+    replica = context.replica_id_in_sync_group
+    return ops.sum(sizes[:replica]), ops.sum(sizes)
+
+
+def _share(context, local, total):
+    local = ops.cast(local, "float32")
+    total = ops.cast(total, "float32")
+    return local * context.num_replicas_in_sync / ops.maximum(total, 1.0)
+
+
+def _scale_gradient(losses, scale):
+    """`losses` with their gradient times `scale` (see `info_nce`)."""
+    constant = ops.stop_gradient(losses)
+    return constant + scale * (losses - constant)
+
+
+def _symmetric_cross_entropy(image_to_text, text_to_image, offset):
+    """Mean of both directions' cross-entropy; row `i` of each `(local,
+    global)` matrix has its positive in column `offset + i`."""
+    positives = offset + ops.arange(ops.shape(image_to_text)[0])[:, None]
+
+    def cross_entropy(logits):
+        log_probs = ops.log_softmax(logits, axis=1)
+        return -ops.take_along_axis(log_probs, positives, axis=1)[:, 0]
+
+    return (cross_entropy(image_to_text) + cross_entropy(text_to_image)) / 2
+
+
+def _check_global_columns(y_pred, total, replicas):
+    # A model that scores only its own replica's texts would silently train
+    # on per-replica negatives.
+    tf.debugging.assert_equal(
+        ops.shape(y_pred)[1],
+        ops.cast(total, "int32"),
+        message=(
+            f"InfoNCE under a strategy with {replicas} replicas takes "
+            "(local_batch, global_batch) logits: this replica's images "
+            "against the texts of every replica, gathered with "
+            "mmkeras.losses.all_gather. Received: y_pred whose columns are "
+            "not the global batch size (got vs expected follow)"
+        ),
+    )
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")

@@ -110,6 +110,21 @@ def test_info_nce_is_symmetric_and_matches_numpy():
     )
 
 
+def test_info_nce_of_embeddings_is_info_nce_of_their_logits():
+    images = RNG.standard_normal((5, 3)).astype("float32")
+    texts = RNG.standard_normal((5, 3)).astype("float32")
+    logits = 2.5 * images.astype("float64") @ texts.astype("float64").T
+    rows = -np.diag(_log_softmax(logits, axis=1))
+    columns = -np.diag(_log_softmax(logits, axis=0))
+    values = losses.info_nce(images, texts, 2.5)
+    assert keras.ops.convert_to_numpy(values).dtype == "float32"
+    np.testing.assert_allclose(values, (rows + columns) / 2, atol=1e-5)
+    loss = losses.InfoNCE()(np.zeros(5), logits.astype("float32"))
+    assert abs(float(loss) - float(np.mean(values))) < 1e-5
+    # One device: all_gather returns its input.
+    assert losses.all_gather(images) is images
+
+
 def _triplet(similarity, margin, negatives):
     positive = np.diag(similarity)
     off = 1 - np.eye(len(similarity))
@@ -151,18 +166,27 @@ def test_errors():
         losses.TripletLoss(margin=None)
     with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
         losses.InfoNCE()(np.zeros(2), np.zeros((2, 3), "float32"))
+    with pytest.raises(
+        ValueError, match=r"text_embeddings with shape \(3, 4\)"
+    ):
+        losses.info_nce(np.ones((2, 4)), np.ones((3, 4)), 1.0)
+    with pytest.raises(ValueError, match="image_embeddings must have rank 2"):
+        losses.info_nce(np.ones(4), np.ones(4), 1.0)
+    with pytest.raises(ValueError, match="logit_scale must have rank 0"):
+        losses.info_nce(np.ones((2, 4)), np.ones((2, 4)), [1.0, 2.0])
 
 
 def test_masked_ce_is_the_global_token_mean_under_mirrored_strategy():
+    # The MLM loss: positions not masked are labelled -100.
     import mmkeras
 
     rng = np.random.default_rng(0)
     tokens = rng.integers(1, 9, (4, 6)).astype("int32")
-    labels = rng.integers(1, 9, (4, 6)).astype("int32")
-    # Replica 0 gets rows 0-1 (11 real tokens), replica 1 rows 2-3 (3).
-    labels[0, 5:] = 0
-    labels[2, 2:] = 0
-    labels[3, 1:] = 0
+    labels = rng.integers(0, 9, (4, 6)).astype("int32")
+    # Replica 0 gets rows 0-1 (11 masked tokens), replica 1 rows 2-3 (3).
+    labels[0, 5:] = -100
+    labels[2, 2:] = -100
+    labels[3, 1:] = -100
 
     def run(strategy):
         with strategy.scope():
@@ -173,7 +197,7 @@ def test_masked_ce_is_the_global_token_mean_under_mirrored_strategy():
             model.compile(
                 optimizer=keras.optimizers.SGD(0.5),
                 loss=losses.MaskedSparseCategoricalCrossentropy(
-                    from_logits=True
+                    from_logits=True, pad_id=-100
                 ),
             )
         history = model.fit(

@@ -40,10 +40,11 @@ class DualEncoder(Task):
     whole set comes from `evaluate_retrieval`; `explain` draws how one
     image ranks texts and `draw_retrieval` how texts rank images.
 
-    Known limitation: under a `tf.distribute` strategy each replica's
-    InfoNCE sees only its own per-replica batch as negatives (CLIP gathers
-    the embeddings of all replicas); the loss then equals the single-device
-    loss over the block-diagonal of the global batch's logit matrix.
+    Under a `tf.distribute` strategy with several replicas, each replica
+    scores its images against the texts of every replica (gathered with
+    `mmkeras.losses.all_gather`), so InfoNCE's negatives span the global
+    batch, as in CLIP: training, `evaluate` and `predict` then give what
+    one device gives on the global batch.
 
     Args:
         image_encoder: an image encoder returning a dict with `"pooled"`
@@ -143,6 +144,8 @@ class DualEncoder(Task):
     def call(self, inputs, training=None):
         images = self.encode_image(inputs["image"], training=training)
         texts = self.encode_text(inputs["token_ids"], training=training)
+        # Under a strategy: every replica's texts, the global negatives.
+        texts = losses.all_gather(texts)
         return self.logit_scale * ops.matmul(images, ops.transpose(texts))
 
     def encode_image(self, images, training=False):

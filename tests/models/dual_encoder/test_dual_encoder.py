@@ -77,8 +77,7 @@ def random_inputs(batch=4, seed=0):
 
 
 def test_basics():
-    # Not mirrored: each replica's InfoNCE sees its own negatives only (see
-    # test_mirrored_equals_single_device_with_per_replica_negatives).
+    # Not mirrored here: test_global_batch.py trains a DualEncoder mirrored.
     raw = raw_pairs(8, batch_size=4)
     model = run_task_test(
         lambda: make_model(preprocessor=make_preprocessor()),
@@ -262,52 +261,6 @@ def test_short_training_on_shapes_captions_beats_chance():
     # Chance is 5 / 64 = 0.08 each way.
     assert result["recall_at_5_image_to_text"] > 0.3, result
     assert result["recall_at_5_text_to_image"] > 0.3, result
-
-
-class BlockInfoNCE(keras.losses.Loss):
-    """InfoNCE within each replica's diagonal block of the global batch."""
-
-    def __init__(self, global_batch, blocks):
-        super().__init__(dtype="float32")
-        self.global_batch = global_batch
-        self.blocks = blocks
-
-    def call(self, y_true, y_pred):
-        size = self.global_batch // self.blocks
-        info_nce = mmkeras.losses.InfoNCE()
-        return ops.concatenate(
-            [
-                info_nce.call(None, y_pred[i : i + size, i : i + size])
-                for i in range(0, self.global_batch, size)
-            ]
-        )
-
-
-def test_mirrored_equals_single_device_with_per_replica_negatives():
-    # SGD: Adam's normalisation would magnify float noise in tiny gradients.
-    inputs = random_inputs(batch=16)
-    dataset = tf.data.Dataset.from_tensor_slices(inputs).batch(8)
-    keras.utils.set_random_seed(0)
-    single = make_model(normalization="layer")
-    single(inputs)
-    weights = single.get_weights()
-    single.compile(optimizer=keras.optimizers.SGD(0.5), loss=BlockInfoNCE(8, 2))
-    expected = single.fit(dataset, verbose=0).history["loss"]
-    strategy = mmkeras.training.strategy(devices=["/cpu:0", "/cpu:1"])
-    with strategy.scope():
-        mirrored = make_model(normalization="layer")
-        mirrored(inputs)
-        mirrored.set_weights(weights)
-        mirrored.compile(optimizer=keras.optimizers.SGD(0.5))
-    actual = mirrored.fit(dataset, verbose=0).history["loss"]
-    np.testing.assert_allclose(actual, expected, atol=1e-4)
-    for a, e in zip(mirrored.get_weights(), single.get_weights(), strict=True):
-        np.testing.assert_allclose(a, e, atol=1e-4)
-    changed = [
-        not np.allclose(w, s, atol=1e-3)
-        for w, s in zip(weights, single.get_weights(), strict=True)
-    ]
-    assert sum(changed) > len(weights) // 2
 
 
 @pytest.mark.parametrize(
