@@ -278,6 +278,13 @@ def generate(model_path, prompts, messages, max_new_tokens, sampler):
     "--texts.",
 )
 @click.option(
+    "--save-index",
+    "save_path",
+    type=click.Path(dir_okay=False),
+    help="Save the index built from --images or --texts (.npz), for "
+    "--index and `mmkeras export --index`.",
+)
+@click.option(
     "-k",
     "--top-k",
     "k",
@@ -307,14 +314,15 @@ def retrieve(
     images,
     texts_file,
     index_path,
+    save_path,
     k,
     on_error,
     as_json,
     output_path,
 ):
     """Rank images for texts (--text ... --images DIR) or texts for
-    images (--image ... [--texts FILE]) with MODEL, a dual encoder (a zoo
-    name or a .keras file). Prints, per query, one line per hit: rank,
+    images (--image ... [--texts FILE]) with NAME_OR_PATH, a dual encoder
+    (a zoo name or a .keras file). Prints, per query, one line per hit: rank,
     cosine and the image file or text."""
     if bool(texts) == bool(images):
         raise click.UsageError("give --text (with --images) or --image")
@@ -325,8 +333,10 @@ def retrieve(
         )
     if texts and not (image_dir or index_path):
         raise click.UsageError("--text needs --images DIR (or --index)")
-    if index_path and (image_dir or texts_file):
-        raise click.UsageError("give --index or --images/--texts, not both")
+    if index_path and (image_dir or texts_file or save_path):
+        raise click.UsageError(
+            "give --index or --images/--texts (and --save-index), not both"
+        )
     if index_path and texts and output_path:
         raise click.UsageError(
             "--out draws the images, which an --index does not hold: give "
@@ -360,6 +370,8 @@ def retrieve(
             index = retrieval.RetrievalIndex.from_texts(model, candidates)
     except RequestError as error:
         raise click.UsageError(str(error)) from None
+    if save_path:
+        index.save(save_path)
     for path, reason in index.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     if index.skipped:

@@ -87,10 +87,11 @@ def test_an_image_ranks_the_texts_of_a_file(model, saved, gallery, tmp_path):
             zip(keys[0], scores[0], strict=True), 1
         )
     ]
-    # The same from a saved index.
-    index_path = tmp_path / "texts.npz"
-    RetrievalIndex.from_texts(model, TEXTS).save(index_path)
-    again = _retrieve(saved, "--image", image, "--index", str(index_path))
+    # The same from the index it saves.
+    index_path = str(tmp_path / "texts.npz")
+    args = ["--texts", str(texts_file), "--save-index", index_path]
+    assert _retrieve(saved, "--image", image, *args).output == result.output
+    again = _retrieve(saved, "--image", image, "--index", index_path)
     assert again.output == result.output
 
 
