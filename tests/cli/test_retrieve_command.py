@@ -95,6 +95,25 @@ def test_an_image_ranks_the_texts_of_a_file(model, saved, gallery, tmp_path):
     assert again.output == result.output
 
 
+def test_an_image_ranks_every_emoji_name_by_default(
+    model, saved, gallery, monkeypatch
+):
+    # 40 concepts in two styles: each caption once.
+    records = data.emoji_records(styles=["google", "twitter"])[:80]
+    monkeypatch.setattr(data, "emoji_records", lambda: records)
+    image = str(gallery / "a.png")
+    result = _retrieve(saved, "--image", image, "-k", "2", "--json")
+    assert result.exit_code == 0, result.output
+    captions = [data.emoji_caption(r) for r in records[::2]]
+    assert len(set(captions)) == 40
+    keys, scores = RetrievalIndex.from_texts(model, captions).search(
+        data.load_image(image).numpy(), k=2
+    )
+    hits = [json.loads(line) for line in result.output.splitlines()]
+    assert [h["key"] for h in hits] == keys[0].tolist()
+    np.testing.assert_allclose([h["score"] for h in hits], scores[0], atol=1e-5)
+
+
 def test_unreadable_images_are_named_or_skipped_and_counted(
     saved, gallery, tmp_path
 ):
