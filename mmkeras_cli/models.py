@@ -372,9 +372,12 @@ def retrieve(
         raise click.UsageError(str(error)) from None
     if save_path:
         index.save(save_path)
-    for path, reason in index.skipped:
-        click.echo(f"skipped {path}: {reason}", err=True)
     if index.skipped:
+        # Imported here: main imports this module.
+        from mmkeras_cli.main import one_line
+
+        for path, reason in index.skipped:
+            click.echo(f"skipped {path}: {one_line(reason)}", err=True)
         click.echo(f"skipped {len(index.skipped)} unreadable images", err=True)
     queries = list(texts) or [data.load_image(i).numpy() for i in images]
     if k is not None and k > len(index):

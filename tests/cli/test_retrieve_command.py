@@ -128,6 +128,9 @@ def test_unreadable_images_are_named_or_skipped_and_counted(
     result = _retrieve(*args, "--on-error", "skip")
     assert result.exit_code == 0, result.output
     assert "skipped 1 unreadable images" in result.output
+    assert (
+        "broken.png" in result.output and "function_node" not in result.output
+    )
     assert result.output.splitlines()[-1].endswith("\tgood.png")
 
 
@@ -141,6 +144,7 @@ def test_unreadable_images_are_named_or_skipped_and_counted(
         (["--text", "a", "--images", "{empty}"], "holds no image files (no"),
         (["--text", "a", "--images", "{texts}"], "holds no image files (1"),
         (["--image", "{image}", "--texts", "{blank}"], "holds no texts"),
+        (["--image", "{image}", "--texts", "{latin}"], "is not UTF-8 text"),
         (["--text", "a", "--images", "{gallery}", "-k", "4"], "-k 4 is more"),
     ],
 )
@@ -151,12 +155,14 @@ def test_bad_requests_are_usage_errors(saved, gallery, tmp_path, args, message):
     texts.mkdir()
     (texts / "captions.txt").write_text("a cat\n")
     (tmp_path / "blank.txt").write_text("\n  \n")
+    (tmp_path / "latin.txt").write_bytes("café\n".encode("latin-1"))
     values = {
         "image": str(gallery / "a.png"),
         "gallery": str(gallery),
         "empty": str(empty),
         "texts": str(texts),
         "blank": str(tmp_path / "blank.txt"),
+        "latin": str(tmp_path / "latin.txt"),
     }
     result = _retrieve(saved, *[arg.format(**values) for arg in args])
     assert result.exit_code == 2, result.output

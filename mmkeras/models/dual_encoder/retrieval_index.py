@@ -333,8 +333,14 @@ def image_files(directory):
 def read_texts(path):
     """The non-empty lines of the UTF-8 file `path`, stripped, each once
     in file order; a `RequestError` when there are none."""
-    with open(path, encoding="utf-8") as file:
-        lines = [line.strip() for line in file]
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = [line.strip() for line in file]
+    except UnicodeDecodeError as error:
+        raise RequestError(
+            f"{path} is not UTF-8 text ({error.reason} at byte "
+            f"{error.start}): save the texts as UTF-8, one per line"
+        ) from None
     texts = list(dict.fromkeys(line for line in lines if line))
     if not texts:
         raise RequestError(
