@@ -50,6 +50,62 @@ def oracle_recall(truth, ks=(1, 5, 10)):
     } | {f"true_at_1_{d}": 1.0 for d in _DIRECTIONS}
 
 
+def concept_recall(images, image_concepts, texts, text_concepts, ks=(1, 5)):
+    """Recall@K both ways when items are relevant by concept, as when
+    several drawings share one caption (the emoji of every style of a
+    concept) or one drawing stands for several concepts.
+
+    - image to text: each image ranks the texts; a hit is a text of its
+      concept among the top `k`;
+    - text to image: each text ranks the images; a hit is an image of its
+      concept among the top `k`.
+
+    A query ranks below the candidates scoring strictly higher than its
+    best relevant one (ties count in its favour, as in `RecallAtK`). A
+    query with no relevant candidate is an error.
+
+    Args:
+        images: `(num_images, dim)` embeddings (scores are dot products).
+        image_concepts: `(num_images,)` concept ids.
+        texts: `(num_texts, dim)` embeddings.
+        text_concepts: `(num_texts,)` concept ids.
+        ks: the K of recall@K.
+
+    Returns:
+        `{"recall_at_{k}_image_to_text": ..., "recall_at_{k}_text_to_image":
+        ...}`.
+    """
+    image_concepts = np.asarray(image_concepts)
+    text_concepts = np.asarray(text_concepts)
+    scores = np.asarray(images, "float64") @ np.asarray(texts, "float64").T
+    if scores.shape != (len(image_concepts), len(text_concepts)):
+        raise ValueError(
+            "concept_recall needs one concept per embedding: "
+            f"{scores.shape[0]} images and {scores.shape[1]} texts, "
+            f"{len(image_concepts)} image concepts and {len(text_concepts)} "
+            "text concepts."
+        )
+    relevant = image_concepts[:, None] == text_concepts[None, :]
+    results = {}
+    for direction, table, hits in (
+        ("image_to_text", scores, relevant),
+        ("text_to_image", scores.T, relevant.T),
+    ):
+        orphans = np.flatnonzero(~hits.any(axis=1))
+        if len(orphans):
+            raise ValueError(
+                f"concept_recall ({direction}): {len(orphans)} queries have "
+                "no candidate of their concept (the first is query "
+                f"{orphans[0]}). Give every concept queried both an image "
+                "and a text."
+            )
+        best = np.where(hits, table, -np.inf).max(axis=1)
+        ranks = (table > best[:, None]).sum(axis=1)
+        for k in ks:
+            results[f"recall_at_{k}_{direction}"] = float(np.mean(ranks < k))
+    return results
+
+
 def _relevance(pairs):
     scenes, captions = [], []
     for batch in pairs.as_numpy_iterator():

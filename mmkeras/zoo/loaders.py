@@ -18,6 +18,7 @@ from mmkeras.layers import ImageConverter
 from mmkeras.models import DualEncoder
 from mmkeras.models import DualEncoderPreprocessor
 from mmkeras.models.causal_lm import presets as causal_lm_presets
+from mmkeras.models.dual_encoder import builders
 from mmkeras.text import WordPieceTokenizer
 from mmkeras.zoo import cache
 from mmkeras.zoo import loading
@@ -132,13 +133,52 @@ def dual_encoder_pretrained(files, manifest, load_weights=True):
     This entry's `image_tower.npz` and `heads.npz` hold the fine-tuned
     image tower and the projections; the manifest's `architecture` holds
     `image_size`, `projection_dim` and `sequence_length`."""
-    architecture = manifest["architecture"]
-    size = architecture["image_size"]
+    size = manifest["architecture"]["image_size"]
     image_tower = EfficientNetLite0Encoder(
         input_scale=1.0, freeze_batch_norm=True
     )
     image_tower.build((None, size, size, 3))
     (text_entry,) = manifest["requires"]
+    model = _dual_encoder(image_tower, text_entry, manifest, load_weights)
+    if load_weights:
+        load_layer_weights(model.image_encoder, files["image_tower.npz"])
+        _load_dual_encoder_heads(model, files["heads.npz"])
+    return model
+
+
+def dual_encoder_locked(files, manifest, load_weights=True):
+    """A LiT `DualEncoder` whose two towers are other entries, both
+    locked: the manifest `requires` `efficientnet_lite0.imagenet` (its
+    weights but the classifier, for [0, 1] images of `image_size`) and
+    the text entry, in that order; this entry's `heads.npz` holds the
+    projections and the temperature."""
+    _, text_entry = manifest["requires"]
+    size = manifest["architecture"]["image_size"]
+    image_tower = builders.image_tower(size, pretrained=load_weights)
+    image_tower.trainable = False
+    model = _dual_encoder(image_tower, text_entry, manifest, load_weights)
+    if load_weights:
+        _load_dual_encoder_heads(model, files["heads.npz"])
+    return model
+
+
+def write_dual_encoder_locked(model, directory):
+    """The files of a `dual_encoder_locked` entry: `heads.npz` and the
+    manifest's `architecture` (the towers are the entries it
+    `requires`)."""
+    heads = os.path.join(directory, "heads.npz")
+    save_dual_encoder_heads(model, heads)
+    return [{"name": "heads.npz", "path": heads}], {
+        "architecture": _dual_encoder_architecture(model)
+    }
+
+
+def _dual_encoder(image_tower, text_entry, manifest, load_weights):
+    """A built `DualEncoder` on `image_tower` and the locked text tower of
+    `text_entry`, with its vocabulary, per the manifest's
+    `architecture`."""
+    architecture = manifest["architecture"]
+    size = architecture["image_size"]
     text_tower = loading.load(text_entry, load_weights=load_weights)
     text_tower.trainable = False
     tokenizer = WordPieceTokenizer(
@@ -162,12 +202,13 @@ def dual_encoder_pretrained(files, manifest, load_weights=True):
             ),
         }
     )
-    if load_weights:
-        load_layer_weights(model.image_encoder, files["image_tower.npz"])
-        with np.load(files["heads.npz"]) as heads:
-            for name, variable in _dual_encoder_heads(model).items():
-                variable.assign(heads[name])
     return model
+
+
+def _load_dual_encoder_heads(model, path):
+    with np.load(path) as heads:
+        for name, variable in _dual_encoder_heads(model).items():
+            variable.assign(heads[name])
 
 
 def write_dual_encoder_pretrained(model, directory):
@@ -179,17 +220,20 @@ def write_dual_encoder_pretrained(model, directory):
     save_layer_weights(model.image_encoder, image_tower)
     heads = os.path.join(directory, "heads.npz")
     save_dual_encoder_heads(model, heads)
-    shapes = model.input_shapes()
-    architecture = {
-        "image_size": shapes["image"][1],
-        "projection_dim": model.projection_dim,
-        "sequence_length": shapes["token_ids"][1],
-    }
     files = [
         {"name": "image_tower.npz", "path": image_tower},
         {"name": "heads.npz", "path": heads},
     ]
-    return files, {"architecture": architecture}
+    return files, {"architecture": _dual_encoder_architecture(model)}
+
+
+def _dual_encoder_architecture(model):
+    shapes = model.input_shapes()
+    return {
+        "image_size": shapes["image"][1],
+        "projection_dim": model.projection_dim,
+        "sequence_length": shapes["token_ids"][1],
+    }
 
 
 def save_dual_encoder_heads(model, path):

@@ -1,6 +1,7 @@
-"""Builders of dual encoders for shapes captions (`mmkeras.data.splits.
-caption_pairs`): tiny towers trained from scratch, or the zoo's
-pretrained EfficientNet-Lite0 and all-MiniLM-L6-v2 fine-tuned."""
+"""Builders of dual encoders: for shapes captions (`mmkeras.data.splits.
+caption_pairs`), tiny towers trained from scratch or the zoo's pretrained
+EfficientNet-Lite0 and all-MiniLM-L6-v2 fine-tuned; for emoji
+(`mmkeras.data.emoji`), both pretrained towers locked (LiT)."""
 
 import keras
 
@@ -71,6 +72,40 @@ def pretrained_dual_encoder(
     result = DualEncoder(
         image_tower(image_size),
         text_tower,
+        projection_dim,
+        preprocessor=_preprocessor(image_size, tokenizer),
+    )
+    return _compiled(result, learning_rate)
+
+
+@register_builder("emoji_dual_encoder")
+def emoji_dual_encoder(
+    projection_dim=256,
+    learning_rate=1e-3,
+    image_size=112,
+    sequence_length=SEQUENCE_LENGTH,
+    pretrained=True,
+):
+    """A compiled LiT dual encoder (Zhai et al. 2022) for emoji: both
+    towers locked, EfficientNet-Lite0 with its ImageNet weights for [0,
+    1] images of `image_size` and all-MiniLM-L6-v2, so only the two
+    projections and the temperature train. Captions longer than
+    `sequence_length` tokens are truncated (the canonical emoji caption
+    puts the name first). `pretrained=False` gives both towers random
+    weights: the baseline that shows what pretraining brings."""
+    tokenizer = WordPieceTokenizer(
+        registry.download(TEXT_ENTRY)["vocab.txt"],
+        sequence_length=sequence_length,
+        add_start_end=True,
+    )
+    text_tower = BertTextEncoder.from_preset(
+        "minilm_l6", load_weights=pretrained
+    )
+    towers = (image_tower(image_size, pretrained), text_tower)
+    for tower in towers:
+        tower.trainable = False
+    result = DualEncoder(
+        *towers,
         projection_dim,
         preprocessor=_preprocessor(image_size, tokenizer),
     )
