@@ -1,6 +1,6 @@
 """Draws docs/img/similarity_grid.png: a zoo dual encoder's cosines
-between scikit-image's photos (rows) and names (columns), the right name
-of each photo green and its best-scoring wrong name red.
+between scikit-image's photos (rows) and emoji captions (columns), the
+right caption of each photo green and its best-scoring wrong one red.
 
     python tools/draw_similarity_grid.py [--entry NAME] [--out PNG]
 
@@ -22,8 +22,10 @@ def main(argv=None):
     parser.add_argument("--out", default="docs/img/similarity_grid.png")
     args = parser.parse_args(argv)
     model = mmkeras.zoo.load(args.entry)
-    # The demo's photos and names: the right name of each photo first.
-    names = [*demo.PHOTO_NAMES.values(), *demo.DISTRACTORS[:2]]
+    # The demo's photos and the first right emoji caption of each, then
+    # two wrong ones.
+    names = [right[0] for right in demo.PHOTO_NAMES.values()]
+    names += ["dog face: dog", "automobile: car, red car"]
     photos = [getattr(skimage.data, photo)() for photo in demo.PHOTO_NAMES]
     scores = _pictures.draw_similarity(
         model, photos, names, args.out, matches=range(len(photos))

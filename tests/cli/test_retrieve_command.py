@@ -3,13 +3,16 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from click.testing import CliRunner
 from PIL import Image
 
 from mmkeras import data
 from mmkeras.cli.main import cli
+from mmkeras.export.signatures import decode_images
 from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 from mmkeras.testing import tiny_models as tiny
+from tests.export import consumer_modules
 
 TEXTS = ["the red circle", "what colour", "blue"]
 
@@ -210,20 +213,40 @@ def test_the_grid_marks_the_right_and_the_best_wrong_text(model, tmp_path):
         _pictures.draw_similarity(model, images, [], path)
 
 
-def test_export_embeds_an_index_in_a_retrieve_signature(model, saved, tmp_path):
+def test_export_embeds_an_index_in_a_verified_retrieve_signature(
+    model, saved, gallery, tmp_path, capsys
+):
     index_path = str(tmp_path / "texts.npz")
     RetrievalIndex.from_texts(model, TEXTS).save(index_path)
     out = tmp_path / "out"
-    args = ["export", saved, "--out", str(out), "--no-verify", "--no-xla"]
+    args = ["export", saved, "--out", str(out), "--no-xla"]
     result = CliRunner().invoke(
         cli, [*args, "--index", index_path, "--top-k", "2"]
     )
     assert result.exit_code == 0, result.output
-    readme = (out / "saved_model" / "1" / "README.md").read_text()
+    path = out / "saved_model" / "1"
     assert (
         "`retrieve(image_bytes: string[N])` -> `keys: string[N, 2], "
-        "scores: float32[N, 2]`" in readme
+        "scores: float32[N, 2]`" in (path / "README.md").read_text()
     )
+    # Verified in a fresh process without mmkeras, as every signature.
+    report = json.loads((path / "verify.json").read_text())
+    assert report["retrieve/keys"] == {"mismatches": 0}
+    assert report["retrieve/scores"]["max_abs_diff"] <= 1e-4
+    # The consumer script's command line, in this process.
+    image = gallery / "a.png"
+    serve = consumer_modules.serve_saved_model()
+    serve.main(
+        [str(path), "--signature=retrieve", f"--input=image_bytes=@{image}"]
+    )
+    served = json.loads(capsys.readouterr().out.splitlines()[-1])
+    pixels = decode_images(
+        tf.constant([image.read_bytes()]), model.preprocessor
+    )
+    index = RetrievalIndex.load(index_path, model)
+    keys, scores = index.search_embeddings(model.encode_image(pixels), k=2)
+    assert served["keys"] == keys.tolist()
+    np.testing.assert_allclose(served["scores"], scores, atol=1e-4)
     result = CliRunner().invoke(cli, [*args, "--top-k", "2"])
     assert result.exit_code == 1
     assert "which needs an index: give index= too" in result.output

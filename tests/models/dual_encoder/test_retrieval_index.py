@@ -1,6 +1,3 @@
-import json
-import os
-
 import keras
 import numpy as np
 import pytest
@@ -8,11 +5,9 @@ import tensorflow as tf
 
 import mmkeras
 from mmkeras.export import ExportError
-from mmkeras.models import serving as serving_lib
 from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 from mmkeras.models.dual_encoder.retrieval_index import fingerprint
 from mmkeras.testing import tiny_models as tiny
-from tests.export import consumer_modules
 
 TEXTS = ["the red circle", "what colour", "blue", "is the shape red"]
 
@@ -147,33 +142,6 @@ def test_the_index_of_another_model_is_refused(model, text_index):
         text_index.check_model(other)
     with pytest.raises(ValueError, match="built by another model"):
         mmkeras.export.export(other, "unused", index=text_index)
-
-
-def test_export_serves_top_k_retrieval_without_mmkeras(
-    model, photos, tmp_path, capsys
-):
-    index = RetrievalIndex.from_texts(model, TEXTS)
-    written = mmkeras.export.export(
-        model, tmp_path, xla=False, index=index, top_k=2
-    )
-    path = written["saved_model"]
-    with open(os.path.join(path, "verify.json")) as file:
-        report = json.load(file)
-    # Verified in a fresh process, as every signature.
-    assert report["retrieve/keys"] == {"mismatches": 0}
-    assert report["retrieve/scores"]["max_abs_diff"] <= 1e-4
-    image = tmp_path / "photo.png"
-    image.write_bytes(tf.io.encode_png(photos[0]).numpy())
-    # The consumer script's command line, in this process.
-    serve = consumer_modules.serve_saved_model()
-    serve.main([path, "--signature=retrieve", f"--input=image_bytes=@{image}"])
-    served = json.loads(capsys.readouterr().out.splitlines()[-1])
-    pixels = serving_lib.decode_images(
-        tf.constant([image.read_bytes()]), model.preprocessor
-    )
-    keys, scores = index.search_embeddings(model.encode_image(pixels), k=2)
-    assert served["keys"] == keys.tolist()
-    np.testing.assert_allclose(served["scores"], scores, atol=1e-4)
 
 
 def test_export_options_are_checked(model, text_index):
