@@ -56,8 +56,11 @@ class RetrievalIndex:
                 f"a retrieval index needs at least one key: there is "
                 f"nothing to search. Received: 0 {side}s"
             )
-        if not all(isinstance(key, str) for key in keys):
-            raise TypeError(f"keys must be strings. Received: {_short(keys)}")
+        for i, key in enumerate(keys):
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"keys must be strings. Received: keys[{i}]={key!r}"
+                )
         duplicate = _first_duplicate(keys)
         if duplicate is not None:
             raise ValueError(
@@ -459,8 +462,3 @@ def _first_duplicate(keys):
             return key
         seen.add(key)
     return None
-
-
-def _short(values):
-    text = repr(values)
-    return text if len(text) <= 80 else text[:77] + "..."
