@@ -116,7 +116,7 @@ class RetrievalIndex:
         _checks.positive_int("batch_size", batch_size)
         _check_model(model)
         texts = [texts] if isinstance(texts, str) else list(texts)
-        _check_not_empty("texts", texts)
+        _check_texts("texts", texts)
         parts = [
             _text_embeddings(model, texts[start : start + batch_size])
             for start in range(0, len(texts), batch_size)
@@ -237,7 +237,7 @@ class RetrievalIndex:
                 f"{self.query_side}s) with them"
             )
         if side == "text":
-            _check_not_empty("queries", queries)
+            _check_texts("queries", queries)
             embeddings = _text_embeddings(self.model, queries)
         else:
             pixels = [_pixels(self.model, query) for query in queries]
@@ -373,10 +373,14 @@ def _check_model(model):
         )
 
 
-def _check_not_empty(name, texts):
-    # An empty text's embedding is the padding's: nothing to rank by.
+def _check_texts(name, texts):
     for i, text in enumerate(texts):
-        if not str(text).strip():
+        if not isinstance(text, str):
+            raise TypeError(
+                f"{name} must be strings. Received: {name}[{i}]={text!r}"
+            )
+        # An empty text's embedding is the padding's: nothing to rank by.
+        if not text.strip():
             raise ValueError(
                 f"{name}[{i}] is empty: it says nothing to rank by; leave "
                 f"it out. Received: {text!r}"

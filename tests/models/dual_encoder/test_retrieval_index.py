@@ -122,6 +122,8 @@ def test_bad_searches_and_indexes_are_clear_errors(model, photos, text_index):
         RetrievalIndex.from_texts(model, ["blue", " "])
     with pytest.raises(ValueError, match=r"queries\[0\] is empty"):
         RetrievalIndex.from_images(model, photos, keys="abc").search("", 1)
+    with pytest.raises(TypeError, match=r"Received: texts\[0\]=b'red'"):
+        RetrievalIndex.from_texts(model, [b"red"])
     with pytest.raises(TypeError, match=r"strings. Received: keys\[1\]=2"):
         RetrievalIndex(["a", 2], [[1, 0], [0, 1]], "text", "hash")
     with pytest.raises(ValueError, match="the first of key 'b'"):
