@@ -14,6 +14,8 @@ from mmkeras.models.fusion import FusionPreprocessor
 from mmkeras.models.generative_serving import GenerativeServing
 from mmkeras.models.hybrid_fusion import HybridFusionClassifier
 from mmkeras.models.task import Task
+from mmkeras.models.vilt import ViLTPretrainer
+from mmkeras.models.vilt_vqa import ViLTVQA
 from mmkeras.models.vqa import VQAModel
 from mmkeras.models.vqa import VQAPreprocessor
 
@@ -30,6 +32,8 @@ __all__ = [
     "HybridFusionClassifier",
     "ImageCaptioner",
     "Task",
+    "ViLTPretrainer",
+    "ViLTVQA",
     "VQAModel",
     "VQAPreprocessor",
 ]
