@@ -414,7 +414,6 @@ def _draw_hits(model, texts, images, image_dir, keys, path):
     import os
 
     from mmkeras import data
-    from mmkeras.models.dual_encoder import _pictures
 
     hits = list(dict.fromkeys(str(key) for key in keys.ravel()))
     if texts:
@@ -423,7 +422,7 @@ def _draw_hits(model, texts, images, image_dir, keys, path):
     else:
         rows, columns = list(images), hits
     pixels = [data.load_image(row).numpy() for row in rows]
-    _pictures.draw_similarity(model, pixels, columns, path)
+    model.draw_similarity(pixels, columns, path)
 
 
 COMMANDS = [export_command, predict, explain, generate, retrieve]

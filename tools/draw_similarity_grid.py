@@ -13,7 +13,6 @@ import skimage.data
 
 import mmkeras
 from mmkeras import demo
-from mmkeras.models.dual_encoder import _pictures
 
 
 def main(argv=None):
@@ -27,8 +26,8 @@ def main(argv=None):
     names = [right[0] for right in demo.PHOTO_NAMES.values()]
     names += ["dog face: dog", "automobile: car, red car"]
     photos = [getattr(skimage.data, photo)() for photo in demo.PHOTO_NAMES]
-    scores = _pictures.draw_similarity(
-        model, photos, names, args.out, matches=range(len(photos))
+    scores = model.draw_similarity(
+        photos, names, args.out, matches=range(len(photos))
     )
     for photo, row in zip(demo.PHOTO_NAMES, scores, strict=True):
         cells = ", ".join(

@@ -9,6 +9,7 @@ from mmkeras.models.causal_lm import CausalLMBackbone
 from mmkeras.models.causal_lm import CausalLMPreprocessor
 from mmkeras.models.dual_encoder import DualEncoder
 from mmkeras.models.dual_encoder import DualEncoderPreprocessor
+from mmkeras.models.dual_encoder import RetrievalIndex
 from mmkeras.models.fusion import FusionClassifier
 from mmkeras.models.fusion import FusionPreprocessor
 from mmkeras.models.generative_serving import GenerativeServing
@@ -31,6 +32,7 @@ __all__ = [
     "GenerativeServing",
     "HybridFusionClassifier",
     "ImageCaptioner",
+    "RetrievalIndex",
     "Task",
     "ViLTPretrainer",
     "ViLTVQA",

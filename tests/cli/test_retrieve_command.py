@@ -187,8 +187,8 @@ def test_the_grid_marks_the_right_and_the_best_wrong_text(model, tmp_path):
     rng = np.random.default_rng(2)
     images = [rng.integers(0, 256, (24, 24, 3), "uint8") for _ in range(2)]
     path = tmp_path / "grid.png"
-    scores = _pictures.draw_similarity(
-        model, images, TEXTS, path, matches=[1, None]
+    scores = model.draw_similarity(
+        images, TEXTS, path, matches=[1, None]
     )
     expected = model.score(
         np.concatenate(
@@ -208,9 +208,9 @@ def test_the_grid_marks_the_right_and_the_best_wrong_text(model, tmp_path):
     assert corner(1, wrong) == _pictures._WRONG
     assert corner(2, 1) == corner(2, 3) == (255, 255, 255)
     with pytest.raises(ValueError, match=r"index of its right text in \[0"):
-        _pictures.draw_similarity(model, images, TEXTS, path, matches=[3, 0])
+        model.draw_similarity(images, TEXTS, path, matches=[3, 0])
     with pytest.raises(ValueError, match="at least one image and one text"):
-        _pictures.draw_similarity(model, images, [], path)
+        model.draw_similarity(images, [], path)
 
 
 def test_export_embeds_an_index_in_a_verified_retrieve_signature(

@@ -6,5 +6,11 @@ from mmkeras.models.dual_encoder.dual_encoder_preprocessor import (
     DualEncoderPreprocessor,
 )
 from mmkeras.models.dual_encoder.dual_encoder_serving import DualEncoderServing
+from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 
-__all__ = ["DualEncoder", "DualEncoderPreprocessor", "DualEncoderServing"]
+__all__ = [
+    "DualEncoder",
+    "DualEncoderPreprocessor",
+    "DualEncoderServing",
+    "RetrievalIndex",
+]

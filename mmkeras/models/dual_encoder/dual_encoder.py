@@ -316,6 +316,20 @@ class DualEncoder(Task):
         )
         return indices, scores
 
+    def draw_similarity(self, images, texts, path, matches=None):
+        """Writes the cosine of every image (rows) with every text
+        (columns) to the PNG `path`; where `matches[i]` is image `i`'s
+        right text (an index into `texts`), that cell is green and the
+        best wrong text's red. Returns the `(images, texts)` cosines.
+
+        Example:
+
+        >>> cosines = model.draw_similarity(
+        ...     [cat_photo, rocket_photo], ["cat face", "rocket"],
+        ...     "grid.png", matches=[0, 1])
+        """
+        return _pictures.draw_similarity(self, images, texts, path, matches)
+
     def _check_tokenizer(self, method):
         if self.tokenizer is None:
             received = (
