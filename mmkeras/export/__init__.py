@@ -73,7 +73,9 @@ def export(
             minutes. `mmkeras export` prints them.
         **options: the family's serving options: a causal LM's
             `max_prompt_length` and `max_new_tokens` (see
-            `mmkeras.models.causal_lm.CausalLMServing`); others refuse them.
+            `mmkeras.models.causal_lm.CausalLMServing`); a dual encoder's
+            `index` (a `mmkeras.models.RetrievalIndex`, which adds the
+            `retrieve` signature) and `top_k`; others refuse them.
 
     Raises:
         ExportError: the model cannot be exported or fails verification.
