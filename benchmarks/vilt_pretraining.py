@@ -4,7 +4,9 @@ fine-tuning steps and seeds.
 
 Pretrains `ViLTPretrainer` (ITM + MLM + ITC, `mmkeras.models.vilt.
 builders.shapes_pretrainer`) with plain `fit` on shapes captions
-(`shapes_caption_pairs`), then fine-tunes `ViLTVQA` on easy-VQA twice:
+(`shapes_caption_pairs`) and, half the batches, emoji captions
+(`emoji_caption_pairs`' training styles), then fine-tunes `ViLTVQA` on
+easy-VQA twice:
 once from the pretrained backbone, once from a new backbone built with
 the same seed; both with the same head seed, data order and steps. Prints
 the pretraining losses, both test accuracies and their ratio.
@@ -22,8 +24,9 @@ import click  # noqa: E402
 import keras  # noqa: E402
 import rich.console  # noqa: E402
 import rich.table  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
-from mmkeras.data import easy_vqa  # noqa: E402
+from mmkeras import data  # noqa: E402
 from mmkeras.data import splits  # noqa: E402
 from mmkeras.models.vilt import builders  # noqa: E402
 from mmkeras.models.vilt_vqa import builders as vqa_builders  # noqa: E402
@@ -31,12 +34,36 @@ from mmkeras.models.vilt_vqa import builders as vqa_builders  # noqa: E402
 console = rich.console.Console(width=None if sys.stdout.isatty() else 150)
 
 
-def pretrain(steps, batch_size, scenes):
+def _pairs(dataset):
+    """`{"image", "caption"}` with 32x32 uint8 images, so the two corpora
+    mix in one dataset."""
+    size = (builders.IMAGE_SIZE,) * 2
+
+    def pair(element):
+        image = tf.image.resize(element["image"], size)
+        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        return {"image": image, "caption": element["caption"]}
+
+    return dataset.map(pair)
+
+
+def pretrain(steps, batch_size, scenes, emoji):
     keras.utils.set_random_seed(0)
-    model = builders.shapes_pretrainer(decay_steps=steps)
-    pairs = splits.caption_pair_splits(
-        num_train=scenes, batch_size=batch_size, split="train"
-    ).repeat()
+    model = builders.shapes_pretrainer(decay_steps=steps, emoji=emoji)
+    pairs = _pairs(
+        splits.caption_pair_splits(
+            num_train=scenes, batch_size=batch_size, split="train"
+        ).repeat()
+    )
+    if emoji:
+        # Held out: the Twitter style (the emoji dataset's default split).
+        drawings = data.emoji(
+            "train", image_size=builders.IMAGE_SIZE, batch_size=batch_size
+        )
+        drawings = _pairs(drawings.shuffle(64, seed=0).repeat())
+        pairs = tf.data.Dataset.sample_from_datasets(
+            [pairs, drawings], seed=0, rerandomize_each_iteration=True
+        )
     epochs = 8
     history = model.fit(
         pairs, steps_per_epoch=steps // epochs, epochs=epochs, verbose=2
@@ -44,10 +71,10 @@ def pretrain(steps, batch_size, scenes):
     return model, history
 
 
-def fine_tune(backbone, steps, batch_size):
+def fine_tune(backbone, steps, batch_size, emoji):
     keras.utils.set_random_seed(1)
-    model = vqa_builders.easy_vqa(backbone, decay_steps=steps)
-    train = easy_vqa.easy_vqa(
+    model = vqa_builders.easy_vqa(backbone, decay_steps=steps, emoji=emoji)
+    train = data.easy_vqa(
         "train",
         image_size=builders.IMAGE_SIZE,
         batch_size=batch_size,
@@ -55,34 +82,41 @@ def fine_tune(backbone, steps, batch_size):
         seed=0,
     ).repeat()
     model.fit(train, steps_per_epoch=steps, epochs=1, verbose=2)
-    test = easy_vqa.easy_vqa(
-        "test", image_size=builders.IMAGE_SIZE, batch_size=256
-    )
+    test = data.easy_vqa("test", image_size=builders.IMAGE_SIZE, batch_size=256)
     return model.evaluate(test, verbose=0, return_dict=True)["accuracy"]
 
 
 @click.command()
+@click.option("--save", help="A .keras path for the pretrained model.")
 @click.option("--pretrain-steps", default=1200, show_default=True)
 @click.option("--fine-tune-steps", default=300, show_default=True)
 @click.option("--batch-size", default=32, show_default=True)
+@click.option(
+    "--emoji/--no-emoji",
+    default=True,
+    show_default=True,
+    help="Pretrain on emoji captions too (half the batches).",
+)
 @click.option(
     "--scenes",
     default=4000,
     show_default=True,
     help="Shapes scenes of the pretraining pairs.",
 )
-def main(pretrain_steps, fine_tune_steps, batch_size, scenes):
+def main(pretrain_steps, fine_tune_steps, batch_size, emoji, scenes, save):
     start = time.time()
-    pretrainer, history = pretrain(pretrain_steps, batch_size, scenes)
+    pretrainer, history = pretrain(pretrain_steps, batch_size, scenes, emoji)
     pretrain_minutes = (time.time() - start) / 60
-    tokenizer = builders.shapes_tokenizer()
+    if save:
+        pretrainer.save(save)
+    tokenizer = builders.tokenizer(emoji)
     keras.utils.set_random_seed(0)
     scratch = builders.small_backbone(tokenizer.vocabulary_size())
     accuracy = {
         "pretrained": fine_tune(
-            pretrainer.backbone, fine_tune_steps, batch_size
+            pretrainer.backbone, fine_tune_steps, batch_size, emoji
         ),
-        "scratch": fine_tune(scratch, fine_tune_steps, batch_size),
+        "scratch": fine_tune(scratch, fine_tune_steps, batch_size, emoji),
     }
     table = rich.table.Table(title="ViLT: easy-VQA test accuracy")
     for column in ("backbone", "fine-tune steps", "test accuracy"):

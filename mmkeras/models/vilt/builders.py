@@ -4,6 +4,8 @@ import functools
 
 import keras
 
+from mmkeras.data import emoji_caption
+from mmkeras.data import emoji_records
 from mmkeras.data import shapes
 from mmkeras.data.vocabularies import easy_vqa_vocabulary
 from mmkeras.layers import ImageConverter
@@ -52,21 +54,27 @@ SEQUENCE_LENGTH = 16
 
 
 @functools.cache
-def shapes_vocabulary():
-    """WordPiece over shapes captions and easy-VQA's training questions:
-    the words of pretraining and of fine-tuning share one vocabulary."""
+def vocabulary(emoji=False):
+    """WordPiece over shapes captions and easy-VQA's training questions
+    (and with `emoji`, every emoji's caption): the words of pretraining
+    and of fine-tuning share one vocabulary."""
     captions = shapes.shapes_captions(400, seed=0, captions_per_image=5)
     texts = [
         c.decode()
         for c in captions.map(lambda e: e["caption"]).as_numpy_iterator()
     ]
-    return tuple(build_vocabulary(texts + easy_vqa_vocabulary(), 400))
+    texts += easy_vqa_vocabulary()
+    size = 400
+    if emoji:
+        texts += sorted({emoji_caption(r) for r in emoji_records()})
+        size = 3000
+    return tuple(build_vocabulary(texts, size))
 
 
-def shapes_tokenizer():
-    """The recipes' tokenizer: `shapes_vocabulary()`, 16 positions."""
+def tokenizer(emoji=False):
+    """The recipes' tokenizer: `vocabulary(emoji)`, 16 positions."""
     return WordPieceTokenizer(
-        list(shapes_vocabulary()), sequence_length=SEQUENCE_LENGTH
+        list(vocabulary(emoji)), sequence_length=SEQUENCE_LENGTH
     )
 
 
@@ -93,13 +101,16 @@ def converter():
 
 
 @register_builder("vilt_shapes_pretrainer")
-def shapes_pretrainer(learning_rate=3e-4, decay_steps=None, **backbone):
-    """The small ViLT pretrainer on shapes captions (and emoji)."""
-    tokenizer = shapes_tokenizer()
+def shapes_pretrainer(
+    learning_rate=3e-4, decay_steps=None, emoji=False, **backbone
+):
+    """The small ViLT pretrainer on shapes captions (and, with `emoji`,
+    emoji captions: `tokenizer(emoji)`)."""
+    words = tokenizer(emoji)
     model = ViLTPretrainer(
-        small_backbone(tokenizer.vocabulary_size(), **backbone),
+        small_backbone(words.vocabulary_size(), **backbone),
         projection_dim=64,
-        preprocessor=ViLTPreprocessor(converter(), tokenizer),
+        preprocessor=ViLTPreprocessor(converter(), words),
     )
     model.compile(optimizer=adamw(learning_rate, decay_steps))
     return model

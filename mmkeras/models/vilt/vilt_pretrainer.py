@@ -44,8 +44,12 @@ class ViLTPretrainer(Task):
     `itc_loss`. `fit` takes raw `{"image", "caption"}` pairs through the
     preprocessor. `match_scores` gives the ITM probability of pairs.
 
-    Under a `tf.distribute` strategy the hard negatives come from each
-    replica's batch.
+    Under a `tf.distribute` strategy the captions of every replica are
+    gathered (`mmkeras.losses.all_gather`): `"itc"` is then each
+    replica's images against the global batch's captions, `(local,
+    global)`, as `InfoNCE` takes it, and the hard negatives are drawn from
+    the global batch too. The draws are per replica, so a mirrored run is
+    not the same as one device's.
 
     Args:
         backbone: a `ViLTBackbone`.
@@ -202,13 +206,21 @@ class ViLTPretrainer(Task):
             logits = ops.cast(self.mlm_decoder(hidden), "float32")
         return logits + self.mlm_bias
 
-    def hard_negatives(self, token_ids, similarities, training=False):
+    def hard_negatives(
+        self, token_ids, similarities, training=False, candidate_ids=None
+    ):
         """`(indices, found)`: for each row of `similarities` (images by
-        texts), the caption drawn as its hard negative (in proportion to
-        the row's softmax when `training`, else the most similar), and
-        whether any caption differs from the row's own."""
+        candidate captions, `candidate_ids`, default `token_ids`), the
+        caption drawn as the hard negative of the row's pair (in
+        proportion to the row's softmax when `training`, else the most
+        similar), and whether any candidate differs from the row's own
+        caption `token_ids[i]`."""
         ids = ops.cast(token_ids, "int32")
-        same = ops.all(ops.equal(ids[:, None, :], ids[None, :, :]), axis=-1)
+        candidates = ids if candidate_ids is None else candidate_ids
+        candidates = ops.cast(candidates, "int32")
+        same = ops.all(
+            ops.equal(ids[:, None, :], candidates[None, :, :]), axis=-1
+        )
         scores = ops.where(same, -1e9, ops.cast(similarities, "float32"))
         found = ops.logical_not(ops.all(same, axis=-1))
         if training:
@@ -222,15 +234,19 @@ class ViLTPretrainer(Task):
     def call(self, inputs, training=None):
         images, ids = inputs["image"], inputs["token_ids"]
         self._check_pixels(images)
+        # Under a strategy every replica's captions are the candidates: the
+        # ITC negatives (InfoNCE's (local, global) logits) and the ITM
+        # hard negatives span the global batch.
+        candidates = losses.all_gather(ops.cast(ids, "int32"))
         itc = self.logit_scale * ops.matmul(
             self.encode_image(images, training),
-            ops.transpose(self.encode_text(ids, training)),
+            ops.transpose(losses.all_gather(self.encode_text(ids, training))),
         )
         indices, found = self.hard_negatives(
-            ids, ops.stop_gradient(itc), training
+            ids, ops.stop_gradient(itc), training, candidates
         )
         negative = self.itm_logits(
-            images, ops.take(ids, indices, axis=0), training
+            images, ops.take(candidates, indices, axis=0), training
         )
         negative = ops.where(
             found[:, None], negative, ops.convert_to_tensor(_NO_NEGATIVE)

@@ -25,10 +25,11 @@ def tiny(strings=True, **kwargs):
 
 
 @register_builder("vilt_easy_vqa")
-def easy_vqa(backbone=None, learning_rate=3e-4, decay_steps=None):
+def easy_vqa(backbone=None, learning_rate=3e-4, decay_steps=None, emoji=False):
     """ViLT VQA on easy-VQA, fine-tuning `backbone` (a pretrained
-    `ViLTBackbone`) or a new small backbone."""
-    tokenizer = vilt_builders.shapes_tokenizer()
+    `ViLTBackbone`) or a new small backbone; `emoji`: the words of the
+    pretrainer of that name (`vilt.builders.tokenizer`)."""
+    tokenizer = vilt_builders.tokenizer(emoji)
     answers = list(easy_vqa_answers())
     model = ViLTVQA(
         backbone or vilt_builders.small_backbone(tokenizer.vocabulary_size()),

@@ -81,6 +81,18 @@ def test_basics_vqa():
     run_task_test(new_vqa, batched(questions(4), 2))
 
 
+def test_pretraining_under_a_mirrored_strategy_sees_the_global_batch():
+    strategy = mmkeras.training.strategy(("/cpu:0", "/cpu:1"))
+    with strategy.scope():
+        model = new_pretrainer()
+        model.compile()
+    history = model.fit(batched(pairs(4), 4), epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"]).all(), history
+    # The contrast of 4 pairs, 2 per replica, against all 4 captions: at
+    # initialisation near log(4), not log(2).
+    assert abs(history["itc_loss"][0] - np.log(4)) < 0.5, history
+
+
 def test_xla_and_plain_blocks_agree():
     words = _tiny.tokenizer()
     images = np.random.default_rng(1).random((2, 24, 24, 3), "float32")
