@@ -197,7 +197,10 @@ class ViLTPretrainer(Task):
         """`(batch, T, vocabulary_size)` float32 word logits of the masked
         caption seen with the image."""
         tokens = self.backbone(images, masked_ids, training=training)
-        hidden = self.mlm_norm(self.mlm_transform(tokens["text_tokens"]))
+        return self._words(tokens["text_tokens"])
+
+    def _words(self, text_tokens):
+        hidden = self.mlm_norm(self.mlm_transform(text_tokens))
         hidden = ops.cast(hidden, "float32")
         if self.mlm_decoder is None:
             words = ops.cast(self.backbone.word_embeddings, "float32")
@@ -245,16 +248,29 @@ class ViLTPretrainer(Task):
         indices, found = self.hard_negatives(
             ids, ops.stop_gradient(itc), training, candidates
         )
-        negative = self.itm_logits(
-            images, ops.take(candidates, indices, axis=0), training
+        # One joint pass over the pairs, the hard negatives and the masked
+        # captions: a third of the layer calls to trace and run.
+        count = ops.shape(ids)[0]
+        joint = self.backbone(
+            ops.concatenate([images] * 3, axis=0),
+            ops.concatenate(
+                [
+                    ops.cast(ids, "int32"),
+                    ops.take(candidates, indices, axis=0),
+                    ops.cast(inputs["masked_ids"], "int32"),
+                ],
+                axis=0,
+            ),
+            training=training,
         )
+        matching = self.itm_head(joint["pooled"][: 2 * count])
         negative = ops.where(
-            found[:, None], negative, ops.convert_to_tensor(_NO_NEGATIVE)
+            found[:, None],
+            matching[count:],
+            ops.convert_to_tensor(_NO_NEGATIVE),
         )
-        itm = ops.stack(
-            [self.itm_logits(images, ids, training), negative], axis=1
-        )
-        mlm = self.mlm_logits(images, inputs["masked_ids"], training)
+        itm = ops.stack([matching[:count], negative], axis=1)
+        mlm = self._words(joint["text_tokens"][2 * count :])
         return {"itm": itm, "mlm": mlm, "itc": itc}
 
     def default_compile_arguments(self):
