@@ -2,11 +2,11 @@
 
 1. Load pretrained models from the zoo (offline, checksum-verified).
 2. Use them: ImageNet classes of photos (EfficientNet-Lite0), captions of
-   new shapes scenes (transformer captioner), scenes retrieved for
-   captions (EfficientNet-Lite0 + MiniLM dual encoder), emoji names
-   ranked for real photos (the same, through a `RetrievalIndex`), image
-   + text classification (gated fusion) and answers to easy-VQA
-   questions (co-attention VQA).
+   new shapes scenes (transformer captioner), emoji names retrieved for
+   drawings of a style the model never saw and for real photos
+   (EfficientNet-Lite0 + MiniLM dual encoder, through a
+   `RetrievalIndex`), image + text classification (gated fusion) and
+   answers to easy-VQA questions (co-attention VQA).
 3. Fine-tune the fusion classifier with `model.fit` on new data.
 4. Export it to SavedModel and ONNX, each verified in a fresh process.
 5. Serve the SavedModel with `serve_saved_model.py` (plain TensorFlow and
@@ -29,7 +29,6 @@ from rich.table import Table
 
 import mmkeras
 from mmkeras.data import caption_grammar
-from mmkeras.data import splits
 from mmkeras.data.shapes import COLORS
 from mmkeras.evaluation import captioning
 from mmkeras.export import verify
@@ -38,7 +37,7 @@ from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 
 # ImageNet indices of the golden photos in the EfficientNet entry.
 CAPTION_ENTRY = "caption_transformer_small.shapes"
-DUAL_ENCODER_ENTRY = "dual_encoder_lite0_minilm.shapes"
+DUAL_ENCODER_ENTRY = "dual_encoder_lite0_minilm.emoji"
 VQA_ENTRY = "vqa_coattention.easy_vqa"
 # scikit-image's photos (in its wheel) and their right emoji captions
 # (`mmkeras.data.emoji_caption`): a photo's rank is its best right one's.
@@ -96,37 +95,32 @@ def classify_photos(console, encoder):
     return {"summary": ", ".join(found)}
 
 
-def retrieve_scenes(console, model):
-    """Each of 32 new captions ranks 32 new scenes: is the top scene one
-    the caption is true of?"""
-    seed, count = 7, 32
-    pairs = splits.caption_pairs(count, seed, batch_size=count)
-    inputs = model.preprocessor(next(iter(pairs)))
-    captions = [
-        e["caption"].decode()
-        for e in mmkeras.data.shapes_captions(
-            count, seed=seed, captions_per_image=1
-        ).as_numpy_iterator()
-    ]
-    truth = caption_grammar.caption_truth(count, seed)
-    scores = np.asarray(model.score(inputs["image"], inputs["token_ids"]))
-    best = scores.argmax(0)  # the top scene of each caption
-    hits = truth[best, np.arange(count)]
-    for j in range(3):
-        verdict = "true" if hits[j] else "false"
-        console.print(f"{captions[j]!r} -> scene {best[j]} ({verdict} of it)")
+def retrieve_emoji(console, model):
+    """Drawings of the held-out style (Twemoji; the entry trained on the
+    Google and Fluent drawings), one in 30, rank the caption of every
+    emoji: is the right one in the top 5?"""
+    index = RetrievalIndex.from_texts(model, retrieval_index.emoji_texts())
+    drawings = mmkeras.data.emoji(split="validation", batch_size=64)
+    drawings = drawings.unbatch().shard(30, 0).batch(64)
+    examples = next(iter(drawings))
+    captions = [c.decode() for c in examples["caption"].numpy()]
+    keys, _ = index.search(examples["image"].numpy(), k=5)
+    hits = [c in row for c, row in zip(captions, keys.tolist(), strict=True)]
+    for caption, row in list(zip(captions, keys.tolist(), strict=True))[:3]:
+        console.print(f"Twemoji {caption!r} -> {'; '.join(row[:3])}")
     return {
-        "summary": f"top scene true for {int(hits.sum())}/{count} captions "
-        f"(chance {truth.mean():.0%})"
+        "index": index,
+        "summary": f"right name in the top 5 for {sum(hits)}/{len(hits)} "
+        f"held-out drawings (chance {5 / len(index):.1%})",
     }
 
 
-def rank_photos(console, model):
+def rank_photos(console, index):
     """Photos none of the zoo's models saw in training rank the caption
-    of every emoji: the right caption's rank for each, and the top 3."""
+    of every emoji (`index`): the right caption's rank for each, and the
+    top 3."""
     import skimage.data
 
-    index = RetrievalIndex.from_texts(model, retrieval_index.emoji_texts())
     photos = [getattr(skimage.data, photo)() for photo in PHOTO_NAMES]
     keys, _ = index.search(photos, k=len(index))
     ranks = []
@@ -263,15 +257,13 @@ def run(out_dir=None, fine_tune_examples=2048, epochs=1, console=None):
             caption_scenes,
             models[CAPTION_ENTRY],
         )
-        steps.run(
-            "Retrieve scenes (EfficientNet + MiniLM dual encoder)",
-            retrieve_scenes,
+        index = steps.run(
+            "Retrieve emoji names (EfficientNet + MiniLM dual encoder)",
+            retrieve_emoji,
             models[DUAL_ENCODER_ENTRY],
-        )
+        )["index"]
         steps.run(
-            "Rank emoji names for photos (dual encoder)",
-            rank_photos,
-            models[DUAL_ENCODER_ENTRY],
+            "Rank emoji names for photos (dual encoder)", rank_photos, index
         )
         steps.run(
             "Answer questions (co-attention VQA)",

@@ -352,7 +352,7 @@ def retrieve(
         raise click.UsageError(
             f"{model_path} is a {type(model).__name__}, not a dual encoder: "
             "retrieve takes a DualEncoder (e.g. "
-            "dual_encoder_lite0_minilm.shapes)"
+            "dual_encoder_lite0_minilm.emoji)"
         )
     try:
         if index_path:
