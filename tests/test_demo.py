@@ -27,7 +27,7 @@ def test_the_demo_runs_every_step_end_to_end(tmp_path, capfd):
     retrieved = results[
         "Retrieve emoji names (EfficientNet + MiniLM dual encoder)"
     ]
-    assert int(retrieved.split()[6].split("/")[0]) >= 12
+    assert int(retrieved.split()[7].split("/")[0]) >= 12
     # "right emoji name in the top 5 for 0/4 photos (ranks 1497, 1260, 1568,
     # 622 of 1911)": every emoji caption ranked for each photo.
     photos = results["Rank emoji names for photos (dual encoder)"]

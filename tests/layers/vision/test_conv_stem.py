@@ -49,7 +49,9 @@ def test_group_normalization_sees_gray_on_white_and_layer_does_not():
             use_position_embedding=False,
         )
         difference = np.abs(layer(gray_on_white) - layer(blank)).max()
-        assert (difference > 1e-2) == visible, (normalization, difference)
+        # Layer norm's epsilon leaves up to ~1e-2 (random weights);
+        # group norm's difference is above 0.3.
+        assert (difference > 5e-2) == visible, (normalization, difference)
     # Group norm normalizes the image as a whole: a gray square still
     # differs between a white and a black page.
     layer = ConvStem(filters=(8,), kernel_size=1, normalization="group")
