@@ -1,4 +1,3 @@
-import math
 
 import keras
 import numpy as np
@@ -7,6 +6,7 @@ from keras import ops
 from mmkeras import _checks
 from mmkeras import losses
 from mmkeras import metrics
+from mmkeras.models import _contrastive
 from mmkeras.models.dual_encoder import _pictures
 from mmkeras.models.dual_encoder.dual_encoder_preprocessor import (
     DualEncoderPreprocessor,
@@ -90,14 +90,7 @@ class DualEncoder(Task):
     ):
         super().__init__(preprocessor=preprocessor, **kwargs)
         _checks.positive_int("projection_dim", projection_dim)
-        _check_positive("max_logit_scale", max_logit_scale)
-        _check_positive("temperature", temperature)
-        if 1.0 / temperature > max_logit_scale:
-            raise ValueError(
-                "temperature must be at least 1 / max_logit_scale "
-                f"({1.0 / max_logit_scale:g}). Received: temperature="
-                f"{temperature!r}, max_logit_scale={max_logit_scale!r}"
-            )
+        _contrastive.check_temperature(temperature, max_logit_scale)
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
         self.projection_dim = projection_dim
@@ -121,25 +114,16 @@ class DualEncoder(Task):
             outputs = self._build_encoder(encoder, input_shape[key], dtype)
             if not projection.built:
                 projection.build(outputs["pooled"])
-        limit = math.log(self.max_logit_scale)
-        self.log_logit_scale = self.add_weight(
-            shape=(),
-            initializer=keras.initializers.Constant(
-                math.log(1.0 / self.temperature)
-            ),
-            trainable=self.learn_temperature,
-            # float32 under mixed precision too: it scales float32 cosines.
-            autocast=False,
-            # CLIP clips the parameter after each step, not its gradient.
-            constraint=lambda value: ops.minimum(value, limit),
-            name="log_logit_scale",
+        self.log_logit_scale = _contrastive.add_log_logit_scale(
+            self, self.temperature, self.max_logit_scale, self.learn_temperature
         )
 
     @property
     def logit_scale(self):
         """The current (clipped) logit scale `1 / temperature`."""
-        limit = math.log(self.max_logit_scale)
-        return ops.exp(ops.minimum(self.log_logit_scale, limit))
+        return _contrastive.logit_scale(
+            self.log_logit_scale, self.max_logit_scale
+        )
 
     def call(self, inputs, training=None):
         images = self.encode_image(inputs["image"], training=training)
@@ -153,12 +137,12 @@ class DualEncoder(Task):
         converted pixels."""
         self._check_pixels(images)
         pooled = self.image_encoder(images, training=training)["pooled"]
-        return _normalize(self.image_projection(pooled))
+        return _contrastive.normalize(self.image_projection(pooled))
 
     def encode_text(self, token_ids, training=False):
         """L2-normalised text embeddings `(batch, projection_dim)`."""
         pooled = self.text_encoder(token_ids, training=training)["pooled"]
-        return _normalize(self.text_projection(pooled))
+        return _contrastive.normalize(self.text_projection(pooled))
 
     def score(self, images, token_ids):
         """Cosine similarities `(num_images, num_texts)`."""
@@ -380,22 +364,6 @@ class DualEncoder(Task):
             }
         )
         return config
-
-
-def _normalize(embeddings):
-    # float32, so similarities and the loss are exact under mixed precision.
-    return ops.normalize(ops.cast(embeddings, "float32"), axis=-1)
-
-
-def _check_positive(name, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not value > 0
-    ):
-        raise ValueError(
-            f"{name} must be a positive number. Received: {name}={value!r}"
-        )
 
 
 def _true_at_1(scores, relevant):

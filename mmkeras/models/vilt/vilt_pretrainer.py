@@ -1,10 +1,10 @@
-import math
 
 import keras
 from keras import ops
 
 from mmkeras import _checks
 from mmkeras import losses
+from mmkeras.models import _contrastive
 from mmkeras.models.task import Task
 from mmkeras.models.vilt.vilt_backbone import ViLTBackbone
 from mmkeras.models.vilt.vilt_backbone import check_tokenizer
@@ -97,12 +97,7 @@ class ViLTPretrainer(Task):
             )
         _checks.positive_int("projection_dim", projection_dim)
         _checks.integer("seed", seed)
-        if not (0 < temperature and 1.0 / temperature <= max_logit_scale):
-            raise ValueError(
-                "temperature must be in [1 / max_logit_scale, inf). "
-                f"Received: temperature={temperature!r}, "
-                f"max_logit_scale={max_logit_scale!r}"
-            )
+        _contrastive.check_temperature(temperature, max_logit_scale)
         check_tokenizer(preprocessor, backbone)
         self.backbone = backbone
         self.projection_dim = projection_dim
@@ -144,13 +139,8 @@ class ViLTPretrainer(Task):
         self.mlm_bias = self.add_weight(
             shape=(vocabulary,), initializer="zeros", name="mlm_bias"
         )
-        self.log_logit_scale = self.add_weight(
-            shape=(),
-            initializer=keras.initializers.Constant(
-                math.log(1.0 / self.temperature)
-            ),
-            autocast=False,
-            name="log_logit_scale",
+        self.log_logit_scale = _contrastive.add_log_logit_scale(
+            self, self.temperature, self.max_logit_scale
         )
         self.built = True
 
@@ -170,18 +160,19 @@ class ViLTPretrainer(Task):
     @property
     def logit_scale(self):
         """The ITC logit scale `1 / temperature`, clipped."""
-        limit = math.log(self.max_logit_scale)
-        return ops.exp(ops.minimum(self.log_logit_scale, limit))
+        return _contrastive.logit_scale(
+            self.log_logit_scale, self.max_logit_scale
+        )
 
     def encode_image(self, images, training=False):
         """L2-normalised ITC embeddings of images alone."""
         cls = self.backbone(image=images, training=training)["cls"]
-        return _normalize(self.image_projection(cls))
+        return _contrastive.normalize(self.image_projection(cls))
 
     def encode_text(self, token_ids, training=False):
         """L2-normalised ITC embeddings of captions alone."""
         cls = self.backbone(token_ids=token_ids, training=training)["cls"]
-        return _normalize(self.text_projection(cls))
+        return _contrastive.normalize(self.text_projection(cls))
 
     def itm_logits(self, images, token_ids, training=False):
         """`(batch, 2)` float32 logits: [no match, match] of each pair."""
@@ -307,8 +298,3 @@ class ViLTPretrainer(Task):
             }
         )
         return config
-
-
-def _normalize(embeddings):
-    # float32, so similarities and the loss are exact under mixed precision.
-    return ops.normalize(ops.cast(embeddings, "float32"), axis=-1)
