@@ -43,6 +43,7 @@ from mmkeras.data.shapes import render_scene
 from mmkeras.data.shapes import shapes_agreement
 from mmkeras.data.shapes import shapes_captions
 from mmkeras.data.shapes import sort_of_clevr
+from mmkeras.data.vision_language import vision_language_instructions
 from mmkeras.data.vqa_v2 import build_answer_vocabulary
 from mmkeras.data.vqa_v2 import vqa_v2
 
@@ -83,5 +84,6 @@ __all__ = [
     "sort_of_clevr",
     "splits",
     "text_file",
+    "vision_language_instructions",
     "vqa_v2",
 ]
