@@ -29,6 +29,9 @@ from mmkeras.layers.transformer import TransformerEncoderBlock
 from mmkeras.layers.vision import ConvStem
 from mmkeras.layers.vision import ImageConverter
 from mmkeras.layers.vision import PatchEmbedding
+from mmkeras.layers.vision_language import GatedCrossAttentionBlock
+from mmkeras.layers.vision_language import ImageTokenProjector
+from mmkeras.layers.vision_language import PerceiverResampler
 
 __all__ = [
     "AttentionFusion",
@@ -44,12 +47,15 @@ __all__ = [
     "FeedForward",
     "FiLM",
     "FiLMFusionHead",
+    "GatedCrossAttentionBlock",
     "GatedFusion",
     "HubEncoder",
     "ImageConverter",
+    "ImageTokenProjector",
     "LateFusion",
     "MultiHeadAttention",
     "PatchEmbedding",
+    "PerceiverResampler",
     "RMSNormalization",
     "RelationFusionHead",
     "RotaryEmbedding",

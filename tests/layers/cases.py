@@ -10,6 +10,7 @@ from tests.layers.fusion.cases import FUSION_CASES
 from tests.layers.hub_cases import HUB_CASES
 from tests.layers.text.cases import TEXT_CASES
 from tests.layers.vision.cases import VISION_CASES
+from tests.layers.vision_language.cases import VISION_LANGUAGE_CASES
 
 _rng = np.random.default_rng(0)
 
@@ -34,6 +35,7 @@ CASES = {
     **HUB_CASES,
     **VISION_CASES,
     **TEXT_CASES,
+    **VISION_LANGUAGE_CASES,
     "MultiHeadAttention": dict(
         init_kwargs=dict(num_heads=2, key_dim=8, dropout=0.1),
         args=(_TOKENS, _IMAGE_TOKENS),
