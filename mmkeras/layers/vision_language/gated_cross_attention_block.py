@@ -8,7 +8,7 @@ from mmkeras.layers.attention import multi_head_attention
 from mmkeras.layers.attention.multi_head_attention import MultiHeadAttention
 from mmkeras.layers.transformer.feed_forward import FeedForward
 from mmkeras.layers.transformer.rms_normalization import RMSNormalization
-from mmkeras.layers.vision_language.perceiver_resampler import check_epsilon
+from mmkeras.layers.vision_language import _checks as _vl_checks
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
@@ -71,7 +71,7 @@ class GatedCrossAttentionBlock(keras.layers.Layer):
         _checks.positive_int("intermediate_dim", intermediate_dim)
         _checks.optional_positive_int("key_dim", key_dim)
         multi_head_attention.check_grouping(num_heads, num_key_value_heads)
-        check_epsilon(layer_norm_epsilon)
+        _vl_checks.epsilon(layer_norm_epsilon)
         _checks.rate("dropout", dropout)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
@@ -204,8 +204,14 @@ class GatedCrossAttentionBlock(keras.layers.Layer):
                 f"shape {tuple(image_latents.shape)} and cache with shape "
                 f"{tuple(cache.shape)}"
             )
-        if attends_image is not None:
-            _checks.rank("attends_image", attends_image.shape, 2)
+        for name, tensor, rank, axes in (
+            ("attends_image", attends_image, 2, 2),
+            ("image_latents", image_latents, 3, 1),
+            ("cache", cache, 5, 1),
+        ):
+            if tensor is not None:
+                _checks.rank(name, tensor.shape, rank)
+                _vl_checks.leading_dims(name, tensor.shape, "x", x.shape, axes)
         if not self.built:
             return
         attention = self.cross_attention
@@ -220,7 +226,7 @@ class GatedCrossAttentionBlock(keras.layers.Layer):
         if cache is not None:
             heads = (2, attention._kv_heads, attention.key_dim)
             shape = tuple(cache.shape)
-            if len(shape) != 5 or (shape[1], *shape[3:]) != heads:
+            if (shape[1], *shape[3:]) != heads:
                 raise ValueError(
                     "cache must have shape (batch, 2, m, num_key_value_heads="
                     f"{heads[1]}, key_dim={heads[2]}), as compute_cache "

@@ -8,6 +8,7 @@ from mmkeras.layers._residual import residual
 from mmkeras.layers.attention import _core
 from mmkeras.layers.attention.multi_head_attention import MultiHeadAttention
 from mmkeras.layers.transformer.feed_forward import FeedForward
+from mmkeras.layers.vision_language import _checks as _vl_checks
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
@@ -65,7 +66,7 @@ class PerceiverResampler(keras.layers.Layer):
         _checks.positive_int("num_heads", num_heads)
         _checks.optional_positive_int("hidden_dim", hidden_dim)
         _checks.optional_positive_int("intermediate_dim", intermediate_dim)
-        check_epsilon(layer_norm_epsilon)
+        _vl_checks.epsilon(layer_norm_epsilon)
         _checks.rate("dropout", dropout)
         if hidden_dim is not None:
             _checks.divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
@@ -149,6 +150,13 @@ class PerceiverResampler(keras.layers.Layer):
         padding_mask = _masking.padding_mask(image_tokens, padding_mask)
         if padding_mask is not None:
             _checks.rank("padding_mask", padding_mask.shape, 2)
+            _vl_checks.leading_dims(
+                "padding_mask",
+                padding_mask.shape,
+                "image_tokens",
+                image_tokens.shape,
+                2,
+            )
             padding_mask = ops.cast(padding_mask, "bool")
         # Read above: Keras masks do not cross into a compiled function.
         return self._forward_fn(image_tokens, padding_mask, training)
@@ -238,16 +246,3 @@ class PerceiverResampler(keras.layers.Layer):
             }
         )
         return config
-
-
-def check_epsilon(epsilon):
-    """`layer_norm_epsilon`, checked before any norm is built."""
-    if (
-        isinstance(epsilon, bool)
-        or not isinstance(epsilon, (int, float))
-        or epsilon < 0
-    ):
-        raise ValueError(
-            "layer_norm_epsilon must be a number >= 0. Received: "
-            f"layer_norm_epsilon={epsilon!r}"
-        )

@@ -207,8 +207,16 @@ def test_bad_inputs(blocks):
         block.compute_cache(TEXT)
     with pytest.raises(ValueError, match=r"attends_image must have rank 2"):
         block(TEXT, LATENTS, attends_image=ATTENDS[..., None])
+    with pytest.raises(ValueError, match=r"cache must have rank 5"):
+        block(TEXT, cache=cache[0])
     with pytest.raises(ValueError, match=r"num_key_value_heads=2, key_dim=4"):
         block(TEXT, cache=cache[:, :, :, :1])
+    with pytest.raises(ValueError, match=r"image_latents must have the batch"):
+        block(TEXT, LATENTS[:1])
+    with pytest.raises(ValueError, match=r"cache must have the batch size"):
+        block(TEXT, cache=cache[:1])
+    with pytest.raises(ValueError, match=r"attends_image must have the \(b"):
+        block(TEXT, LATENTS, attends_image=ATTENDS[:, :4])
 
 
 def test_the_first_call_needs_image_latents():

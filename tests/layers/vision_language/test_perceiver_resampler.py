@@ -101,6 +101,14 @@ def test_padded_tokens_never_change_the_latents(resamplers):
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
+def test_no_real_tokens_is_the_empty_image(resamplers):
+    resampler = resamplers[False]
+    empty = resampler(np.zeros((1, 0, 12), "float32")).numpy()
+    masked = resampler(_floats(1, 4, 12), padding_mask=np.zeros((1, 4), bool))
+    np.testing.assert_allclose(masked, empty, atol=1e-6)
+    assert np.isfinite(empty).all()
+
+
 def test_any_number_of_tokens_gives_the_same_shape(resamplers):
     inputs = keras.Input((None, 12))
     model = keras.Model(inputs, resamplers[False](inputs))
@@ -163,5 +171,7 @@ def test_bad_inputs(resamplers):
         resampler(_floats(2, 4, 8))
     with pytest.raises(ValueError, match=r"padding_mask must have rank 2"):
         resampler(_floats(2, 4, 12), padding_mask=np.ones((2, 4, 1), bool))
+    with pytest.raises(ValueError, match=r"padding_mask must have the \(b"):
+        resampler(_floats(2, 4, 12), padding_mask=np.ones((2, 5), bool))
     with pytest.raises(ValueError, match=r"features must be divisible by"):
         PerceiverResampler(3, 1, num_heads=2)(_floats(1, 4, 7))
