@@ -32,7 +32,6 @@ from mmkeras.data import caption_grammar
 from mmkeras.data.shapes import COLORS
 from mmkeras.evaluation import captioning
 from mmkeras.export import verify
-from mmkeras.models.dual_encoder import retrieval_index
 from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 
 # ImageNet indices of the golden photos in the EfficientNet entry.
@@ -99,7 +98,8 @@ def retrieve_emoji(console, model):
     """Drawings of the held-out style (Twemoji; the entry trained on the
     Google and Fluent drawings), one in 30, rank the caption of every
     emoji: is the right one in the top 5?"""
-    index = RetrievalIndex.from_texts(model, retrieval_index.emoji_texts())
+    # The entry ships the index of every caption: nothing to embed here.
+    index = RetrievalIndex.from_preset(DUAL_ENCODER_ENTRY, model)
     drawings = mmkeras.data.emoji(split="validation", batch_size=64)
     drawings = drawings.unbatch().shard(30, 0).batch(64)
     examples = next(iter(drawings))

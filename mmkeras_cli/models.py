@@ -59,7 +59,8 @@ _IMAGE = click.Path(exists=True, dir_okay=False)
     "index_path",
     type=click.Path(exists=True, dir_okay=False),
     help="A dual encoder's RetrievalIndex (.npz) to embed in a retrieve "
-    "signature (top-k keys of the index per query).",
+    "signature (top-k keys of the index per query); default: the index "
+    "the zoo entry ships, if it ships one.",
 )
 @click.option(
     "--top-k",
@@ -83,19 +84,24 @@ def export_command(
     from mmkeras import export
     from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 
+    model = load_model(model_path)
+    if index_path:
+        index = RetrievalIndex.load(index_path)
+    else:
+        index = _shipped_index(model_path, model)
     # Only given options: families without them refuse them by name.
     lengths = {
         key: value
         for key, value in (
             ("max_prompt_length", max_prompt_length),
             ("max_new_tokens", max_new_tokens),
-            ("index", index_path and RetrievalIndex.load(index_path)),
+            ("index", index),
             ("top_k", top_k),
         )
         if value is not None
     }
     written = export.export(
-        load_model(model_path),
+        model,
         output_dir,
         format=format_,
         verify=verify,
@@ -268,7 +274,7 @@ def generate(model_path, prompts, messages, max_new_tokens, sampler):
     "texts_file",
     type=click.Path(exists=True, dir_okay=False),
     help="The candidate texts that --image ranks, one per line (default: "
-    "the name of every emoji).",
+    "the index the zoo entry ships, else the name of every emoji).",
 )
 @click.option(
     "--index",
@@ -361,13 +367,16 @@ def retrieve(
             index = retrieval.RetrievalIndex.from_images(
                 model, retrieval.image_files(image_dir), on_error=on_error
             )
-        else:
-            candidates = (
-                retrieval.read_texts(texts_file)
-                if texts_file
-                else retrieval.emoji_texts()
+        elif texts_file:
+            index = retrieval.RetrievalIndex.from_texts(
+                model, retrieval.read_texts(texts_file)
             )
-            index = retrieval.RetrievalIndex.from_texts(model, candidates)
+        else:
+            index = _shipped_index(model_path, model)
+            if index is None or index.query_side != "image":
+                index = retrieval.RetrievalIndex.from_texts(
+                    model, retrieval.emoji_texts()
+                )
     except RequestError as error:
         raise click.UsageError(str(error)) from None
     if save_path:
@@ -390,6 +399,18 @@ def retrieve(
     if output_path:
         _draw_hits(model, texts, images, image_dir, keys, output_path)
         click.echo(output_path)
+
+
+def _shipped_index(model_path, model):
+    """The retrieval index the zoo entry `model_path` ships, searched with
+    its loaded `model`; None for a .keras file or an entry without one."""
+    from mmkeras.models.dual_encoder import retrieval_index
+
+    if is_path(model_path) or model_path not in (
+        retrieval_index.preset_names()
+    ):
+        return None
+    return retrieval_index.RetrievalIndex.from_preset(model_path, model)
 
 
 def _print_hits(names, keys, scores, as_json):

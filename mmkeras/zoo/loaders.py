@@ -17,8 +17,10 @@ from mmkeras.encoders import pretrained
 from mmkeras.layers import ImageConverter
 from mmkeras.models import DualEncoder
 from mmkeras.models import DualEncoderPreprocessor
+from mmkeras.models import RetrievalIndex
 from mmkeras.models.causal_lm import presets as causal_lm_presets
 from mmkeras.models.dual_encoder import builders
+from mmkeras.models.dual_encoder import retrieval_index
 from mmkeras.text import WordPieceTokenizer
 from mmkeras.zoo import cache
 from mmkeras.zoo import loading
@@ -163,14 +165,20 @@ def dual_encoder_locked(files, manifest, load_weights=True):
 
 
 def write_dual_encoder_locked(model, directory):
-    """The files of a `dual_encoder_locked` entry: `heads.npz` and the
-    manifest's `architecture` (the towers are the entries it
-    `requires`)."""
+    """The files of a `dual_encoder_locked` entry: `heads.npz`, the
+    retrieval index of every emoji's canonical caption (`index.npz`,
+    which `RetrievalIndex.from_preset` loads) and the manifest's
+    `architecture` (the towers are the entries it `requires`)."""
     heads = os.path.join(directory, "heads.npz")
     save_dual_encoder_heads(model, heads)
-    return [{"name": "heads.npz", "path": heads}], {
-        "architecture": _dual_encoder_architecture(model)
-    }
+    index = os.path.join(directory, retrieval_index.PRESET_FILE)
+    captions = retrieval_index.emoji_texts()
+    RetrievalIndex.from_texts(model, captions).save(index)
+    files = [
+        {"name": "heads.npz", "path": heads},
+        {"name": retrieval_index.PRESET_FILE, "path": index},
+    ]
+    return files, {"architecture": _dual_encoder_architecture(model)}
 
 
 def _dual_encoder(image_tower, text_entry, manifest, load_weights):

@@ -13,6 +13,8 @@ from mmkeras.export.signatures import decode_images
 from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 from mmkeras.testing import tiny_models as tiny
 from tests.export import consumer_modules
+from tests.models.dual_encoder.test_retrieval_index import TEXTS as INDEXED
+from tests.models.dual_encoder.test_retrieval_index import indexed_catalogue
 
 TEXTS = ["the red circle", "what colour", "blue"]
 
@@ -187,9 +189,7 @@ def test_the_grid_marks_the_right_and_the_best_wrong_text(model, tmp_path):
     rng = np.random.default_rng(2)
     images = [rng.integers(0, 256, (24, 24, 3), "uint8") for _ in range(2)]
     path = tmp_path / "grid.png"
-    scores = model.draw_similarity(
-        images, TEXTS, path, matches=[1, None]
-    )
+    scores = model.draw_similarity(images, TEXTS, path, matches=[1, None])
     expected = model.score(
         np.concatenate(
             [model.preprocessor.convert_images(i[None]) for i in images]
@@ -250,3 +250,53 @@ def test_export_embeds_an_index_in_a_verified_retrieve_signature(
     result = CliRunner().invoke(cli, [*args, "--top-k", "2"])
     assert result.exit_code == 1
     assert "which needs an index: give index= too" in result.output
+
+
+@pytest.fixture(scope="module")
+def catalogue(model, tmp_path_factory):
+    return indexed_catalogue(model, tmp_path_factory.mktemp("catalogue"))
+
+
+@pytest.fixture()
+def indexed_entry(catalogue, monkeypatch):
+    """A zoo entry of the tiny model that ships an index of INDEXED."""
+    monkeypatch.setenv("MMKERAS_ZOO_CATALOGUE", str(catalogue))
+    return "indexed_dual.test"
+
+
+def test_an_image_ranks_the_index_an_entry_ships(model, indexed_entry, gallery):
+    image = str(gallery / "b.jpg")
+    result = _retrieve(indexed_entry, "--image", image, "-k", "2", "--json")
+    assert result.exit_code == 0, result.output
+    # INDEXED, not the emoji names of a model without an index.
+    keys, scores = RetrievalIndex.from_texts(model, INDEXED).search(
+        data.load_image(image).numpy(), k=2
+    )
+    hits = [json.loads(line) for line in result.output.splitlines()]
+    assert [h["key"] for h in hits] == keys[0].tolist()
+    np.testing.assert_allclose([h["score"] for h in hits], scores[0], atol=1e-5)
+    # An index the entry's model did not build: one line, exit 1.
+    stale = _retrieve("stale_dual.test", "--image", image)
+    assert stale.exit_code == 1
+    assert "the index was built by another model" in stale.output
+    assert "Traceback" not in stale.output
+
+
+def test_export_of_an_entry_embeds_its_index_unless_told(
+    model, indexed_entry, tmp_path, monkeypatch
+):
+    from mmkeras import export
+
+    calls = []
+    monkeypatch.setattr(
+        export, "export", lambda *a, **kw: calls.append(kw) or {}
+    )
+    args = ["export", indexed_entry, "--out", str(tmp_path / "out")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert calls[-1]["index"].keys.tolist() == INDEXED
+    # The shipped index was built by the entry's model.
+    calls[-1]["index"].check_model(model)
+    other = str(tmp_path / "other.npz")
+    RetrievalIndex.from_texts(model, ["blue"]).save(other)
+    assert CliRunner().invoke(cli, [*args, "--index", other]).exit_code == 0
+    assert calls[-1]["index"].keys.tolist() == ["blue"]

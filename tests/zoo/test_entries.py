@@ -10,6 +10,7 @@ import pytest
 
 import mmkeras
 from mmkeras.export import verify
+from mmkeras.models.dual_encoder import retrieval_index
 from mmkeras.models.task import Task
 from mmkeras.testing import run_export_test
 from mmkeras.testing import tiny_models
@@ -117,6 +118,32 @@ def test_loads_and_matches_its_golden_outputs(entry):
     assert difference <= mmkeras.zoo.golden_tolerance(golden)
 
 
+def test_a_shipped_index_gives_its_golden_hits(entry):
+    """An entry that ships a retrieval index records the hits of its
+    golden inputs over it; one that ships none records none."""
+    name, model, files = entry
+    with np.load(files["golden.npz"]) as data:
+        golden = dict(data)
+    recorded = {k: v for k, v in golden.items() if k.startswith("retrieval/")}
+    if retrieval_index.PRESET_FILE not in files:
+        assert not recorded
+        return
+    assert set(recorded) == {"retrieval/keys", "retrieval/scores"}, (
+        f"{name} ships {retrieval_index.PRESET_FILE} but its golden.npz "
+        "records no hits over it (retrieval_index.golden_arrays)"
+    )
+    index = retrieval_index.RetrievalIndex.from_preset(name, model)
+    inputs = {
+        key.split("/", 1)[1]: value
+        for key, value in golden.items()
+        if key.startswith("input/")
+    }
+    k = recorded["retrieval/keys"].shape[1]
+    keys, scores = retrieval_index.golden_arrays(index, inputs, k).values()
+    assert keys.tolist() == recorded["retrieval/keys"].tolist()
+    np.testing.assert_allclose(scores, recorded["retrieval/scores"], atol=1e-5)
+
+
 def test_round_trips(entry, tmp_path):
     name, model, files = entry
     if isinstance(model, Task):
@@ -154,17 +181,23 @@ def exported(request, tmp_path_factory):
     the XLA variant, and verifying at two batch sizes (one here)."""
     name = request.param
     model = _LOADED.pop(name, None) or mmkeras.zoo.load(name)
+    # An entry's shipped index adds the retrieve signature.
+    options = {}
+    if name in retrieval_index.preset_names():
+        options["index"] = retrieval_index.RetrievalIndex.from_preset(
+            name, model
+        )
     out_dir = tmp_path_factory.mktemp("export")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(verify, "BATCH_SIZES", (2,))
-        written = run_export_test(model, out_dir, "all", xla=False)
-    return model, written
+        written = run_export_test(model, out_dir, "all", xla=False, **options)
+    return model, written, options
 
 
 def test_exports_verified_on_every_signature(exported):
-    model, written = exported
+    model, written, options = exported
     assert set(written) == {"saved_model", "onnx"}
-    serving = model.serving()
+    serving = model.serving(**options)
     checked = {
         kind: {key.split("/")[0] for key in _report(written[kind])}
         for kind in written

@@ -1,6 +1,7 @@
 """`RetrievalIndex`: the embeddings of a gallery of texts or images,
 searched with queries of the other side, saved as one checksummed `.npz`
-file and exported into a SavedModel's `retrieve` signature."""
+file, shipped by zoo entries (`index.npz`, `RetrievalIndex.from_preset`)
+and exported into a SavedModel's `retrieve` signature."""
 
 import hashlib
 import os
@@ -14,10 +15,18 @@ from mmkeras import _files
 from mmkeras import data
 from mmkeras.models.dual_encoder.dual_encoder import DualEncoder
 from mmkeras.models.serving import RequestError
+from mmkeras.zoo import cache
+from mmkeras.zoo import loading
+from mmkeras.zoo import registry
 
 SIDES = ("text", "image")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
-_FORMAT = 1
+# The file a zoo entry ships its index in.
+PRESET_FILE = "index.npz"
+# Hits per golden query recorded in an entry's golden.npz.
+GOLDEN_K = 5
+# 2: the fingerprint covers the towers, not only the projections.
+_FORMAT = 2
 _FIELDS = ("format", "keys", "embeddings", "side", "fingerprint", "checksum")
 
 
@@ -28,9 +37,12 @@ class RetrievalIndex:
     image index answers texts, a text index answers images.
 
     The index records the `fingerprint` of the model that embedded it (a
-    hash of its two projections), so searching or exporting it with
-    another model, or the same one trained further, is refused rather
-    than answered with meaningless cosines.
+    hash of its towers, projections and vocabulary), so searching or
+    exporting it with another model, or the same one trained further, is
+    refused rather than answered with meaningless cosines.
+
+    A zoo entry may ship its index (`index.npz`):
+    `RetrievalIndex.from_preset(name)` loads it with the entry's model.
 
     Args:
         keys: the names returned by `search`, unique strings, at least one.
@@ -46,6 +58,8 @@ class RetrievalIndex:
     >>> keys, scores = index.search(photo, k=1)  # (1, 1) each
     >>> index.save("captions.npz")
     >>> RetrievalIndex.load("captions.npz", model).search(photo, k=2)
+    >>> emoji = RetrievalIndex.from_preset("dual_encoder_lite0_minilm.emoji")
+    >>> emoji.search(photo, k=5)  # every emoji's caption, best first
     """
 
     def __init__(self, keys, embeddings, side, fingerprint, model=None):
@@ -179,6 +193,34 @@ class RetrievalIndex:
         index.skipped = skipped
         return index
 
+    @classmethod
+    def from_preset(cls, name, model=None):
+        """The index the zoo entry `name` ships (`index.npz`, verified
+        against the manifest's sha256), searched with `model`: by default
+        the entry's own (`mmkeras.zoo.load(name)`); a model given must be
+        the one that built the index (`check_model`).
+
+        Example:
+
+        >>> index = RetrievalIndex.from_preset(
+        ...     "dual_encoder_lite0_minilm.emoji")
+        >>> keys, scores = index.search(photo, k=5)
+        >>> index.model  # the entry's DualEncoder, which embeds queries
+        """
+        manifest = registry.info(name)
+        if PRESET_FILE not in [file["name"] for file in manifest["files"]]:
+            raise ValueError(
+                f"the zoo entry {name!r} ships no retrieval index (no "
+                f"{PRESET_FILE}); the entries with one: "
+                f"{', '.join(preset_names()) or 'none'}. Build one with "
+                "RetrievalIndex.from_texts(model, texts) or from_images"
+            )
+        if model is None:
+            model = loading.load(name)
+        # This entry's files only: `load` verified the towers it requires.
+        files = cache.resolve(manifest, registry.entry_dir(name))
+        return cls.load(files[PRESET_FILE], model)
+
     def attach(self, model):
         """Makes `model` embed the queries; it must be the model that
         embedded the index (`check_model`)."""
@@ -218,11 +260,7 @@ class RetrievalIndex:
         Returns:
             `(keys, scores)`: strings and cosines, each `(queries, k)`.
         """
-        if self.model is None:
-            raise ValueError(
-                "the index has no model to embed the queries: load it with "
-                "RetrievalIndex.load(path, model) or call index.attach(model)"
-            )
+        self._check_attached()
         side, queries = _query_side(queries)
         if not queries:
             raise ValueError(
@@ -243,6 +281,13 @@ class RetrievalIndex:
             pixels = [_pixels(self.model, query) for query in queries]
             embeddings = _image_embeddings(self.model, pixels)
         return self.search_embeddings(embeddings, k)
+
+    def _check_attached(self):
+        if self.model is None:
+            raise ValueError(
+                "the index has no model to embed the queries: load it with "
+                "RetrievalIndex.load(path, model) or call index.attach(model)"
+            )
 
     def search_embeddings(self, embeddings, k=5):
         """`search` for query embeddings `(queries, projection_dim)` of
@@ -265,7 +310,8 @@ class RetrievalIndex:
         return self.keys[order], np.take_along_axis(scores, order, 1)
 
     def save(self, path):
-        """Writes the index to the `.npz` file `path` (atomically)."""
+        """Writes the index to the `.npz` file `path` (atomically,
+        compressed: the keys are stored as fixed-width UTF-32)."""
         arrays = {
             "format": np.array(_FORMAT),
             "keys": self.keys,
@@ -276,7 +322,7 @@ class RetrievalIndex:
         arrays["checksum"] = np.array(_checksum(arrays))
         with _files.atomic_path(path, ".npz") as temporary:
             with open(temporary, "wb") as file:
-                np.savez(file, **arrays)
+                np.savez_compressed(file, **arrays)
 
     @classmethod
     def load(cls, path, model=None):
@@ -305,13 +351,53 @@ class RetrievalIndex:
 
 
 def fingerprint(model):
-    """A hash of the model's projection weights: equal for the same
-    trained model (saved, loaded, exported), different after training."""
+    """A hash of what embeds images and texts: the weights of both towers
+    and projections, and the tokenizer's vocabulary. Equal for the same
+    trained model (saved, loaded, exported); different after training,
+    with other tower weights (a locked tower unfrozen or replaced), or
+    with another vocabulary."""
     digest = hashlib.sha256()
-    for layer in (model.image_projection, model.text_projection):
+    for layer in (
+        model.image_encoder,
+        model.image_projection,
+        model.text_encoder,
+        model.text_projection,
+    ):
         for weight in layer.weights:
-            digest.update(ops.convert_to_numpy(weight).tobytes())
+            value = ops.convert_to_numpy(weight)
+            digest.update(f"{value.dtype}{value.shape}".encode())
+            digest.update(value.tobytes())
+    vocabulary = getattr(model.tokenizer, "vocabulary", None)
+    if vocabulary is not None:
+        digest.update("\n".join(map(str, vocabulary)).encode())
     return digest.hexdigest()
+
+
+def preset_names():
+    """The zoo entries that ship a retrieval index, for `from_preset`."""
+    manifests, _ = registry.list_entries()
+    return [
+        name
+        for name, manifest in manifests.items()
+        if any(file["name"] == PRESET_FILE for file in manifest["files"])
+    ]
+
+
+def golden_arrays(index, inputs, k=GOLDEN_K):
+    """The top-`k` hits of the golden inputs (model inputs: `"image"`
+    pixels for a text index, `"token_ids"` for an image index) over
+    `index`, as an entry's `golden.npz` records them beside the model's
+    outputs: `retrieval/keys` and `retrieval/scores`."""
+    index._check_attached()
+    model = index.model
+    if index.query_side == "image":
+        queries = model.encode_image(inputs["image"])
+    else:
+        queries = model.encode_text(inputs["token_ids"])
+    keys, scores = index.search_embeddings(
+        ops.convert_to_numpy(queries), min(k, len(index))
+    )
+    return {"retrieval/keys": keys, "retrieval/scores": scores}
 
 
 def image_files(directory):
@@ -445,7 +531,14 @@ def _read(path):
     if int(arrays["format"]) != _FORMAT:
         raise ValueError(
             f"{path} is a retrieval index of format {int(arrays['format'])}"
-            f"; this mmkeras reads format {_FORMAT}"
+            f"; this mmkeras reads format {_FORMAT}: build and save it "
+            "again (RetrievalIndex.from_texts or from_images, then save)"
+        )
+    if arrays["embeddings"].dtype != np.float32:
+        raise ValueError(
+            f"{path} holds embeddings of dtype "
+            f"{arrays['embeddings'].dtype}; a retrieval index holds "
+            "float32 ones (RetrievalIndex.save writes them)"
         )
     return arrays
 

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 import mmkeras
 from mmkeras.export import ExportError
+from mmkeras.models.dual_encoder import retrieval_index
 from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 from mmkeras.models.dual_encoder.retrieval_index import fingerprint
 from mmkeras.testing import tiny_models as tiny
@@ -155,3 +156,136 @@ def test_export_options_are_checked(model, text_index):
         mmkeras.export.export(model, "unused", index=text_index, top_k=5)
     with pytest.raises(TypeError, match="index must be a RetrievalIndex"):
         mmkeras.export.export(model, "unused", index="texts.npz")
+
+
+def write_indexed_entry(catalogue, name, model_file, index):
+    """A zoo entry `name` in `catalogue` of the model saved in `model_file`
+    that ships `index` (`index.npz`), as `mmkeras zoo make` lays one out;
+    returns its folder."""
+    index_path = catalogue / f"{name}.npz"
+    index.save(index_path)
+    manifest = {
+        "name": name,
+        "version": "1",
+        "family": "DualEncoder",
+        "description": "a tiny dual encoder with its retrieval index",
+        "metrics": {},
+        "license": "Apache-2.0",
+        "source": "tests",
+        "command": "tests",
+    }
+    files = [
+        {"name": "model.keras", "path": str(model_file)},
+        {"name": "index.npz", "path": str(index_path)},
+    ]
+    mmkeras.zoo.write_entry(str(catalogue), manifest, files)
+    return catalogue / name
+
+
+def indexed_catalogue(model, folder):
+    """Zoo entries of the tiny model: `indexed_dual.test` ships the index
+    of TEXTS, `stale_dual.test` one built with another text tower (the
+    projections agree, the embeddings do not), `damaged_dual.test` one
+    changed after the manifest recorded its sha256."""
+    model_file = folder / "model.keras"
+    model.save(model_file)
+    index = RetrievalIndex.from_texts(model, TEXTS)
+    write_indexed_entry(folder, "indexed_dual.test", model_file, index)
+    other = keras.models.clone_model(model)
+    other.set_weights(model.get_weights())
+    embedding = other.text_encoder.weights[0]
+    embedding.assign(embedding * 2.0)
+    stale = RetrievalIndex.from_texts(other, TEXTS)
+    write_indexed_entry(folder, "stale_dual.test", model_file, stale)
+    damaged = write_indexed_entry(
+        folder, "damaged_dual.test", model_file, index
+    )
+    with open(damaged / "index.npz", "r+b") as file:
+        file.seek(100)
+        file.write(b"\0")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def catalogue(model, tmp_path_factory):
+    return indexed_catalogue(model, tmp_path_factory.mktemp("catalogue"))
+
+
+@pytest.fixture()
+def entries(catalogue, monkeypatch):
+    monkeypatch.setenv("MMKERAS_ZOO_CATALOGUE", str(catalogue))
+    return catalogue
+
+
+def test_an_entry_s_shipped_index_loads_with_its_model(
+    model, photos, text_index, entries
+):
+    assert "indexed_dual.test" in retrieval_index.preset_names()
+    index = RetrievalIndex.from_preset("indexed_dual.test")
+    assert index.keys.tolist() == TEXTS
+    # The entry's own model, loaded: it embeds the queries.
+    assert fingerprint(index.model) == text_index.fingerprint
+    keys, scores = index.search(photos, 2)
+    expected_keys, expected_scores = text_index.search(photos, 2)
+    assert keys.tolist() == expected_keys.tolist()
+    np.testing.assert_allclose(scores, expected_scores, atol=1e-6)
+    # The golden hits an entry records, here of two pixel queries.
+    inputs = {"image": _pixels(model, photos[:2])}
+    golden = retrieval_index.golden_arrays(index, inputs, k=3)
+    keys, scores = text_index.search(photos[:2], 3)
+    assert golden["retrieval/keys"].tolist() == keys.tolist()
+    np.testing.assert_allclose(golden["retrieval/scores"], scores, atol=1e-6)
+    unattached = RetrievalIndex.load(entries / "indexed_dual.test/index.npz")
+    with pytest.raises(ValueError, match="has no model to embed"):
+        retrieval_index.golden_arrays(unattached, inputs)
+
+
+def test_a_shipped_index_that_does_not_fit_is_refused(model, entries):
+    with pytest.raises(ValueError, match="the index was built by another"):
+        RetrievalIndex.from_preset("stale_dual.test", model)
+    # A model of another width, given for the entry's index.
+    wide = mmkeras.models.DualEncoder(
+        model.image_encoder,
+        model.text_encoder,
+        projection_dim=16,
+        preprocessor=model.preprocessor,
+    )
+    shapes = model.input_shapes()
+    wide(
+        {
+            "image": np.zeros((1, *shapes["image"][1:]), "float32"),
+            "token_ids": np.ones((1, *shapes["token_ids"][1:]), "int32"),
+        }
+    )
+    with pytest.raises(ValueError, match="holds 8-dimensional embeddings but"):
+        RetrievalIndex.from_preset("indexed_dual.test", wide)
+    with pytest.raises(mmkeras.zoo.ChecksumError, match="index.npz"):
+        RetrievalIndex.from_preset("damaged_dual.test", model)
+    with pytest.raises(ValueError, match="'test_fusion.tiny' ships no retr"):
+        RetrievalIndex.from_preset("test_fusion.tiny")
+
+
+def test_old_empty_or_non_float_index_files_are_refused(text_index, tmp_path):
+    path = tmp_path / "texts.npz"
+    text_index.save(path)
+    with np.load(path) as data:
+        arrays = dict(data)
+
+    def written(name, **changes):
+        changed = {**arrays, **changes}
+        changed["checksum"] = np.array(retrieval_index._checksum(changed))
+        np.savez(tmp_path / name, **changed)
+        return tmp_path / name
+
+    with pytest.raises(ValueError, match="format 1; this mmkeras reads fo"):
+        RetrievalIndex.load(written("old.npz", format=np.array(1)))
+    empty = written(
+        "empty.npz",
+        keys=np.array([], str),
+        embeddings=np.zeros((0, 8), "float32"),
+    )
+    with pytest.raises(ValueError, match="at least one key.*0 texts"):
+        RetrievalIndex.load(empty)
+    ints = written("ints.npz", embeddings=np.ones((4, 8), "int64"))
+    with pytest.raises(ValueError, match="embeddings of dtype int64; a ret"):
+        RetrievalIndex.load(ints)
