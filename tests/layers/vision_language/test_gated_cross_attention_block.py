@@ -135,15 +135,25 @@ def test_xla_and_plain_give_the_same_outputs_and_gradients(blocks):
     steps = {xla: run(block) for xla, block in blocks.items()}
     # Closed gates: x exactly, compiled too.
     np.testing.assert_array_equal(steps[True]()[0], TEXT)
-    results = {}
+    cache = blocks[False].compute_cache(LATENTS)
+    results, decoded = {}, {}
     for xla, block in blocks.items():
         block.attention_gate.assign(0.6)
         block.mlp_gate.assign(0.3)
         try:
             results[xla] = steps[xla]()  # the same XLA program, gates read
+            decoded[xla] = tf.function(
+                lambda b=block: b(
+                    TEXT[:, 4:], cache=cache, attends_image=ATTENDS[:, 4:]
+                )
+            )()
         finally:
             block.attention_gate.assign(0.0)
             block.mlp_gate.assign(0.0)
+    np.testing.assert_allclose(decoded[True], decoded[False], atol=1e-5)
+    np.testing.assert_allclose(
+        decoded[False], results[False][0][:, 4:], atol=1e-5
+    )
     assert blocks[True]._forward_fn.compiled.experimental_get_tracing_count()
     (expected, expected_grads), (actual, grads) = results[False], results[True]
     np.testing.assert_allclose(actual, expected, atol=1e-5)
