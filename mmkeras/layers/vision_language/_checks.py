@@ -25,3 +25,14 @@ def leading_dims(name, shape, reference_name, reference_shape, count):
             f"{name} with shape {tuple(shape)}, {reference_name} with shape "
             f"{tuple(reference_shape)}"
         )
+
+
+def width(owner, name, shape, expected):
+    """The last axis of `shape` is the `expected` width a built layer
+    takes."""
+    if shape[-1] != expected:
+        raise ValueError(
+            f"{name} must have {expected} features (the width this "
+            f"{type(owner).__name__} was built with). Received: {name} with "
+            f"shape {tuple(shape)}"
+        )

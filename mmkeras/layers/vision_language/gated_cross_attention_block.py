@@ -216,11 +216,7 @@ class GatedCrossAttentionBlock(keras.layers.Layer):
             return
         attention = self.cross_attention
         expected = attention.query_dense.kernel.shape[0]
-        if x.shape[-1] != expected:
-            raise ValueError(
-                f"x must have {expected} features (the width this block was "
-                f"built with). Received: x with shape {tuple(x.shape)}"
-            )
+        _vl_checks.width(self, "x", x.shape, expected)
         if image_latents is not None:
             self._check_latents(image_latents)
         if cache is not None:
@@ -236,12 +232,7 @@ class GatedCrossAttentionBlock(keras.layers.Layer):
     def _check_latents(self, image_latents):
         _checks.rank("image_latents", image_latents.shape, 3)
         expected = self.cross_attention.value_dense.kernel.shape[0]
-        if image_latents.shape[-1] != expected:
-            raise ValueError(
-                f"image_latents must have {expected} features (the width "
-                "this block was built with). Received: image_latents with "
-                f"shape {tuple(image_latents.shape)}"
-            )
+        _vl_checks.width(self, "image_latents", image_latents.shape, expected)
 
     def compute_output_shape(self, x_shape, image_latents_shape=None):
         return x_shape

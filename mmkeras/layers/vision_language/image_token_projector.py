@@ -1,6 +1,7 @@
 import keras
 
 from mmkeras import _checks
+from mmkeras.layers.vision_language import _checks as _vl_checks
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")
@@ -55,12 +56,7 @@ class ImageTokenProjector(keras.layers.Layer):
     def call(self, image_tokens):
         _checks.rank("image_tokens", image_tokens.shape, 3)
         expected = self.hidden_dense.kernel.shape[0]
-        if image_tokens.shape[-1] != expected:
-            raise ValueError(
-                f"image_tokens must have {expected} features (the width this "
-                "ImageTokenProjector was built with). Received: image_tokens "
-                f"with shape {tuple(image_tokens.shape)}"
-            )
+        _vl_checks.width(self, "image_tokens", image_tokens.shape, expected)
         return self.output_dense(self.hidden_dense(image_tokens))
 
     def compute_output_shape(self, image_tokens_shape):

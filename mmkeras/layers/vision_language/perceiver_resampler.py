@@ -207,18 +207,12 @@ class PerceiverResampler(keras.layers.Layer):
         return residual(x, sublayer, norm, dropout, True, training)
 
     def _check_width(self, image_tokens):
-        expected = self._features()
-        if expected is not None and image_tokens.shape[-1] != expected:
-            raise ValueError(
-                f"image_tokens must have {expected} features (the width this "
-                "PerceiverResampler was built with). Received: image_tokens "
-                f"with shape {tuple(image_tokens.shape)}"
-            )
+        if self.built:
+            expected = self._features()
+            _vl_checks.width(self, "image_tokens", image_tokens.shape, expected)
 
     def _features(self):
         """The image tokens' width the built layer takes."""
-        if not self.built:
-            return None
         if self.input_projection is not None:
             return self.input_projection.kernel.shape[0]
         return self.latents.shape[1]
