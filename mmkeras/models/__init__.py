@@ -17,6 +17,7 @@ from mmkeras.models.hybrid_fusion import HybridFusionClassifier
 from mmkeras.models.task import Task
 from mmkeras.models.vilt import ViLTPretrainer
 from mmkeras.models.vilt_vqa import ViLTVQA
+from mmkeras.models.vision_language import VisionLanguageModel
 from mmkeras.models.vqa import VQAModel
 from mmkeras.models.vqa import VQAPreprocessor
 
@@ -36,6 +37,7 @@ __all__ = [
     "Task",
     "ViLTPretrainer",
     "ViLTVQA",
+    "VisionLanguageModel",
     "VQAModel",
     "VQAPreprocessor",
 ]
