@@ -220,7 +220,8 @@ class GatedCrossAttentionBlock(keras.layers.Layer):
         if image_latents is not None:
             self._check_latents(image_latents)
         if cache is not None:
-            heads = (2, attention._kv_heads, attention.key_dim)
+            kv_heads = self.num_key_value_heads or self.num_heads
+            heads = (2, kv_heads, attention.key_dim)
             shape = tuple(cache.shape)
             if (shape[1], *shape[3:]) != heads:
                 raise ValueError(
