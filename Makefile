@@ -26,8 +26,12 @@ $(INSTALLED): setup.py $(LOCK) $(BIN)/python
 demo: $(INSTALLED)
 	$(BIN)/mmkeras demo
 
+# Two workers, one per core: each runs TensorFlow's ops on one thread
+# (two threads each would contend for the two cores).
+SUITE := -m pytest -n 2 --dist loadfile
+
 test: $(INSTALLED) lint docs
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
+	TF_NUM_INTRAOP_THREADS=1 $(BIN)/python $(SUITE) --durations=15
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -62,7 +66,7 @@ lowest:
 	$(LOWEST)/bin/python -m pip install --quiet --no-deps -c $(LOCK) \
 		$$($(LOWEST)/bin/python -c \
 		'import runpy; print(*runpy.run_path("setup.py")["NO_DEPS_REQUIRES"])')
-	$(LOWEST)/bin/python -m pytest -n 2 --dist loadfile
+	TF_NUM_INTRAOP_THREADS=1 $(LOWEST)/bin/python $(SUITE)
 
 clean:
 	rm -rf $(VENV) $(LOWEST) build *.egg-info .pytest_cache .ruff_cache

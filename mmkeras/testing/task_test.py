@@ -23,6 +23,10 @@ def run_task_test(
     """Fits, predicts, detaches the preprocessor, saves and reloads a task,
     and trains it mirrored and in mixed precision; asserts each step.
 
+    `fit`, `predict` and the mirrored `fit` run traced, as users run them;
+    the other checks run eagerly (the same ops, without tracing the model
+    again: each trace costs seconds, more than a tiny model's steps).
+
     Args:
         build_model: a function of no arguments returning a new, unbuilt
             task with a preprocessor (fresh sublayers each call, so the
@@ -66,7 +70,7 @@ def _check_detached(model, raw_data, attached, atol):
     detached(_first_inputs(preprocessed))
     detached.set_weights(model.get_weights())
     assert detached.preprocessor is None
-    outputs = detached.predict(preprocessed, verbose=0)
+    outputs = _call_eagerly(detached, preprocessed)
     _assert_close(outputs, attached, atol, "detached preprocessor")
 
 
@@ -77,8 +81,20 @@ def _check_round_trip(model, raw_data, attached, atol):
         reloaded = keras.saving.load_model(path)
     assert type(reloaded) is type(model)
     assert type(reloaded.preprocessor) is type(model.preprocessor)
-    outputs = reloaded.predict(raw_data, verbose=0)
+    outputs = _call_eagerly(reloaded, raw_data.map(reloaded.preprocessor))
     _assert_close(outputs, attached, atol, ".keras round trip")
+
+
+def _call_eagerly(model, preprocessed):
+    """The model's outputs over a preprocessed dataset, batch by batch,
+    concatenated as `predict` concatenates them."""
+    outputs = [
+        model(_inputs_of(element), training=False) for element in preprocessed
+    ]
+    return keras.tree.map_structure(
+        lambda *parts: np.concatenate([np.asarray(part) for part in parts]),
+        *outputs,
+    )
 
 
 def _check_mirrored(build_model, raw_data):
@@ -86,7 +102,7 @@ def _check_mirrored(build_model, raw_data):
     reference(_first_inputs(raw_data.map(reference.preprocessor)))
     initial = reference.get_weights()
     one_device = tf.distribute.get_strategy()
-    single = _train(build_model, raw_data, initial, one_device)
+    single = _train(build_model, raw_data, initial, one_device, eagerly=True)
     mirrored = _train(
         build_model, raw_data, initial, make_strategy(MIRRORED_DEVICES)
     )
@@ -96,12 +112,14 @@ def _check_mirrored(build_model, raw_data):
         )
 
 
-def _train(build_model, raw_data, initial, strategy):
+def _train(build_model, raw_data, initial, strategy, eagerly=False):
     with strategy.scope():
         model = build_model()
         model(_first_inputs(raw_data.map(model.preprocessor)))
         model.set_weights(initial)
-        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1), run_eagerly=eagerly
+        )
     model.fit(raw_data, epochs=1, shuffle=False, verbose=0)
     return model.get_weights()
 
@@ -111,7 +129,7 @@ def _check_mixed_precision(build_model, raw_data):
     keras.config.set_dtype_policy("mixed_float16")
     try:
         model = build_model()
-        model.compile()
+        model.compile(run_eagerly=True)
         history = model.fit(raw_data, epochs=1, verbose=0)
     finally:
         keras.config.set_dtype_policy(previous)
@@ -119,7 +137,10 @@ def _check_mixed_precision(build_model, raw_data):
 
 
 def _first_inputs(preprocessed):
-    element = next(iter(preprocessed))
+    return _inputs_of(next(iter(preprocessed)))
+
+
+def _inputs_of(element):
     x, _, _ = keras.utils.unpack_x_y_sample_weight(
         element if isinstance(element, tuple) else (element,)
     )
