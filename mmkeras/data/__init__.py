@@ -9,6 +9,7 @@ config names (`mmkeras.data.splits`, `mmkeras.data.color_match`).
 """
 
 from mmkeras.data import caption_grammar
+from mmkeras.data import image_text_pairs
 from mmkeras.data import references
 from mmkeras.data import splits
 from mmkeras.data._records import DataError
@@ -71,6 +72,7 @@ __all__ = [
     "fashion_mnist",
     "generate_scenes",
     "hateful_memes",
+    "image_text_pairs",
     "karpathy_captions",
     "load_image",
     "preprocess_image",

@@ -16,6 +16,7 @@ Example:
 from mmkeras.evaluation import accuracy
 from mmkeras.evaluation import captioning
 from mmkeras.evaluation import language
+from mmkeras.evaluation import matching
 from mmkeras.evaluation import references
 from mmkeras.evaluation import retrieval
 from mmkeras.evaluation.registry import EVALUATORS
@@ -28,6 +29,7 @@ __all__ = [
     "captioning",
     "evaluate",
     "language",
+    "matching",
     "references",
     "register_evaluator",
     "retrieval",

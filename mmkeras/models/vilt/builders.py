@@ -71,11 +71,11 @@ def vocabulary(emoji=False):
     return tuple(build_vocabulary(texts, size))
 
 
-def tokenizer(emoji=False):
-    """The recipes' tokenizer: `vocabulary(emoji)`, 16 positions."""
-    return WordPieceTokenizer(
-        list(vocabulary(emoji)), sequence_length=SEQUENCE_LENGTH
-    )
+def tokenizer(emoji=False, words=None):
+    """The recipes' tokenizer: `vocabulary(emoji)` (or the tokens
+    `words`), 16 positions."""
+    words = vocabulary(emoji) if words is None else words
+    return WordPieceTokenizer(list(words), sequence_length=SEQUENCE_LENGTH)
 
 
 def small_backbone(vocabulary_size, **kwargs):
@@ -102,17 +102,30 @@ def converter():
 
 @register_builder("vilt_shapes_pretrainer")
 def shapes_pretrainer(
-    learning_rate=3e-4, decay_steps=None, emoji=False, **backbone
+    learning_rate=3e-4,
+    decay_steps=None,
+    emoji=False,
+    itm_weight=1.0,
+    hard_negatives_after=0,
+    words=None,
+    **backbone,
 ):
     """The small ViLT pretrainer on shapes captions (and, with `emoji`,
-    emoji captions: `tokenizer(emoji)`)."""
-    words = tokenizer(emoji)
+    emoji captions: `tokenizer(emoji)`; `words`, a list of tokens, in
+    place of that vocabulary: building it takes seconds, too long for
+    tests); the ITM loss weighs `itm_weight` (MLM and ITC 1), its
+    negatives are uniform for the first `hard_negatives_after` steps."""
+    words = tokenizer(emoji, words)
     model = ViLTPretrainer(
         small_backbone(words.vocabulary_size(), **backbone),
         projection_dim=64,
+        hard_negatives_after=hard_negatives_after,
         preprocessor=ViLTPreprocessor(converter(), words),
     )
-    model.compile(optimizer=adamw(learning_rate, decay_steps))
+    model.compile(
+        optimizer=adamw(learning_rate, decay_steps),
+        loss_weights={"itm": itm_weight, "mlm": 1.0, "itc": 1.0},
+    )
     return model
 
 

@@ -33,7 +33,10 @@ class ViLTPretrainer(Task):
       the image with a hard negative caption, drawn (training) in
       proportion to the softmax of the ITC similarities within the
       batch, never the pair's own caption nor a copy of it (ALBEF); at
-      inference the most similar other caption;
+      inference the most similar other caption. For the first
+      `hard_negatives_after` optimizer steps the negative is drawn
+      uniformly from the other captions instead (easy negatives while
+      the ITC similarities mean little);
     - `"mlm"` `(batch, T, vocabulary_size)`: the word logits of the
       masked caption seen with the image, decoded with the word
       embeddings (`tie_weights=True`) or a matrix of its own.
@@ -58,6 +61,8 @@ class ViLTPretrainer(Task):
         max_logit_scale: the upper clip of the ITC logit scale.
         tie_weights: decode MLM with the word embeddings.
         seed: the seed of the hard-negative draws.
+        hard_negatives_after: optimizer steps of uniform negatives before
+            the hard ones (0: hard from the start).
         preprocessor: optional `ViLTPreprocessor`.
 
     Example:
@@ -86,6 +91,7 @@ class ViLTPretrainer(Task):
         max_logit_scale=100.0,
         tie_weights=True,
         seed=0,
+        hard_negatives_after=0,
         preprocessor=None,
         **kwargs,
     ):
@@ -97,6 +103,7 @@ class ViLTPretrainer(Task):
             )
         _checks.positive_int("projection_dim", projection_dim)
         _checks.integer("seed", seed)
+        _checks.non_negative_int("hard_negatives_after", hard_negatives_after)
         _contrastive.check_temperature(temperature, max_logit_scale)
         check_tokenizer(preprocessor, backbone)
         self.backbone = backbone
@@ -105,6 +112,7 @@ class ViLTPretrainer(Task):
         self.max_logit_scale = max_logit_scale
         self.tie_weights = tie_weights
         self.seed = seed
+        self.hard_negatives_after = hard_negatives_after
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, inputs_shape):
@@ -137,7 +145,11 @@ class ViLTPretrainer(Task):
                 "mlm_decoder", vocabulary, tokens, use_bias=False
             )
         self.mlm_bias = self.add_weight(
-            shape=(vocabulary,), initializer="zeros", name="mlm_bias"
+            shape=(vocabulary,),
+            initializer="zeros",
+            name="mlm_bias",
+            # Added to float32 logits: never cast to a float16 policy.
+            autocast=False,
         )
         self.log_logit_scale = _contrastive.add_log_logit_scale(
             self, self.temperature, self.max_logit_scale
@@ -198,7 +210,8 @@ class ViLTPretrainer(Task):
             logits = ops.matmul(hidden, ops.transpose(words))
         else:
             logits = ops.cast(self.mlm_decoder(hidden), "float32")
-        return logits + self.mlm_bias
+        # The bias is read in the compute dtype under mixed precision.
+        return logits + ops.cast(self.mlm_bias, "float32")
 
     def hard_negatives(
         self, token_ids, similarities, training=False, candidate_ids=None
@@ -237,7 +250,7 @@ class ViLTPretrainer(Task):
             ops.transpose(losses.all_gather(self.encode_text(ids, training))),
         )
         indices, found = self.hard_negatives(
-            ids, ops.stop_gradient(itc), training, candidates
+            ids, self._negative_scores(itc, training), training, candidates
         )
         # One joint pass over the pairs, the hard negatives and the masked
         # captions: a third of the layer calls to trace and run.
@@ -263,6 +276,21 @@ class ViLTPretrainer(Task):
         itm = ops.stack([matching[:count], negative], axis=1)
         mlm = self._words(joint["text_tokens"][2 * count :])
         return {"itm": itm, "mlm": mlm, "itc": itc}
+
+    def _negative_scores(self, itc, training):
+        """The ITC logits the negatives are drawn from: zeros (a uniform
+        draw) in the first `hard_negatives_after` optimizer steps."""
+        itc = ops.stop_gradient(itc)
+        if (
+            not training
+            or not self.hard_negatives_after
+            or self.optimizer is None
+        ):
+            return itc
+        hard = ops.greater_equal(
+            self.optimizer.iterations, self.hard_negatives_after
+        )
+        return itc * ops.cast(hard, itc.dtype)
 
     def default_compile_arguments(self):
         """AdamW(1e-3, no decay on the temperature) and the ITM, MLM and
@@ -295,6 +323,7 @@ class ViLTPretrainer(Task):
                 "max_logit_scale": self.max_logit_scale,
                 "tie_weights": self.tie_weights,
                 "seed": self.seed,
+                "hard_negatives_after": self.hard_negatives_after,
             }
         )
         return config

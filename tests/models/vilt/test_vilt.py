@@ -176,6 +176,26 @@ def test_hard_negatives_are_never_the_positive_nor_a_copy():
     assert not np.any(found)
 
 
+def test_negatives_are_uniform_until_hard_negatives_after():
+    model = new_pretrainer(hard_negatives_after=3)
+    model.compile()
+    itc = np.arange(12, dtype="float32").reshape(3, 4)
+    for step, expected in ((0, 0 * itc), (2, 0 * itc), (3, itc), (9, itc)):
+        model.optimizer.iterations.assign(step)
+        np.testing.assert_array_equal(
+            model._negative_scores(itc, training=True), expected
+        )
+    # Inference takes the most similar other caption from the first step.
+    model.optimizer.iterations.assign(0)
+    np.testing.assert_array_equal(model._negative_scores(itc, False), itc)
+    hard = new_pretrainer()
+    hard.compile()
+    np.testing.assert_array_equal(hard._negative_scores(itc, True), itc)
+    config = model.get_config()
+    assert config["hard_negatives_after"] == 3
+    assert ViLTPretrainer.from_config(config).hard_negatives_after == 3
+
+
 def test_mlm_masking_statistics():
     words = _tiny.tokenizer()
     preprocessor = ViLTPreprocessor(_tiny.converter(), words, seed=3)
@@ -277,6 +297,12 @@ def test_arguments_are_checked():
         ViLTPreprocessor(_tiny.converter(), words, mask_rate=0.0)
     with pytest.raises(ValueError, match="temperature"):
         ViLTPretrainer(ViLTBackbone(20, 8), temperature=0.001)
+    with pytest.raises(
+        ValueError,
+        match="hard_negatives_after must be a non-negative integer. "
+        "Received: hard_negatives_after=-1",
+    ):
+        ViLTPretrainer(ViLTBackbone(20, 8), hard_negatives_after=-1)
 
 
 def test_vqa_fine_tunes_the_pretrained_backbone():
