@@ -84,10 +84,17 @@ def _graph(name):
     return manifest["family"], tuple(sorted(manifest["architecture"]))
 
 
+def _ships_index(name):
+    files = mmkeras.zoo.info(name)["files"]
+    return any(f["name"] == retrieval_index.PRESET_FILE for f in files)
+
+
+# The last of a graph's entries is exported: one that ships a retrieval
+# index, whose `retrieve` signature is verified too, else the first name.
 EXPORTED = sorted(
     {
         _graph(name): name
-        for name in reversed(TASK_ENTRIES)
+        for name in sorted(reversed(TASK_ENTRIES), key=_ships_index)
         if name not in TINY_ENTRIES and not _large(name)
     }.values()
 )
@@ -183,7 +190,7 @@ def exported(request, tmp_path_factory):
     model = _LOADED.pop(name, None) or mmkeras.zoo.load(name)
     # An entry's shipped index adds the retrieve signature.
     options = {}
-    if name in retrieval_index.preset_names():
+    if _ships_index(name):
         options["index"] = retrieval_index.RetrievalIndex.from_preset(
             name, model
         )

@@ -441,7 +441,8 @@ def read_texts(path):
 def emoji_texts():
     """The canonical caption of every emoji concept in the shipped corpus
     (`mmkeras.data.emoji_caption`), once each, in the corpus' order: the
-    default candidate texts of `mmkeras retrieve --image`."""
+    keys of the emoji entry's shipped index, and the candidate texts of
+    `mmkeras retrieve --image` for a model that ships no index."""
     records = data.emoji_records()
     return list(dict.fromkeys(data.emoji_caption(r) for r in records))
 
