@@ -25,6 +25,8 @@ import numpy as np
 from mmkeras import _files
 from mmkeras import evaluation
 from mmkeras.data.registry import build_splits
+from mmkeras.models import RetrievalIndex
+from mmkeras.models.dual_encoder import retrieval_index
 from mmkeras.training.config import build_model
 from mmkeras.zoo.entries import model_cards_page
 from mmkeras.zoo.entries import write_entry
@@ -103,7 +105,7 @@ def make_entry(run_dir, name=None, catalogue="zoo", cards=None, command=None):
     os.makedirs(catalogue, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         files, extra = _model_files(model, section, scratch)
-        files.append(_golden(model, config, section, scratch))
+        files.append(_golden(model, config, section, scratch, files))
         manifest = write_entry(catalogue, {**manifest, **extra}, files, notes)
     if cards is not None:
         write_cards(catalogue, cards)
@@ -194,15 +196,21 @@ def random_inputs(model, count=2, seed=0):
     }
 
 
-def _golden(model, config, section, scratch):
+def _golden(model, config, section, scratch, files):
     """`golden.npz` on the first validation examples, or on seeded random
-    inputs with `zoo.golden: "random"` (an untrained test model)."""
+    inputs with `zoo.golden: "random"` (an untrained test model); with
+    the hits of those inputs over the retrieval index the entry ships."""
     if section.get("golden") == "random":
         inputs = random_inputs(model)
     else:
         inputs = golden_inputs(model, config)
+    arrays = golden_arrays(model, inputs)
+    for file in files:
+        if file["name"] == retrieval_index.PRESET_FILE:
+            index = RetrievalIndex.load(file["path"], model)
+            arrays |= retrieval_index.golden_arrays(index, inputs)
     path = os.path.join(scratch, "golden.npz")
-    np.savez(path, **golden_arrays(model, inputs))
+    np.savez(path, **arrays)
     return {"name": "golden.npz", "path": path}
 
 
