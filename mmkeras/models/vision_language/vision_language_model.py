@@ -38,7 +38,8 @@ class VisionLanguageModel(CausalLM):
       replace the embeddings of the placeholder's image ids, in order.
 
     `call({"image", "token_ids", "padding_mask"})` gives float32 logits
-    `(batch, length, vocabulary_size)`; the image ids in `token_ids`
+    `(batch, length, vocabulary_size)` (without `"image"`, those of the
+    language model alone); the image ids in `token_ids`
     (`image_token_id`, put there by the `VisionLanguagePreprocessor`) say
     where the image is. `generate(images, prompts)` encodes each image
     once; the decoding cache holds the language model's keys and values,
@@ -198,7 +199,10 @@ class VisionLanguageModel(CausalLM):
     def call(self, inputs, training=None):
         token_ids = ops.convert_to_tensor(inputs["token_ids"])
         padding_mask = ops.cast(inputs["padding_mask"], "bool")
-        image = self.encode_images(inputs["image"])
+        # No image at all (text only): the language model's pass.
+        image = None
+        if inputs.get("image") is not None:
+            image = self.encode_images(inputs["image"])
         attends = self.attends_image(token_ids, padding_mask)
         x = self._embed(token_ids, image, padding_mask)
         positions = _positions(padding_mask)
