@@ -10,8 +10,12 @@ easy-VQA twice:
 once from the pretrained backbone, once from a new backbone built with
 the same seed; both with the same head seed, data order and steps. Prints
 the pretraining losses, both test accuracies and their ratio.
+`--pretrained FILE` fine-tunes a saved pretrainer instead (the zoo's
+`vilt_tiny.emoji_shapes` is `runs/vilt/model.keras` of its config).
 
     .venv/bin/python benchmarks/vilt_pretraining.py
+    .venv/bin/python benchmarks/vilt_pretraining.py \
+        --pretrained runs/vilt/model.keras
 """
 
 import os
@@ -88,6 +92,11 @@ def fine_tune(backbone, steps, batch_size, emoji):
 
 @click.command()
 @click.option("--save", help="A .keras path for the pretrained model.")
+@click.option(
+    "--pretrained",
+    help="A saved ViLTPretrainer (.keras) to fine-tune instead of "
+    "pretraining one.",
+)
 @click.option("--pretrain-steps", default=1200, show_default=True)
 @click.option("--fine-tune-steps", default=300, show_default=True)
 @click.option("--batch-size", default=32, show_default=True)
@@ -103,9 +112,16 @@ def fine_tune(backbone, steps, batch_size, emoji):
     show_default=True,
     help="Shapes scenes of the pretraining pairs.",
 )
-def main(pretrain_steps, fine_tune_steps, batch_size, emoji, scenes, save):
+def main(
+    pretrain_steps, fine_tune_steps, batch_size, emoji, scenes, save, pretrained
+):
     start = time.time()
-    pretrainer, history = pretrain(pretrain_steps, batch_size, scenes, emoji)
+    if pretrained:
+        pretrainer, history = keras.saving.load_model(pretrained), None
+    else:
+        pretrainer, history = pretrain(
+            pretrain_steps, batch_size, scenes, emoji
+        )
     pretrain_minutes = (time.time() - start) / 60
     if save:
         pretrainer.save(save)
@@ -124,6 +140,19 @@ def main(pretrain_steps, fine_tune_steps, batch_size, emoji, scenes, save):
     for name, value in accuracy.items():
         table.add_row(name, str(fine_tune_steps), f"{value:.4f}")
     console.print(table)
+    if history is not None:
+        print_losses(history)
+    ratio = accuracy["pretrained"] / max(accuracy["scratch"], 1e-9)
+    steps = pretrained or f"{pretrain_steps} steps"
+    console.print(
+        f"pretrained / scratch accuracy: {ratio:.3f}; pretraining "
+        f"{steps} ({pretrain_minutes:.1f} min), wall "
+        f"{(time.time() - start) / 60:.1f} min, load "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+
+
+def print_losses(history):
     losses = rich.table.Table(title="Pretraining losses per eighth")
     for column in ("eighth", "itm", "mlm", "itc", "itm accuracy"):
         losses.add_column(column)
@@ -136,13 +165,6 @@ def main(pretrain_steps, fine_tune_steps, batch_size, emoji, scenes, save):
             ),
         )
     console.print(losses)
-    ratio = accuracy["pretrained"] / max(accuracy["scratch"], 1e-9)
-    console.print(
-        f"pretrained / scratch accuracy: {ratio:.3f}; pretraining "
-        f"{pretrain_steps} steps ({pretrain_minutes:.1f} min), wall "
-        f"{(time.time() - start) / 60:.1f} min, load "
-        f"{os.getloadavg()[0]:.1f}"
-    )
 
 
 if __name__ == "__main__":
