@@ -10,6 +10,9 @@ from mmkeras.evaluation.registry import register_evaluator
 from mmkeras.evaluation.retrieval import concept_recall
 from mmkeras.models.vilt.vilt_preprocessor import IGNORED
 
+# What the evaluator calls on the model.
+_NEEDED = ("encode_image", "encode_text", "match_scores", "mlm_logits")
+
 
 @register_evaluator("matching")
 def matching(
@@ -52,6 +55,13 @@ def matching(
         "{prefix}_recall_at_{k}_image_to_text", ..._text_to_image",
         "{prefix}_mlm_loss", "{prefix}_pairs"}`.
     """
+    missing = [name for name in _NEEDED if not hasattr(model, name)]
+    if missing:
+        raise TypeError(
+            "The matching evaluator scores image-text pairs with a "
+            "ViLTPretrainer (ITM, ITC and MLM). Received: "
+            f"{type(model).__name__}, which has no {', '.join(missing)}"
+        )
     if getattr(model, "preprocessor", None) is None:
         raise ValueError(
             "The matching evaluator needs a ViLT pretrainer with its "
@@ -68,6 +78,11 @@ def matching(
         )
     validation = build_splits(config["data"], "validation")
     pairs = _held_out(model, validation, max_pairs)
+    if not pairs:
+        raise ValueError(
+            "The matching evaluator found no validation pairs in the "
+            f"config's data ({config['data']}); give it a validation split"
+        )
     captions = pairs["caption"]
     unique, concepts = np.unique(captions, return_inverse=True)
     if len(unique) < 2:

@@ -21,13 +21,13 @@ WORDS = _tiny.WORDS
 def pairs_data(concepts=CONCEPTS, batch_size=4):
     """`(train, validation)` of image i filled with 10 * concept and the
     caption of its concept's word."""
-    images = np.stack(
-        [
-            np.full((_tiny.IMAGE_SIZE,) * 2 + (3,), 10 * c, "uint8")
-            for c in concepts
-        ]
-    )
-    raw = {"image": images, "caption": [WORDS[c] for c in concepts]}
+    shape = (len(concepts), _tiny.IMAGE_SIZE, _tiny.IMAGE_SIZE, 3)
+    values = 10 * np.asarray(concepts, "uint8").reshape(-1, 1, 1, 1)
+    images = np.broadcast_to(values, shape)
+    raw = {
+        "image": images,
+        "caption": np.array([WORDS[c] for c in concepts], dtype=str),
+    }
     validation = tf.data.Dataset.from_tensor_slices(raw).batch(batch_size)
     return validation, validation
 
@@ -166,3 +166,11 @@ def test_bad_inputs_are_refused_naming_them():
     oracle.preprocessor = None
     with pytest.raises(ValueError, match="with its preprocessor"):
         evaluation.evaluate(oracle, config())
+    with pytest.raises(ValueError, match="found no validation pairs"):
+        evaluation.evaluate(Oracle(), config(data={"concepts": []}))
+    # A dual encoder embeds but does not match pairs.
+    with pytest.raises(
+        TypeError,
+        match="Received: DualEncoder, which has no match_scores, mlm_logits",
+    ):
+        evaluation.evaluate(tiny_models.model("dual_encoder"), config())
