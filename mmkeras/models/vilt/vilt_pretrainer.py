@@ -210,8 +210,7 @@ class ViLTPretrainer(Task):
             logits = ops.matmul(hidden, ops.transpose(words))
         else:
             logits = ops.cast(self.mlm_decoder(hidden), "float32")
-        # The bias is read in the compute dtype under mixed precision.
-        return logits + ops.cast(self.mlm_bias, "float32")
+        return logits + self.mlm_bias
 
     def hard_negatives(
         self, token_ids, similarities, training=False, candidate_ids=None
