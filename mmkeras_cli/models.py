@@ -1,5 +1,5 @@
-"""Commands that run a MODEL: export, predict, explain, generate and
-retrieve."""
+"""Commands that run a MODEL: export, predict, explain, generate, chat
+and retrieve."""
 
 import click
 
@@ -225,7 +225,14 @@ def generate(model_path, prompts, messages, max_new_tokens, sampler):
     as it is; several as one JSON string per line."""
     if bool(prompts) == bool(messages):
         raise click.UsageError("give --prompt or --chat (one of the two)")
+    from mmkeras.models.vision_language import VisionLanguageModel
+
     model = load_model(model_path)
+    if isinstance(model, VisionLanguageModel):
+        raise click.UsageError(
+            f"{model_path} is a VisionLanguageModel: ask it about an image "
+            f"with `mmkeras chat {model_path} --image IMAGE 'What is this?'`"
+        )
     if not hasattr(model, "chat"):
         raise click.UsageError(
             f"{model_path} is a {type(model).__name__}, not a language "
@@ -246,6 +253,60 @@ def generate(model_path, prompts, messages, max_new_tokens, sampler):
     # Several answers: one JSON string per line, so each stays one line.
     for answer in answers:
         click.echo(json.dumps(answer, ensure_ascii=False))
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=MODEL)
+@click.argument("message")
+@click.option(
+    "--image",
+    required=True,
+    type=_IMAGE,
+    help="The image to ask about (JPEG, PNG, GIF, BMP).",
+)
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="The most tokens of the answer.",
+)
+@_SAMPLER
+def chat(model_path, message, image, max_new_tokens, sampler):
+    """Ask MODEL (a vision-language model: a zoo name or a .keras file)
+    MESSAGE about --image. The image goes before the message in the
+    model's chat template, as it was trained; the answer is printed on
+    one line (its line breaks as spaces)."""
+    if not message.strip():
+        raise click.UsageError(
+            "the message is empty: ask something about the image, e.g. "
+            "'What is in this picture?'"
+        )
+    from mmkeras.data.vision_language import IMAGE_PLACEHOLDER
+    from mmkeras.models import serving
+    from mmkeras.models.vision_language import VisionLanguageModel
+
+    if IMAGE_PLACEHOLDER in message:
+        raise click.UsageError(
+            f"the message holds {IMAGE_PLACEHOLDER}: write the question "
+            "alone, the image goes before it"
+        )
+    try:
+        (data,) = serving.read_images([image])
+    except serving.RequestError as error:
+        raise click.UsageError(str(error)) from None
+    model = load_model(model_path)
+    if not isinstance(model, VisionLanguageModel):
+        raise click.UsageError(
+            f"{model_path} is a {type(model).__name__}, not a "
+            "vision-language model: chat takes a VisionLanguageModel "
+            "(a language model answers `mmkeras generate MODEL --chat`)"
+        )
+    options = {"max_new_tokens": max_new_tokens}
+    if sampler:
+        options["sampler"] = sampler
+    answer = model.chat(data, f"{IMAGE_PLACEHOLDER}\n{message}", **options)
+    click.echo(" ".join(answer.splitlines()))
 
 
 @click.command()
@@ -446,4 +507,4 @@ def _draw_hits(model, texts, images, image_dir, keys, path):
     model.draw_similarity(pixels, columns, path)
 
 
-COMMANDS = [export_command, predict, explain, generate, retrieve]
+COMMANDS = [export_command, predict, explain, generate, chat, retrieve]

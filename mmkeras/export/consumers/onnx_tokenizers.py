@@ -114,6 +114,9 @@ class BytePair:
         start_token_id,
         empty_prompt_token_id,
         max_prompt_length,
+        image_placeholder=None,
+        image_token_id=None,
+        num_image_tokens=1,
         **unused,
     ):
         self.ids = {token: i for i, token in enumerate(vocabulary)}
@@ -138,10 +141,22 @@ class BytePair:
         self.start = start_token_id if add_start_token else None
         self.empty = empty_prompt_token_id
         self.length = max_prompt_length
+        # A vision-language model's: the placeholder becomes image ids.
+        self.placeholder = image_placeholder
+        self.image_ids = [image_token_id] * num_image_tokens
         self.cache = {}
 
     def __call__(self, text):
         """The ids of one string."""
+        if self.placeholder is None:
+            return self._ids(text)
+        pieces = [self._ids(piece) for piece in text.split(self.placeholder)]
+        ids = pieces[0]
+        for piece in pieces[1:]:
+            ids = [*ids, *self.image_ids, *piece]
+        return ids
+
+    def _ids(self, text):
         ids = []
         for word, special in self.words(text):
             if special:

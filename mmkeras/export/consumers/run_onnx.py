@@ -29,6 +29,7 @@ decoding):
     python run_onnx.py FUSION/onnx/1 --image a.png --text "a red circle"
     python run_onnx.py DUAL/onnx/1 --image a.png --text red --text blue
     python run_onnx.py LM/onnx/1 --prompt "The capital of France is"
+    python run_onnx.py VLM/onnx/1 --image cat.png --question "What is this?"
     # graphs (and "generate", a generator's decoding loop) on .npz inputs
     # named "graph/input", to .npz outputs
     python run_onnx.py MODEL/onnx/1 --inputs in.npz --outputs out.npz
@@ -100,16 +101,35 @@ class Graphs:
         encoder once, then one decoder step per token."""
         return self.decode(inputs)[0]
 
-    def answer(self, prompts):
+    def answer(self, prompts, images=None):
         """A causal LM's answer to each prompt string, as the SavedModel's
         `generate` signature: tokenized, left-padded, decoded and
-        detokenized without the end and pad tokens."""
-        token_ids, start = self.decode(self.tokenizer.prompts(prompts))
+        detokenized without the end and pad tokens; with `images` (a
+        vision-language model's pixels), about each image."""
+        inputs = self.tokenizer.prompts(prompts)
+        if images is not None:
+            inputs["image"] = images
+        token_ids, start = self.decode(inputs)
         drop = {self.config["end_token_id"], self.config["pad_token_id"]}
         return [
             self.tokenizer.detokenize([i for i in row if int(i) not in drop])
             for row in token_ids[:, start:]
         ]
+
+    def chat(self, images, messages):
+        """A vision-language model's answer to each message about its
+        image (pixels), as the SavedModel's `chat` signature: the message
+        written after the image placeholder in the chat template."""
+        chat = self.config["chat"]
+        for row, message in enumerate(messages):
+            placeholder = self.tokenizer.placeholder
+            if not message.strip() or placeholder in message:
+                raise ValueError(
+                    f"message {row} is empty or holds {placeholder}: send "
+                    "the question about the image alone"
+                )
+        prompts = [chat["before"] + m + chat["after"] for m in messages]
+        return self.answer(prompts, images)
 
     def decode(self, inputs):
         """`(token_ids (batch, max_length), start_index)`: the encoder
@@ -407,6 +427,8 @@ def _answer(graphs, task, args, parser):
         if value and name != flag and not (task == "score" and name == "text"):
             parser.error(f"this model takes no --{name}")
     images = graphs.load_images(args.image)
+    if task == "chat":
+        return {"answers": graphs.chat(images, [args.question] * len(images))}
     if task == "caption":
         return {
             "captions": graphs.detokenize(graphs.generate({"image": images}))

@@ -30,6 +30,9 @@ class GatedCrossAttentionBlock(keras.layers.Layer):
     once: `compute_cache(image_latents)` gives `(batch, 2, m,
     num_key_value_heads, key_dim)`, passed as `cache` at every decoding
     step instead of `image_latents` (never both).
+    `return_attention_scores=True` returns `(outputs, scores)`: the
+    cross-attention probabilities `(batch, num_heads, length, m)` (None
+    without an image), what `VisionLanguageModel.explain` draws.
 
     Args:
         num_heads: number of query heads.
@@ -147,41 +150,64 @@ class GatedCrossAttentionBlock(keras.layers.Layer):
         attends_image=None,
         cache=None,
         training=None,
+        return_attention_scores=False,
     ):
         self._check_inputs(x, image_latents, attends_image, cache)
         if image_latents is None and cache is None:
-            return x  # no image: the language model's hidden states
+            # No image: the language model's hidden states.
+            return (x, None) if return_attention_scores else x
         if attends_image is not None:
             attends_image = ops.cast(attends_image, "bool")
         # Read above: Keras masks do not cross into a compiled function.
         return self._forward_fn(
-            x, image_latents, attends_image, cache, training
+            x,
+            image_latents,
+            attends_image,
+            cache,
+            training,
+            return_attention_scores,
         )
 
-    def _forward(self, x, image_latents, attends_image, cache, training):
+    def _forward(
+        self, x, image_latents, attends_image, cache, training, scores=False
+    ):
         def attend(y):
             outputs = self.cross_attention(
-                y, image_latents, cache=cache, training=training
+                y,
+                image_latents,
+                cache=cache,
+                return_attention_scores=scores,
+                training=training,
             )
+            if not isinstance(outputs, tuple):
+                return outputs
             # A precomputed cache comes back unchanged; drop it.
-            return outputs[0] if cache is not None else outputs
+            return outputs[:2] if scores else outputs[0]
 
         def mlp(y):
             return self.feed_forward(y, training=training)
 
+        def gated(outputs, gate):
+            if isinstance(outputs, tuple):
+                return (_gated(outputs[0], gate, attends_image), outputs[1])
+            return _gated(outputs, gate, attends_image)
+
+        found = ()
         for sublayer, norm, gate in (
             (attend, self.cross_attention_norm, self.attention_gate),
             (mlp, self.feed_forward_norm, self.mlp_gate),
         ):
             x = residual(
                 x,
-                lambda y, f=sublayer, g=gate: _gated(f(y), g, attends_image),
+                lambda y, f=sublayer, g=gate: gated(f(y), g),
                 norm,
                 self.residual_dropout,
                 True,
                 training,
             )
-        return x
+            if isinstance(x, tuple):
+                x, *found = x
+        return (x, *found) if scores else x
 
     def compute_cache(self, image_latents):
         """The cross-attention keys and values of `image_latents`

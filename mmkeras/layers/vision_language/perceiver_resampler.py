@@ -25,7 +25,10 @@ class PerceiverResampler(keras.layers.Layer):
     first when their width differs. `padding_mask` `(batch, n)` marks the
     real image tokens: padded ones (whatever they hold, inf and NaN
     included) are zeroed and get exactly zero attention, so they never
-    change the latents.
+    change the latents. `return_attention_scores=True` returns `(latents,
+    scores)`: each layer's attention probabilities `(batch, num_layers,
+    num_heads, num_latents, n + num_latents)`, keys the image tokens then
+    the latents.
 
     Args:
         num_latents: number of output tokens.
@@ -144,7 +147,13 @@ class PerceiverResampler(keras.layers.Layer):
             (None, None, self._width),
         )
 
-    def call(self, image_tokens, padding_mask=None, training=None):
+    def call(
+        self,
+        image_tokens,
+        padding_mask=None,
+        training=None,
+        return_attention_scores=False,
+    ):
         _checks.rank("image_tokens", image_tokens.shape, 3)
         self._check_width(image_tokens)
         padding_mask = _masking.padding_mask(image_tokens, padding_mask)
@@ -159,9 +168,11 @@ class PerceiverResampler(keras.layers.Layer):
             )
             padding_mask = ops.cast(padding_mask, "bool")
         # Read above: Keras masks do not cross into a compiled function.
-        return self._forward_fn(image_tokens, padding_mask, training)
+        return self._forward_fn(
+            image_tokens, padding_mask, training, return_attention_scores
+        )
 
-    def _forward(self, image_tokens, padding_mask, training):
+    def _forward(self, image_tokens, padding_mask, training, scores=False):
         if self.input_projection is not None:
             image_tokens = self.input_projection(image_tokens)
         batch = ops.shape(image_tokens)[0]
@@ -184,23 +195,32 @@ class PerceiverResampler(keras.layers.Layer):
             self.feed_forwards,
             strict=True,
         )
+        found = []
         for token_norm, latent_norm, attention, mlp_norm, mlp in layers:
             tokens = token_norm(image_tokens)
 
             def attend(normed, tokens=tokens, attention=attention):
                 keys = ops.concatenate([tokens, normed], axis=1)
                 return attention(
-                    normed, keys, value_mask=padding_mask, training=training
+                    normed,
+                    keys,
+                    value_mask=padding_mask,
+                    return_attention_scores=scores,
+                    training=training,
                 )
 
             latents = self._residual(latents, attend, latent_norm, training)
+            if scores:
+                latents, probabilities = latents
+                found.append(probabilities)
             latents = self._residual(
                 latents,
                 lambda y, mlp=mlp: mlp(y, training=training),
                 mlp_norm,
                 training,
             )
-        return self.output_norm(latents)
+        latents = self.output_norm(latents)
+        return (latents, ops.stack(found, axis=1)) if scores else latents
 
     def _residual(self, x, sublayer, norm, training):
         dropout = self.residual_dropout

@@ -9,6 +9,7 @@ from mmkeras.layers import PerceiverResampler
 from mmkeras.models.causal_lm.causal_lm import CausalLM
 from mmkeras.models.causal_lm.causal_lm_backbone import _positions
 from mmkeras.models.generative_task import NEVER
+from mmkeras.models.vision_language import _explain
 from mmkeras.models.vision_language.vision_language_preprocessor import (
     VisionLanguagePreprocessor,
 )
@@ -384,6 +385,20 @@ class VisionLanguageModel(CausalLM):
         shows an image says `IMAGE_PLACEHOLDER` where it goes."""
         prompt = self.preprocessor_or_error().apply_chat_template(messages)
         return self.generate(images, prompt, max_new_tokens, **kwargs)
+
+    def explain(
+        self, image, path, question=None, texts=(), prompt=None, **kwargs
+    ):
+        """Answers `prompt` (or `question`; default "What is in this
+        picture?") about `image` greedily, as `chat` with the image
+        before the message, and draws into the PNG `path` the image, then
+        per word of the answer its attention over the image tokens
+        (`_explain.image_attention`: through the resampler's latents, or
+        the prefix's image tokens directly). `max_new_tokens` (16) may be
+        given. Returns the answer."""
+        return _explain.explain(
+            self, image, path, prompt or question, texts, **kwargs
+        )
 
     def default_compile_arguments(self):
         """AdamW(1e-4) on the new weights, cross-entropy on the answers'
