@@ -408,6 +408,41 @@ def test_the_language_model_answers_as_generate(tmp_path_factory):
     )
 
 
+def test_the_vision_language_model_chats_as_chat(tmp_path_factory):
+    """The SavedModel's `chat`: image bytes and bare questions in, the
+    answers of `VisionLanguageModel.chat` with the image before the
+    question; an empty question, one holding the placeholder and one
+    too long for `max_prompt_length` are refused naming them."""
+    model, _ = _exported("vision_language", tmp_path_factory)
+    serving = model.serving()
+    chat = _saved_model("vision_language", tmp_path_factory).signatures["chat"]
+    images = [_png(40, 30, seed=1), _png(16, 50, seed=2)]
+    questions = ["the sky is", "paris"]
+    answers = chat(
+        image_bytes=tf.constant(images), prompts=tf.constant(questions)
+    )["answers"].numpy()
+    expected = model.generate(
+        images,
+        [serving.chat_prompt(q) for q in questions],
+        max_new_tokens=serving.max_new_tokens,
+    )
+    assert [answer.decode() for answer in answers] == expected
+    assert expected[0] == model.chat(
+        images[0], "<image>\nthe sky is", max_new_tokens=64
+    )
+    long = "7" * serving.max_prompt_length
+    for bad, message in [
+        (" \n", r"prompts\[1\] is empty: send the question about the image"),
+        ("<image> what", r"prompts\[1\] holds <image>: send the question"),
+        (long, r"prompts\[1\] has \d+ tokens, more than the 64 this model"),
+    ]:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            chat(
+                image_bytes=tf.constant(images),
+                prompts=tf.constant(["paris", bad]),
+            )
+
+
 @pytest.mark.parametrize("family", tiny.FAMILIES)
 def test_artifacts_are_readable_by_other_users(family, tmp_path_factory):
     # Exported under umask 022: TF Serving running as another user reads.
