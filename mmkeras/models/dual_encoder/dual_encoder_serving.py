@@ -3,13 +3,15 @@ import tensorflow as tf
 from keras import ops
 
 from mmkeras import _checks
+from mmkeras.models.embedding_serving import EMBEDDING_SIGNATURES
+from mmkeras.models.embedding_serving import EmbeddingSignatures
 from mmkeras.models.serving import ExportError
 from mmkeras.models.serving import RequestError
 from mmkeras.models.serving import Serving
 from mmkeras.models.serving import refuse_unused
 
 
-class DualEncoderServing(Serving):
+class DualEncoderServing(EmbeddingSignatures, Serving):
     """Export of `DualEncoder`: embeddings and scores from image bytes and
     text (`encode_image`, `encode_text`, `score`) with a tokenizer, and
     embeddings from pixels and token ids (`image_embeddings`,
@@ -32,34 +34,11 @@ class DualEncoderServing(Serving):
         return {"token_ids": self.model.text_encoder.vocabulary_size}
 
     def functions(self):
-        model = self.model
-        ids_spec = tf.TensorSpec(
-            [None, self.text_length], tf.int32, name="token_ids"
-        )
-
-        @self.signature([self.images_spec()])
-        def image_embeddings(image):
-            return {"embeddings": model.encode_image(image)}
-
-        @self.signature([ids_spec])
-        def text_embeddings(token_ids):
-            return {"embeddings": model.encode_text(token_ids)}
-
-        functions = {
-            "image_embeddings": image_embeddings,
-            "text_embeddings": text_embeddings,
-        }
+        functions = self.embedding_functions()
         if self.tokenizer is None:
             return functions
+        model = self.model
         text_spec = tf.TensorSpec([None], tf.string, name="text")
-
-        @self.signature([self.bytes_spec()])
-        def encode_image(image_bytes):
-            return {"embeddings": model.encode_image(self.decode(image_bytes))}
-
-        @self.signature([text_spec])
-        def encode_text(text):
-            return {"embeddings": model.encode_text(self.tokenize(text))}
 
         @self.signature([self.bytes_spec(), text_spec])
         def score(image_bytes, text):
@@ -69,9 +48,7 @@ class DualEncoderServing(Serving):
                 )
             }
 
-        functions.update(
-            encode_image=encode_image, encode_text=encode_text, score=score
-        )
+        functions["score"] = score
         if self.index is not None:
             functions["retrieve"] = self._retrieve(text_spec)
         return functions
@@ -102,11 +79,7 @@ class DualEncoderServing(Serving):
         return retrieve
 
     def onnx_functions(self):
-        functions = self.functions()
-        return {
-            "image_embeddings": functions["image_embeddings"],
-            "text_embeddings": functions["text_embeddings"],
-        }
+        return self.embedding_onnx_functions()
 
     def onnx_config(self):
         config = super().onnx_config()
@@ -116,42 +89,27 @@ class DualEncoderServing(Serving):
         return config
 
     def examples(self, batch_size, seed):
-        rng = np.random.default_rng(seed)
-        pixels, encoded = self.example_images(batch_size, rng)
-        vocabulary = self.model.text_encoder.vocabulary_size
-        ids = self.example_ids(batch_size, rng, self.text_length, vocabulary)
-        examples = {
-            "image_embeddings": {"image": pixels},
-            "text_embeddings": {"token_ids": ids},
-        }
-        if self.tokenizer is not None:
-            # One text more than images: scores are (images, texts).
-            texts = self.example_texts(batch_size + 1, rng)
-            examples.update(
-                encode_image={"image_bytes": encoded},
-                encode_text={"text": texts},
-                score={"image_bytes": encoded, "text": texts},
+        examples = self.embedding_examples(batch_size, seed)
+        if self.tokenizer is None:
+            return examples
+        rng = np.random.default_rng(seed + 1)
+        _, encoded = self.example_images(batch_size, rng)
+        # One text more than images: scores are (images, texts).
+        texts = self.example_texts(batch_size + 1, rng)
+        examples["score"] = {"image_bytes": encoded, "text": texts}
+        if self.index is not None:
+            examples["retrieve"] = (
+                {"text": texts}
+                if self.index.side == "image"
+                else {"image_bytes": encoded}
             )
-            if self.index is not None:
-                query = "text" if self.index.side == "image" else "image"
-                examples["retrieve"] = (
-                    {"text": texts}
-                    if query == "text"
-                    else {"image_bytes": encoded}
-                )
         return examples
 
     def reference(self, name, inputs):
+        if name in EMBEDDING_SIGNATURES:
+            return self.embedding_reference(name, inputs)
         model = self.model
-        if name == "image_embeddings":
-            result = model.encode_image(inputs["image"])
-        elif name == "text_embeddings":
-            result = model.encode_text(inputs["token_ids"])
-        elif name == "encode_image":
-            result = model.encode_image(self.pixels_of(inputs["image_bytes"]))
-        elif name == "encode_text":
-            result = model.encode_text(self.tokenize(list(inputs["text"])))
-        elif name == "retrieve":
+        if name == "retrieve":
             if "text" in inputs:
                 query = model.encode_text(self.tokenize(list(inputs["text"])))
             else:
@@ -167,16 +125,14 @@ class DualEncoderServing(Serving):
                 ).reshape(keys.shape),
                 "scores": scores,
             }
-        else:
-            return {
-                "scores": ops.convert_to_numpy(
-                    model.score(
-                        self.pixels_of(inputs["image_bytes"]),
-                        self.tokenize(list(inputs["text"])),
-                    )
+        return {
+            "scores": ops.convert_to_numpy(
+                model.score(
+                    self.pixels_of(inputs["image_bytes"]),
+                    self.tokenize(list(inputs["text"])),
                 )
-            }
-        return {"embeddings": ops.convert_to_numpy(result)}
+            )
+        }
 
     def request(self, image_bytes, question=None, texts=()):
         refuse_unused("a dual encoder", question=question)
