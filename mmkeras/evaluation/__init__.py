@@ -19,6 +19,7 @@ from mmkeras.evaluation import language
 from mmkeras.evaluation import matching
 from mmkeras.evaluation import references
 from mmkeras.evaluation import retrieval
+from mmkeras.evaluation import vision_language
 from mmkeras.evaluation.registry import EVALUATORS
 from mmkeras.evaluation.registry import evaluate
 from mmkeras.evaluation.registry import register_evaluator
@@ -33,4 +34,5 @@ __all__ = [
     "references",
     "register_evaluator",
     "retrieval",
+    "vision_language",
 ]
