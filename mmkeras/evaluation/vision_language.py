@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mmkeras import _checks
 from mmkeras.data.documents import GETTYSBURG_DECLARATION
 from mmkeras.data.documents import read_text
 from mmkeras.data.emoji import emoji_records
@@ -136,11 +137,10 @@ def score(
         for the first few of each source, `"photos"`: `{name: answer}`,
         `"france"` and `"sky"`: `(answer, language model's answer)`.
     """
-    _check_positive("max_examples", max_examples)
-    _check_positive("max_new_tokens", max_new_tokens)
-    _check_positive("batch_size", batch_size)
-    if text_characters is not None:
-        _check_positive("text_characters", text_characters)
+    _checks.positive_int("max_examples", max_examples)
+    _checks.positive_int("max_new_tokens", max_new_tokens)
+    _checks.positive_int("batch_size", batch_size)
+    _checks.optional_positive_int("text_characters", text_characters)
     unknown = [name for name in photos if name not in PHOTO_EMOJI]
     if unknown:
         raise ValueError(
@@ -191,13 +191,6 @@ def score(
         results["photos"] = replies
     results["answers"] = answers
     return results
-
-
-def _check_positive(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"{name} must be a positive integer. Received: {name}={value!r}"
-        )
 
 
 def _data_spec(config):
