@@ -408,12 +408,12 @@ def test_the_language_model_answers_as_generate(tmp_path_factory):
     )
 
 
-def test_the_vision_language_model_chats_as_chat(tmp_path_factory):
+def test_the_vision_language_model_chats_as_chat(tmp_path, tmp_path_factory):
     """The SavedModel's `chat`: image bytes and bare questions in, the
     answers of `VisionLanguageModel.chat` with the image before the
     question; an empty question, one holding the placeholder and one
     too long for `max_prompt_length` are refused naming them."""
-    model, _ = _exported("vision_language", tmp_path_factory)
+    model, written = _exported("vision_language", tmp_path_factory)
     serving = model.serving()
     chat = _saved_model("vision_language", tmp_path_factory).signatures["chat"]
     images = [_png(40, 30, seed=1), _png(16, 50, seed=2)]
@@ -430,6 +430,22 @@ def test_the_vision_language_model_chats_as_chat(tmp_path_factory):
     assert expected[0] == model.chat(
         images[0], "<image>\nthe sky is", max_new_tokens=64
     )
+    # run_onnx.py needs the question, and refuses what chat refuses.
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(images[0])
+    command = [
+        sys.executable,
+        os.path.join(written["onnx"], "run_onnx.py"),
+        written["onnx"],
+        f"--image={photo}",
+    ]
+    for extra, code, message in [
+        ([], 2, "this model needs --question"),
+        (["--question=<image> hi"], 1, "error: message 0 is empty or holds"),
+    ]:
+        result = subprocess.run(command + extra, capture_output=True, text=True)
+        assert result.returncode == code, result.stderr
+        assert message in result.stderr
     long = "7" * serving.max_prompt_length
     for bad, message in [
         (" \n", r"prompts\[1\] is empty: send the question about the image"),

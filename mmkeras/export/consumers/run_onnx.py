@@ -427,8 +427,6 @@ def _answer(graphs, task, args, parser):
         if value and name != flag and not (task == "score" and name == "text"):
             parser.error(f"this model takes no --{name}")
     images = graphs.load_images(args.image)
-    if task == "chat":
-        return {"answers": graphs.chat(images, [args.question] * len(images))}
     if task == "caption":
         return {
             "captions": graphs.detokenize(graphs.generate({"image": images}))
@@ -440,6 +438,8 @@ def _answer(graphs, task, args, parser):
     texts = [args.question] * len(images) if flag == "question" else args.text
     if not args.question and flag == "question":
         parser.error("this model needs --question")
+    if task == "chat":
+        return {"answers": graphs.chat(images, texts)}
     if len(texts) != len(images):
         parser.error("give one --text per --image")
     return graphs.classify(images, texts)
