@@ -71,8 +71,9 @@ def export(
             (`"saved_model: tracing signature 'answer': 2.1 s"`): tracing,
             writing, converting and verifying each take seconds to
             minutes. `mmkeras export` prints them.
-        **options: the family's serving options: a causal LM's
-            `max_prompt_length` and `max_new_tokens` (see
+        **options: the family's serving options: a causal LM's and a
+            vision-language model's `max_prompt_length` and
+            `max_new_tokens` (see
             `mmkeras.models.causal_lm.CausalLMServing`); a dual encoder's
             `index` (a `mmkeras.models.RetrievalIndex`, which adds the
             `retrieve` signature) and `top_k`; others refuse them.

@@ -94,9 +94,14 @@ class Task(keras.Model):
         returns the model's answer. A family takes the `question` or
         `texts` it needs and refuses the others (`refuse_unused`), as
         `Serving.request` does. Families that can, override it."""
+        able = sorted(
+            name
+            for name, family in Task.families.items()
+            if family.explain is not Task.explain
+        )
         raise ValueError(
-            f"{type(self).__name__} has no explain(); captioners, VQA "
-            "models and dual encoders have"
+            f"{type(self).__name__} has no explain(); these families have "
+            f"one: {', '.join(able)}"
         )
 
     def default_compile_arguments(self):
