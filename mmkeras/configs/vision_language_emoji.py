@@ -66,7 +66,8 @@ def get_config():
     `efficientnet_lite0.imagenet` (112x112 images, 16 tokens), both
     frozen; a 2-layer Perceiver resampler to 16 latents and a gated
     cross-attention block before every 6th of the 30 blocks (26.4M
-    trained weights); 64 ids per example; AdamW 1e-3. Data:
+    trained weights); 64 ids per example (79 for the prefix design's 16
+    image ids); AdamW 1e-3. Data:
     `vision_language_instructions`: the Google and Fluent emoji (what is
     it, is it an animal), 1,000 shapes scenes and easy-VQA's 38,575
     train questions, mixed in proportion; held out: the Twitter emoji,
@@ -85,7 +86,6 @@ def get_config():
                     "kwargs": {
                         "connector": "gated_cross_attention",
                         "image_size": 112,
-                        "sequence_length": 64,
                     },
                 },
                 "learning_rate": 1e-3,
