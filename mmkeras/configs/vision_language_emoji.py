@@ -3,18 +3,14 @@ cross-attention on EfficientNet-Lite0 tokens), trained on emoji, shapes
 and easy-VQA instruction turns: only the resampler and the gated blocks
 train, the language model and the image encoder stay frozen."""
 
-import keras
-
-from mmkeras.models.builders import MODEL_BUILDERS
-
 # `--set` overrides of this recipe's smallest run: the resume test runs
 # every config with them (and a few steps of one epoch). The seeded tiny
 # model (two LM blocks of width 16, 32x32 images), a few shapes scenes
 # with their short prompts, and of the evaluator the perplexity only
 # (tests/evaluation/test_vision_language.py tests the rest).
 TINY_OVERRIDES = [
-    "model.kwargs.builder={'fn': "
-    "'mmkeras.models.vision_language.builders.tiny', 'kwargs': {}}",
+    "model={'fn': 'mmkeras.models.vision_language.builders.tiny', "
+    "'kwargs': {}}",
     "data.kwargs.sources=['shapes']",
     "data.kwargs.shapes_images=16",
     "data.kwargs.image_size=32",
@@ -25,23 +21,6 @@ TINY_OVERRIDES = [
     "evaluator.kwargs.language_answers=False",
     "evaluator.kwargs.text_characters=60",
 ]
-
-
-def vision_language_model(builder, learning_rate=1e-3):
-    """The `VisionLanguageModel` the model spec `builder` builds
-    (`{"name": registered builder, "kwargs": {...}}` or `{"fn": ...}`),
-    compiled with AdamW(`learning_rate`, weight decay 0.01) on its new
-    weights and the default loss: cross-entropy on the answers' tokens.
-
-    The new weights start from nothing (the gates at 0), so a short run
-    needs a larger step than the builder's default 1e-4 (Flamingo's, for
-    hundreds of thousands of steps).
-    """
-    model = MODEL_BUILDERS.call(builder)
-    model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=0.01)
-    )
-    return model
 
 
 def get_config():
@@ -55,7 +34,7 @@ def get_config():
     and the LLaVA-style design for the same steps:
 
         mmkeras train vision_language_emoji --out runs/vision_language_prefix \\
-            --set "model.kwargs.builder.kwargs.connector=prefix"
+            --set "model.kwargs.connector=prefix"
 
     (`mixed_precision=True` trains in float16, for accelerators; a
     `MirroredStrategy` spreads the batch over the devices `mmkeras train
@@ -79,15 +58,10 @@ def get_config():
     """
     return {
         "model": {
-            "fn": "mmkeras.configs.vision_language_emoji.vision_language_model",
+            "name": "vision_language_smollm2",
             "kwargs": {
-                "builder": {
-                    "name": "vision_language_smollm2",
-                    "kwargs": {
-                        "connector": "gated_cross_attention",
-                        "image_size": 112,
-                    },
-                },
+                "connector": "gated_cross_attention",
+                "image_size": 112,
                 "learning_rate": 1e-3,
             },
         },
