@@ -81,8 +81,18 @@ def _check_round_trip(model, raw_data, attached, atol):
         reloaded = keras.saving.load_model(path)
     assert type(reloaded) is type(model)
     assert type(reloaded.preprocessor) is type(model.preprocessor)
+    # Frozen parts stay frozen: a reloaded model must train what the
+    # original trained.
+    assert _trainable_shapes(reloaded) == _trainable_shapes(model), (
+        "the .keras round trip changed which weights train"
+    )
     outputs = _call_eagerly(reloaded, raw_data.map(reloaded.preprocessor))
     _assert_close(outputs, attached, atol, ".keras round trip")
+
+
+def _trainable_shapes(model):
+    # Shapes, not paths: a reloaded model's layer names may differ.
+    return sorted(tuple(variable.shape) for variable in model.trainable_weights)
 
 
 def _call_eagerly(model, preprocessed):

@@ -140,6 +140,11 @@ class VisionLanguageModel(CausalLM):
         ]
         self._num_image_tokens = tokens_shape[1]
         backbone = self.backbone
+        # A backbone from a config (a reloaded `.keras`) makes its blocks
+        # trainable after its own `trainable=False`, and the flag set in
+        # `__init__` does not reach their variables: freeze them here.
+        for variable in backbone.weights:
+            variable.trainable = False
         if self.gated:
             self._build_gated(tokens_shape, backbone)
         else:
