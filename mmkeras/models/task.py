@@ -233,10 +233,7 @@ class Task(keras.Model):
         if not encoder.built:
             encoder.build(shape)
         if not encoder.trainable:
-            # A frozen encoder from a config (a reloaded `.keras`) made its
-            # sublayers in `build`, trainable: freeze their variables too.
-            for variable in encoder.weights:
-                variable.trainable = False
+            freeze_variables(encoder)
         spec = encoder.compute_output_spec(keras.KerasTensor(shape, dtype))
         return {key: tuple(value.shape) for key, value in spec.items()}
 
@@ -258,6 +255,15 @@ class Task(keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+def freeze_variables(layer):
+    """Marks every variable of a frozen `layer` non-trainable. A layer
+    rebuilt from a config (a reloaded `.keras`) gets `trainable=False`
+    before it makes its sublayers, whose variables then train; setting
+    the flag again does not reach them, setting each variable's does."""
+    for variable in layer.weights:
+        variable.trainable = False
 
 
 def _deserialize(value):

@@ -9,6 +9,7 @@ from mmkeras.layers import PerceiverResampler
 from mmkeras.models.causal_lm.causal_lm import CausalLM
 from mmkeras.models.causal_lm.causal_lm_backbone import _positions
 from mmkeras.models.generative_task import NEVER
+from mmkeras.models.task import freeze_variables
 from mmkeras.models.vision_language import _explain
 from mmkeras.models.vision_language.vision_language_preprocessor import (
     VisionLanguagePreprocessor,
@@ -140,11 +141,7 @@ class VisionLanguageModel(CausalLM):
         ]
         self._num_image_tokens = tokens_shape[1]
         backbone = self.backbone
-        # A backbone from a config (a reloaded `.keras`) makes its blocks
-        # trainable after its own `trainable=False`, and the flag set in
-        # `__init__` does not reach their variables: freeze them here.
-        for variable in backbone.weights:
-            variable.trainable = False
+        freeze_variables(backbone)
         if self.gated:
             self._build_gated(tokens_shape, backbone)
         else:
