@@ -2,9 +2,10 @@
 
 The artifacts run in a fresh Python process through the consumer scripts
 in `mmkeras/export/consumers/` (where `import mmkeras` fails), on the same
-example inputs as the Keras model, at two batch sizes: one process for
-every SavedModel of an export, one for its ONNX graphs. Floats must agree
-to `TOLERANCE`; strings and token ids must be identical.
+example inputs as the Keras model, at the batch sizes `batch_sizes` gives
+each kind: one process for every SavedModel of an export, one for its
+ONNX graphs. Floats must agree to `TOLERANCE`; strings and token ids must
+be identical.
 """
 
 import os
@@ -26,6 +27,14 @@ RUNNERS = {
 }
 
 
+def batch_sizes(kind):
+    """The batch sizes an artifact of `kind` is verified at: every one of
+    `BATCH_SIZES` (which checks batch polymorphism), but only the first
+    for `saved_model_xla`, whose signatures are the plain SavedModel's
+    and which XLA compiles again for each new batch size."""
+    return BATCH_SIZES[:1] if kind == "saved_model_xla" else BATCH_SIZES
+
+
 class Expected:
     """The example inputs at each of `BATCH_SIZES` and the Keras model's
     outputs for them, computed once for all the artifacts of an export."""
@@ -37,11 +46,12 @@ class Expected:
         }
         self._outputs = {}
 
-    def inputs(self, names):
-        """`{"name/input/size": array}` for the graphs `names`."""
+    def inputs(self, names, sizes):
+        """`{"name/input/size": array}` for the graphs `names` at the
+        batch sizes `sizes`."""
         return {
             f"{name}/{arg}/{size}": value
-            for size in BATCH_SIZES
+            for size in sizes
             for name in names
             for arg, value in self.examples[size][name].items()
         }
@@ -56,22 +66,27 @@ class Expected:
 
 def run_consumer(kind, paths, inputs):
     """Runs the artifacts at `paths` (all of `kind`'s consumer) on `inputs`
-    ({"name/input": array}) in one new process; returns their outputs
-    ({"name/output": array}), one dict per path."""
+    ({"name/input": array}, or a list of them, one per path) in one new
+    process; returns their outputs ({"name/output": array}), one dict per
+    path."""
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else paths
+    inputs = [inputs] if isinstance(inputs, dict) else inputs
     with tempfile.TemporaryDirectory() as scratch:
-        inputs_path = os.path.join(scratch, "inputs.npz")
+        inputs_paths = [
+            os.path.join(scratch, f"inputs{i}.npz") for i in range(len(inputs))
+        ]
         outputs = [
             os.path.join(scratch, f"outputs{i}.npz") for i in range(len(paths))
         ]
-        np.savez(inputs_path, **inputs)
+        for path, arrays in zip(inputs_paths, inputs, strict=True):
+            np.savez(path, **arrays)
         script = os.path.join(CONSUMERS, RUNNERS[kind])
         command = [
             sys.executable,
             script,
             *map(os.fspath, paths),
             "--inputs",
-            inputs_path,
+            *inputs_paths,
             "--outputs",
             *outputs,
         ]
@@ -121,28 +136,30 @@ def compare(expected, actual):
 
 def verify(family, kind, path, names):
     """Checks the artifact's signatures (or graphs) `names` against the
-    Keras model at each of `BATCH_SIZES`, in one fresh process; returns
-    the report by `"name/output"`, raising `ExportError` when any is off.
-    """
-    return verify_all(Expected(family), kind, {path: names})[path]
+    Keras model at `batch_sizes(kind)`, in one fresh process; returns the
+    report by `"name/output"`, raising `ExportError` when any is off."""
+    return verify_all(Expected(family), {path: (kind, names)})[path]
 
 
-def verify_all(expected, kind, artifacts):
-    """`verify` for several artifacts of `kind` (`{path: names}`) in one
-    fresh process, against `expected` (an `Expected`); returns the
-    reports by path."""
+def verify_all(expected, artifacts):
+    """`verify` for several artifacts of one consumer (`{path: (kind,
+    names)}`) in one fresh process, against `expected` (an `Expected`);
+    returns the reports by path."""
     paths = list(artifacts)
-    names = sorted({name for graphs in artifacts.values() for name in graphs})
-    results = run_consumer(kind, paths, expected.inputs(names))
+    inputs = [
+        expected.inputs(names, batch_sizes(kind))
+        for kind, names in artifacts.values()
+    ]
+    results = run_consumer(artifacts[paths[0]][0], paths, inputs)
     return {
-        path: _report(expected, kind, artifacts[path], outputs)
+        path: _report(expected, *artifacts[path], outputs)
         for path, outputs in zip(paths, results, strict=True)
     }
 
 
 def _report(expected, kind, names, outputs):
     report = {}
-    for size in BATCH_SIZES:
+    for size in batch_sizes(kind):
         for name in names:
             for output, value in expected.outputs(name, size).items():
                 result = compare(value, outputs[f"{name}/{output}/{size}"])

@@ -144,3 +144,12 @@ def test_the_consumer_bpe_gives_the_ids_of_tokenizers_on_smollm2():
     assert [consumer.detokenize(ids) for ids in expected] == [
         reference.decode(ids, skip_special_tokens=False) for ids in expected
     ]
+
+
+def test_the_serving_script_takes_one_inputs_file_or_one_a_model(capsys):
+    main = consumer_modules.serve_saved_model().main
+    models = ["m1", "m2", "m3"]
+    with pytest.raises(SystemExit):
+        main([*models, "--inputs", "1.npz", "2.npz", "--outputs", *models])
+    error = capsys.readouterr().err
+    assert "give one --inputs file, or one per model_dir" in error

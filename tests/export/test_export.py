@@ -23,20 +23,34 @@ CONSUMERS = os.path.join(os.path.dirname(mmkeras.__file__), "export/consumers")
 # xdist worker runs a whole file: the Makefile's --dist loadfile).
 _EXPORTS = {}
 _PROGRESS = {}
+# The batch sizes each artifact ran at in its consumer, by family and kind.
+_SIZES = {}
 
 
 def _exported(family, tmp_path_factory):
     """The family's tiny model and its verified artifacts, written under
-    umask 022 with the export's progress lines kept in `_PROGRESS`."""
+    umask 022 with the export's progress lines kept in `_PROGRESS` and
+    the batch sizes it verified in `_SIZES`."""
     if family not in _EXPORTS:
         model = tiny.model(family)
         out_dir = tmp_path_factory.mktemp(family)
         lines = _PROGRESS[family] = []
+        sizes = _SIZES[family] = {}
+        run_consumer = verify.run_consumer
+
+        def recording(kind, paths, inputs):
+            for path, arrays in zip(paths, inputs, strict=True):
+                artifact = os.path.basename(os.path.dirname(path))
+                sizes[artifact] = {int(k.split("/")[-1]) for k in arrays}
+            return run_consumer(kind, paths, inputs)
+
         umask = os.umask(0o022)
         try:
-            written = run_export_test(
-                model, out_dir, "all", progress=lines.append
-            )
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(verify, "run_consumer", recording)
+                written = run_export_test(
+                    model, out_dir, "all", progress=lines.append
+                )
         finally:
             os.umask(umask)
         _EXPORTS[family] = model, written
@@ -70,6 +84,13 @@ def test_every_artifact_is_written_and_verified(family, tmp_path_factory):
     assert serving.default_signature in signatures
     assert len(signatures) >= 2
     assert set(written) == {"saved_model", "saved_model_xla", "onnx"}
+    # Batch polymorphism on the plain graphs; the XLA variant, compiled
+    # again for each batch size, at one.
+    assert _SIZES[family] == {
+        "saved_model": {1, 3},
+        "saved_model_xla": {1},
+        "onnx": {1, 3},
+    }
     for kind in ("saved_model", "saved_model_xla"):
         with open(os.path.join(written[kind], "verify.json")) as file:
             checked = {key.split("/")[0] for key in json.load(file)}

@@ -12,7 +12,8 @@ a team that serves models.
     python serve_saved_model.py LM/saved_model/1 \\
         --input prompts="The capital of France is" --input prompts=""
     # a batch from .npz inputs named "signature/input", to .npz outputs
-    # (several SavedModels on the same inputs: one outputs file each)
+    # (several SavedModels: one outputs file each, and one inputs file
+    # for all or one each)
     python serve_saved_model.py MODEL/saved_model/1 --inputs in.npz \\
         --outputs out.npz
 
@@ -110,7 +111,12 @@ def main(argv=None):
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--signature", default="serving_default")
     parser.add_argument("--input", action="append", default=[])
-    parser.add_argument("--inputs", help=".npz of 'signature/input' arrays")
+    parser.add_argument(
+        "--inputs",
+        nargs="+",
+        help=".npz of 'signature/input' arrays, one for all models or one a "
+        "model",
+    )
     parser.add_argument(
         "--outputs", nargs="+", help=".npz to write outputs to, one a model"
     )
@@ -120,10 +126,15 @@ def main(argv=None):
     if len(args.model_dirs) != len(args.outputs or [None]):
         parser.error("give one --outputs file per model_dir")
     if args.inputs:
-        for model_dir, outputs in zip(
-            args.model_dirs, args.outputs, strict=True
+        if len(args.inputs) not in (1, len(args.model_dirs)):
+            parser.error("give one --inputs file, or one per model_dir")
+        inputs = args.inputs
+        if len(inputs) == 1:
+            inputs = inputs * len(args.model_dirs)
+        for model_dir, inputs_path, outputs in zip(
+            args.model_dirs, inputs, args.outputs, strict=True
         ):
-            _run_npz(tf.saved_model.load(model_dir), args.inputs, outputs)
+            _run_npz(tf.saved_model.load(model_dir), inputs_path, outputs)
         return
     loaded = tf.saved_model.load(args.model_dirs[0])
     if args.list:
