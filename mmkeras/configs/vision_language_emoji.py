@@ -1,7 +1,8 @@
-"""SmolLM2-135M-Instruct that sees images (Flamingo's gated
-cross-attention on EfficientNet-Lite0 tokens), trained on emoji, shapes
-and easy-VQA instruction turns: only the resampler and the gated blocks
-train, the language model and the image encoder stay frozen."""
+"""SmolLM2-135M-Instruct that sees images: EfficientNet-Lite0 tokens
+projected into the chat (LLaVA-style; Flamingo's gated cross-attention
+with one `--set`), trained on emoji, shapes and easy-VQA instruction
+turns: only the connector trains, the language model and the image
+encoder stay frozen."""
 
 # `--set` overrides of this recipe's smallest run: the resume test runs
 # every config with them (and a few steps of one epoch). The seeded tiny
@@ -12,6 +13,7 @@ TINY_OVERRIDES = [
     "model={'fn': 'mmkeras.models.vision_language.builders.tiny', "
     "'kwargs': {}}",
     "data.kwargs.sources=['shapes']",
+    "data.kwargs.weights={'shapes': 1}",
     "data.kwargs.shapes_images=16",
     "data.kwargs.image_size=32",
     "data.kwargs.batch_size=4",
@@ -26,15 +28,16 @@ TINY_OVERRIDES = [
 def get_config():
     """A vision-language model on the frozen SmolLM2 and EfficientNet-Lite0.
 
-    Command (the run measured in docs/families/vision_language.md, 240
-    steps of batch 8):
+    Command (the zoo entry, 1,000 steps of batch 8):
 
         mmkeras train vision_language_emoji --out runs/vision_language
+        mmkeras zoo make runs/vision_language
 
-    and the LLaVA-style design for the same steps:
+    and Flamingo's gated cross-attention for the same steps (too large
+    to bundle: 26.4M trained weights):
 
-        mmkeras train vision_language_emoji --out runs/vision_language_prefix \\
-            --set "model.kwargs.connector=prefix"
+        mmkeras train vision_language_emoji --out runs/vision_language_gated \\
+            --set model.kwargs.connector=gated_cross_attention
 
     (`mixed_precision=True` trains in float16, for accelerators; a
     `MirroredStrategy` spreads the batch over the devices `mmkeras train
@@ -43,40 +46,65 @@ def get_config():
     Model: `vision_language_smollm2` (`mmkeras.models.vision_language.
     builders`): the zoo's `smollm2_135m.instruct` and
     `efficientnet_lite0.imagenet` (112x112 images, 16 tokens), both
-    frozen; a 2-layer Perceiver resampler to 16 latents and a gated
-    cross-attention block before every 6th of the 30 blocks (26.4M
-    trained weights); 64 ids per example (79 for the prefix design's 16
-    image ids); AdamW 1e-3. Data:
-    `vision_language_instructions`: the Google and Fluent emoji (what is
-    it, is it an animal), 1,000 shapes scenes and easy-VQA's 38,575
-    train questions, mixed in proportion; held out: the Twitter emoji,
-    new shapes scenes and easy-VQA's test questions. Evaluator:
-    `vision_language`: held-out caption accuracy, easy-VQA free-form
-    accuracy, text-only perplexity and the France and sky answers
-    against the frozen language model's, and scikit-image's photos.
-    Expected and time: see docs/families/vision_language.md ("Measured").
+    frozen; LLaVA's two-layer MLP projects the 16 image tokens into the
+    placeholder's place (1.07M trained weights, 79 ids per example);
+    AdamW 1e-3. Data: `vision_language_instructions`: the Google and
+    Fluent emoji (what is it, is it an animal), 1,000 shapes scenes and
+    easy-VQA's 38,575 train questions, drawn 5:1:4; held out: the
+    Twitter emoji, new shapes scenes and easy-VQA's test questions.
+    Evaluator: `vision_language`: held-out caption accuracy, easy-VQA
+    free-form accuracy, text-only perplexity and the France and sky
+    answers against the frozen language model's, and scikit-image's
+    photos. Measured: docs/families/vision_language.md and the entry's
+    card.
     """
     return {
         "model": {
             "name": "vision_language_smollm2",
             "kwargs": {
-                "connector": "gated_cross_attention",
+                "connector": "prefix",
                 "image_size": 112,
                 "learning_rate": 1e-3,
             },
         },
         "data": {
             "name": "vision_language_instructions",
-            "kwargs": {"image_size": 112, "batch_size": 8},
+            "kwargs": {
+                "image_size": 112,
+                "batch_size": 8,
+                "weights": {"emoji": 5, "shapes": 1, "easy_vqa": 4},
+            },
         },
         "evaluator": {
             "name": "vision_language",
             "kwargs": {"max_examples": 200},
         },
-        "steps_per_epoch": 60,
-        "epochs": 4,
+        "steps_per_epoch": 100,
+        "epochs": 10,
         "validation_steps": 2,
-        "backup_every_steps": 30,
+        "backup_every_steps": 50,
         "mixed_precision": False,
         "seed": 0,
+        "zoo": {
+            "name": "vision_language_smollm2_prefix.emoji",
+            "version": "1",
+            "description": "SmolLM2-135M-Instruct that sees images: "
+            "EfficientNet-Lite0 (ImageNet) tokens of a 112x112 image, "
+            "projected by a trained two-layer MLP (LLaVA-style), take the "
+            "place of the image placeholder in the chat; the language "
+            "model and the image encoder are frozen, the entries "
+            "smollm2_135m.instruct and efficientnet_lite0.imagenet, so only "
+            "the projector is bundled. Trained on emoji, shapes and "
+            "easy-VQA instruction turns.",
+            "license": "Apache-2.0",
+            "source": "trained by mmkeras on "
+            "mmkeras.data.vision_language_instructions (Noto and Fluent "
+            "emoji, shapes scenes, easy-VQA) from smollm2_135m.instruct "
+            "and efficientnet_lite0.imagenet",
+            "loader": "mmkeras.zoo.loaders.vision_language",
+            "requires": [
+                "smollm2_135m.instruct",
+                "efficientnet_lite0.imagenet",
+            ],
+        },
     }

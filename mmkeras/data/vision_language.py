@@ -55,6 +55,7 @@ def vision_language_instructions(
     shapes_images=1000,
     emoji_source=None,
     easy_vqa_dir=None,
+    weights=None,
 ):
     """Image-prompt-answer examples from emoji, shapes and easy-VQA.
 
@@ -79,6 +80,14 @@ def vision_language_instructions(
         shapes_images: shapes scenes per split (one caption each).
         emoji_source: `source` of `mmkeras.data.emoji_records`.
         easy_vqa_dir: `data_dir` of `mmkeras.data.easy_vqa`.
+        weights: None, or a dict giving every chosen source its share of
+            the training examples (non-negative, summing to a positive
+            number), such as `{"emoji": 5, "shapes": 1, "easy_vqa": 4}`:
+            each example is drawn from a source with that probability, a
+            source starting over (reshuffled) when it runs out, and an
+            epoch still holds as many examples as the sources together.
+            None mixes in proportion to their sizes. The validation split
+            ignores it.
 
     Returns:
         A `tf.data.Dataset` of dicts (or two): "image" (uint8
@@ -124,10 +133,14 @@ def vision_language_instructions(
     datasets = [dataset for dataset, _ in parts]
     if train:
         total = sum(count for _, count in parts)
-        weights = [count / total for _, count in parts]
+        if weights is None:
+            shares = [count / total for _, count in parts]
+        else:
+            shares = _shares(weights, chosen)
+            datasets = [dataset.repeat() for dataset in datasets]
         dataset = tf.data.Dataset.sample_from_datasets(
-            datasets, weights, seed=seed, rerandomize_each_iteration=True
-        )
+            datasets, shares, seed=seed, rerandomize_each_iteration=True
+        ).take(total)
     else:
         dataset = datasets[0]
         for other in datasets[1:]:
@@ -260,6 +273,26 @@ def _sources(sources):
             f"{', '.join(SOURCES)}. Received: sources={sources!r}"
         )
     return tuple(chosen)
+
+
+def _shares(weights, chosen):
+    """The sampling probabilities of the chosen sources, in their order."""
+    if (
+        not isinstance(weights, dict)
+        or set(weights) != set(chosen)
+        or any(
+            isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0
+            for w in weights.values()
+        )
+        or not sum(weights.values()) > 0
+    ):
+        raise ValueError(
+            f"weights must be None or a dict of a non-negative number for "
+            f"each of the sources {', '.join(chosen)} (at least one "
+            f"positive). Received: weights={weights!r}"
+        )
+    total = sum(weights.values())
+    return [weights[source] / total for source in chosen]
 
 
 def _prompt(text):

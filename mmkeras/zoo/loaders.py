@@ -21,12 +21,14 @@ from mmkeras.models import RetrievalIndex
 from mmkeras.models.causal_lm import presets as causal_lm_presets
 from mmkeras.models.dual_encoder import builders
 from mmkeras.models.dual_encoder import retrieval_index
+from mmkeras.models.vision_language import builders as vision_language_builders
 from mmkeras.text import WordPieceTokenizer
 from mmkeras.zoo import cache
 from mmkeras.zoo import loading
 from mmkeras.zoo import registry
 
 IMAGENET_CLASSES = "imagenet_classes.txt"
+CONNECTOR_FILE = "connector.npz"
 IMAGENET_CLASS_NAMES = {
     "file": IMAGENET_CLASSES,
     "source": "KerasHub 0.32.0, keras_hub/src/utils/imagenet/"
@@ -256,6 +258,58 @@ def _dual_encoder_heads(model):
         "image_projection": model.image_projection.kernel,
         "text_projection": model.text_projection.kernel,
         "log_logit_scale": model.log_logit_scale,
+    }
+
+
+def vision_language(files, manifest, load_weights=True):
+    """A `VisionLanguageModel` on the frozen entries it `requires` (the
+    language model, then the image encoder), built by
+    `vision_language_smollm2` with the manifest's `architecture`; this
+    entry's `connector.npz` holds the weights that trained (the projector,
+    or the resampler and the gated blocks), in `trainable_weights`
+    order."""
+    model = vision_language_builders.vision_language_smollm2(
+        **manifest["architecture"], load_weights=load_weights
+    )
+    if load_weights:
+        path = files[CONNECTOR_FILE]
+        with np.load(path) as data:
+            arrays = [data[f"w{i}"] for i in range(len(data.files))]
+        expected = [tuple(w.shape) for w in model.trainable_weights]
+        if [a.shape for a in arrays] != expected:
+            raise ValueError(
+                f"{path} holds {len(arrays)} arrays of shapes "
+                f"{[a.shape for a in arrays]}, but the model its manifest's "
+                f"architecture builds trains {len(expected)} of shapes "
+                f"{expected}: the entry's files and manifest disagree. Make "
+                "it again from its run (`mmkeras zoo make`)."
+            )
+        for variable, array in zip(
+            model.trainable_weights, arrays, strict=True
+        ):
+            variable.assign(array)
+    return model
+
+
+def write_vision_language(model, directory):
+    """The files of a `vision_language` entry: `connector.npz` (the
+    trained weights alone) and the manifest's `architecture`; the frozen
+    language model and image encoder are the entries it `requires`."""
+    path = os.path.join(directory, CONNECTOR_FILE)
+    arrays = {f"w{i}": w.numpy() for i, w in enumerate(model.trainable_weights)}
+    with _files.atomic_path(path, suffix=".npz") as partial:
+        _write_arrays(arrays, partial)
+    preprocessor = model.preprocessor
+    architecture = {
+        "connector": model.connector,
+        "image_size": preprocessor.image_converter.image_size[0],
+        "cross_attention_every": model.cross_attention_every,
+        "num_latents": model.num_latents,
+        "resampler_layers": model.resampler_layers,
+        "sequence_length": preprocessor.sequence_length,
+    }
+    return [{"name": CONNECTOR_FILE, "path": path}], {
+        "architecture": architecture
     }
 
 

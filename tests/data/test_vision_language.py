@@ -115,6 +115,19 @@ def test_train_holds_out_the_style_and_mixes_every_example(npm, easy_dir):
     assert len(_elements(odd)) == 0  # whole batches only: 3 < 4
 
 
+def test_weights_set_each_source_s_share(npm, easy_dir):
+    """With weights, sources repeat as needed: an epoch keeps its length
+    (54 examples) and a source of weight 0 never appears."""
+    weights = {"emoji": 0, "shapes": 3, "easy_vqa": 1}
+    elements = _elements(
+        _data("train", npm, easy_dir, batch_size=2, weights=weights)
+    )
+    counts = collections.Counter(e["source"] for e in elements)
+    assert sum(counts.values()) == 54 and "emoji" not in counts
+    # 3 scenes and 5 questions drawn 3:1, so the scenes repeat.
+    assert counts["shapes"] > 3 and counts["shapes"] > 2 * counts["easy_vqa"]
+
+
 def test_emoji_turns_and_animals():
     cat = _record("cat face", "animal-mammal")
     assert vl.emoji_turns(cat) == (
@@ -175,6 +188,17 @@ def test_easy_vqa_parse_is_exact():
         ({"held_out_style": "apple"}, ValueError, "held_out_style must be"),
         ({"batch_size": 0}, ValueError, "batch_size must be a positive"),
         ({"seed": -1}, ValueError, "seed must be a non-negative"),
+        ({"weights": {"emoji": 1}}, ValueError, "each of the sources emoji"),
+        (
+            {"weights": {"emoji": -1, "shapes": 1, "easy_vqa": 1}},
+            ValueError,
+            "weights must be None or a dict",
+        ),
+        (
+            {"weights": {"emoji": 0, "shapes": 0, "easy_vqa": 0}},
+            ValueError,
+            "at least one positive",
+        ),
     ],
 )
 def test_bad_arguments_are_named(npm, easy_dir, kwargs, error, match):

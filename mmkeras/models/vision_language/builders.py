@@ -20,6 +20,9 @@ from mmkeras.models.vision_language.vision_language_preprocessor import (
 
 TINY_IMAGE_SIZE = 32
 TINY_LENGTH = 48
+# The tiny model's gate values (attention, MLP): a trained model's gates
+# are open, and closed ones would hide the image from every check.
+TINY_GATES = (0.7, -0.4)
 # SmolLM2's placeholder id: a special token of its vocabulary that marks
 # a Jupyter cell with no output, never written in a chat.
 SMOLLM2_IMAGE_TOKEN = "<empty_output>"
@@ -115,9 +118,11 @@ def tiny(strings=True, connector="gated_cross_attention", **kwargs):
     """A built, untrained tiny `VisionLanguageModel`: the tiny causal LM
     (two blocks of width 16) and a conv encoder giving 16 tokens of width
     24 for 32x32 images; a gated block before each LM block, or the
-    prefix design. The placeholder's id is `<|endoftext|>` (0), which a
-    chat never writes. `strings=False` leaves out the tokenizer. Seed
-    first (`mmkeras.testing.tiny_models.model` does)."""
+    prefix design. The gates are open (`TINY_GATES`), so the image
+    changes every output the tests, the tiny entry and its exports
+    compare. The placeholder's id is `<|endoftext|>` (0), which a chat
+    never writes. `strings=False` leaves out the tokenizer. Seed first
+    (`mmkeras.testing.tiny_models.model` does)."""
     language_model = causal_lm_builders.tiny()
     tokenizer = language_model.tokenizer
     encoder = ConvImageEncoder(filters=(8, 16, 16), hidden_dim=24)
@@ -145,6 +150,10 @@ def tiny(strings=True, connector="gated_cross_attention", **kwargs):
         **{**arguments, **kwargs},
     )
     _build(model, TINY_IMAGE_SIZE, TINY_LENGTH)
+    if gated:
+        for block in model.gated_blocks:
+            block.attention_gate.assign(TINY_GATES[0])
+            block.mlp_gate.assign(TINY_GATES[1])
     return model
 
 

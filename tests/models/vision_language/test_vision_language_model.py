@@ -44,10 +44,10 @@ def prompt_inputs(models):
     }
 
 
-def _with_open_gates(model):
+def _reopen_gates(model):
     for block in model.gated_blocks:
-        block.attention_gate.assign(0.7)
-        block.mlp_gate.assign(-0.4)
+        block.attention_gate.assign(builders.TINY_GATES[0])
+        block.mlp_gate.assign(builders.TINY_GATES[1])
 
 
 def _language_model(model):
@@ -89,7 +89,7 @@ def test_closed_gates_keep_the_language_model_exactly(models):
     expected = _language_model(model)(text).numpy()
     np.testing.assert_array_equal(model(inputs).numpy(), expected)
     np.testing.assert_array_equal(model(text).numpy(), expected)  # no image
-    _with_open_gates(model)
+    _reopen_gates(model)
     opened = model(inputs).numpy()
     # A text-only row stays the language model's; image rows change
     # from the image token on.
@@ -101,8 +101,6 @@ def test_closed_gates_keep_the_language_model_exactly(models):
 
 def test_a_batch_gives_each_prompt_s_logits(model):
     """Left padding shifts neither the image tokens nor the positions."""
-    if model.gated:
-        _with_open_gates(model)
     images = [*_images(2, seed=3), None]
     batch = model.preprocessor.generate_inputs(images, PROMPTS)
     together = model(batch).numpy()
@@ -122,8 +120,6 @@ def test_cached_decoding_equals_the_full_pass(model, prompt_inputs):
     """Every step's logits from the cache (the prefill's, then one token
     at a time) equal the full pass over prompt and answer, and greedy
     chose their argmax (pad and image ids excluded)."""
-    if model.gated:
-        _with_open_gates(model)
     inputs = prompt_inputs[model.connector]
     prompt_length = inputs["token_ids"].shape[1]
     ids = model.generate(None, inputs, 6, return_strings=False)
@@ -156,7 +152,6 @@ def test_cached_decoding_equals_the_full_pass(model, prompt_inputs):
 
 def test_every_sampler_generates(models, prompt_inputs):
     model = models["gated_cross_attention"]
-    _with_open_gates(model)
 
     inputs = prompt_inputs["gated_cross_attention"]
 
