@@ -4,11 +4,8 @@ finished run again changes nothing."""
 
 import concurrent.futures
 import importlib
-import os
-import pathlib
+import multiprocessing
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,16 +13,22 @@ import pytest
 from mmkeras import training
 from tests.training import runs
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-# One epoch of 4 steps, backed up at step 2 (and at the epoch's end):
-# killed after step 3, the run resumes mid-epoch from step 2 and trains
-# step 3 again. (Resuming in a later epoch: tests/training/test_run.py.)
-# The steps run eagerly: three traces of each model cost more than their
-# few steps. (The toy's tests in test_run.py resume traced steps.)
+# The killed runs fork from one server process that imported TensorFlow
+# and mmkeras once: a new interpreter for each imported them again (about
+# 5 CPU-s a config). A forked run is killed as hard as any.
+FORKS = multiprocessing.get_context("forkserver")
+FORKS.set_forkserver_preload(["mmkeras.training", "tests.training.tiny_task"])
+# One epoch of 3 steps, backed up at step 2 (and at the epoch's end):
+# killed after step 3, before the epoch ends, the run resumes mid-epoch
+# from step 2 and trains step 3 again. (Resuming in a later epoch:
+# tests/training/test_run.py.) The steps run eagerly: three traces of
+# each model cost more than their few steps. (The toy's tests in
+# test_run.py resume traced steps.)
 EAGER = "{'fn': 'tests.training.tiny_task.RunEagerly'}"
+STEPS = 3
 SCHEDULE = [
     "epochs=1",
-    "steps_per_epoch=4",
+    f"steps_per_epoch={STEPS}",
     "backup_every_steps=2",
     "validation_steps=1",
     f"callbacks=[{EAGER}]",
@@ -76,19 +79,21 @@ def killed_runs(request, tmp_path_factory):
 
 
 def _killed_run(name, directory):
-    """Runs `mmkeras train` of the tiny config in `directory/run`, which
-    SIGKILLs itself after step 3; returns the finished process."""
-    marker = directory / "killed"
-    overrides = [*tiny_overrides(name), _killer(marker)]
-    command = [
-        sys.executable, "-m", "mmkeras_cli", "train", name,
-        "--out", str(directory / "run"),
-        *[word for override in overrides for word in ("--set", override)],
-    ]  # fmt: skip
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
-        command, cwd=REPO, env=environment, capture_output=True, text=True
+    """Trains the tiny config in `directory/run` in a new process, which
+    SIGKILLs itself after step 3; returns the run's directory and the
+    process's exit code."""
+    overrides = [*tiny_overrides(name), _killer(directory / "killed")]
+    process = FORKS.Process(
+        target=_train, args=(name, overrides, directory / "run")
     )
+    process.start()
+    process.join()
+    return directory / "run", process.exitcode
+
+
+def _train(name, overrides, directory):
+    config = training.apply_overrides(training.load_config(name), overrides)
+    training.train(config, directory, verbose=0)
 
 
 RESUME_TEST = "test_a_killed_run_resumes_to_the_uninterrupted_run"
@@ -104,9 +109,11 @@ def test_a_killed_run_resumes_to_the_uninterrupted_run(
     assert training.is_finished(tmp_path / "straight")
 
     if config["epochs"] > 0:
-        crashed = killed_runs[name].result()
-        assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
-        run = pathlib.Path(crashed.args[crashed.args.index("--out") + 1])
+        run, exit_code = killed_runs[name].result()
+        assert exit_code == -signal.SIGKILL, (
+            f"the run to kill exited with {exit_code}: its traceback is "
+            "on stderr"
+        )
         assert (run.parent / "killed").exists()
         assert not training.is_finished(run)
         resumed, history = training.train(
@@ -116,7 +123,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_run(
         )
         # Resumed from the backup of step 2: the rest of the epoch.
         assert len(history["loss"]) == 1
-        assert int(resumed.optimizer.iterations.numpy()) == 4
+        assert int(resumed.optimizer.iterations.numpy()) == STEPS
         for a, b in zip(
             runs.variables(resumed), runs.variables(straight), strict=True
         ):
