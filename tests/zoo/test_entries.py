@@ -65,8 +65,9 @@ TINY_ENTRIES = [n for n in TASK_ENTRIES if n.startswith("test_")]
 # entries built on one (a vision-language model on SmolLM2): exporting
 # and verifying a 135M-parameter model (a 98 MB GGUF file) takes minutes
 # and gigabytes, and its family's code is the one its tiny entry exports
-# (benchmarks/causal_lm_export.py and benchmarks/vision_language.py
-# export them). Encoders a task requires (MiniLM) export with it.
+# (benchmarks/causal_lm_export.py exports SmolLM2; the vision-language
+# entry's card gives its `mmkeras export`). Encoders a task requires
+# (MiniLM) export with it.
 LARGE = 50 * 2**20
 
 
@@ -111,12 +112,18 @@ EXPORTED = sorted(
 _LOADED = {}
 
 
+@pytest.fixture(scope="module")
+def zoo_cache(tmp_path_factory):
+    """Converted entries cache into MMKERAS_CACHE: one for the module
+    (an entry that requires SmolLM2 reuses its conversion), not the
+    user's."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(scope="module", params=ENTRIES)
-def entry(request, tmp_path_factory):
-    # Converted entries cache into MMKERAS_CACHE; keep the user's clean.
-    cache = tmp_path_factory.mktemp("cache")
+def entry(request, zoo_cache):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MMKERAS_CACHE", str(cache))
+        patch.setenv("MMKERAS_CACHE", str(zoo_cache))
         files = mmkeras.zoo.download(request.param)
         model = mmkeras.zoo.load(request.param)
         if request.param in EXPORTED:
