@@ -6,7 +6,8 @@
    drawings of a style the model never saw and for real photos
    (EfficientNet-Lite0 + MiniLM dual encoder, through a
    `RetrievalIndex`), image + text classification (gated fusion) and
-   answers to easy-VQA questions (co-attention VQA).
+   answers to easy-VQA questions (co-attention VQA), and a chat about
+   drawings and photos (SmolLM2 seeing through EfficientNet-Lite0).
 3. Fine-tune the fusion classifier with `model.fit` on new data.
 4. Export it to SavedModel and ONNX, each verified in a fresh process.
 5. Serve the SavedModel with `serve_saved_model.py` (plain TensorFlow and
@@ -30,7 +31,9 @@ from rich.table import Table
 import mmkeras
 from mmkeras.data import caption_grammar
 from mmkeras.data.shapes import COLORS
+from mmkeras.data.vision_language import IMAGE_PLACEHOLDER
 from mmkeras.evaluation import captioning
+from mmkeras.evaluation import vision_language
 from mmkeras.export import verify
 from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 
@@ -38,6 +41,9 @@ from mmkeras.models.dual_encoder.retrieval_index import RetrievalIndex
 CAPTION_ENTRY = "caption_transformer_small.shapes"
 DUAL_ENCODER_ENTRY = "dual_encoder_lite0_minilm.emoji"
 VQA_ENTRY = "vqa_coattention.easy_vqa"
+VISION_LANGUAGE_ENTRY = "vision_language_smollm2_prefix.emoji"
+# Held-out examples the chat step answers per source.
+CHAT_EXAMPLES = 8
 # scikit-image's photos (in its wheel) and their right emoji captions
 # (`mmkeras.data.emoji_caption`): a photo's rank is its best right one's.
 PHOTO_NAMES = {
@@ -73,6 +79,7 @@ def load_zoo(console):
         DUAL_ENCODER_ENTRY,
         "fusion_gated.color_match",
         VQA_ENTRY,
+        VISION_LANGUAGE_ENTRY,
     ]
     for name in wanted:
         models[name] = mmkeras.zoo.load(name)
@@ -201,6 +208,34 @@ def fine_tune(console, model, examples, epochs):
     return {"summary": summary}
 
 
+def chat_about_pictures(console, model):
+    """The vision-language entry answers "What is in this picture?" for
+    held-out Twemoji drawings and scikit-image's photos, and easy-VQA
+    test questions, scored by its evaluator's exact rules."""
+    manifest = mmkeras.zoo.info(VISION_LANGUAGE_ENTRY)
+    results = vision_language.score(
+        model,
+        manifest["evaluation"],
+        max_examples=CHAT_EXAMPLES,
+        text_characters=200,
+        language_answers=False,
+    )
+    for source, shown in results["answers"].items():
+        for prompt, answer, right in shown[:3]:
+            question = prompt.replace(IMAGE_PLACEHOLDER, "").strip()
+            mark = "right" if right else "wrong"
+            console.print(f"{source}: {question!r} -> {answer!r} ({mark})")
+    for photo, answer in results["photos"].items():
+        console.print(f"scikit-image's {photo}: {answer!r}")
+    named = round(results["held_out_caption_accuracy"] * CHAT_EXAMPLES)
+    answered = round(results["easy_vqa_accuracy"] * CHAT_EXAMPLES)
+    photos = "; ".join(f"{k}: {v!r}" for k, v in results["photos"].items())
+    return {
+        "summary": f"named {named}/{CHAT_EXAMPLES} held-out drawings, "
+        f"answered {answered}/{CHAT_EXAMPLES} easy-VQA questions; {photos}"
+    }
+
+
 def export_model(console, model, out_dir):
     written = mmkeras.export.export(model, out_dir, format="all")
     worst = 0.0
@@ -269,6 +304,11 @@ def run(out_dir=None, fine_tune_examples=2048, epochs=1, console=None):
             "Answer questions (co-attention VQA)",
             answer_questions,
             models[VQA_ENTRY],
+        )
+        steps.run(
+            "Chat about pictures (SmolLM2 + EfficientNet-Lite0)",
+            chat_about_pictures,
+            models[VISION_LANGUAGE_ENTRY],
         )
         fusion = models["fusion_gated.color_match"]
         steps.run(

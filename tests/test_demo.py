@@ -40,6 +40,17 @@ def test_the_demo_runs_every_step_end_to_end(tmp_path, capfd):
     assert int(found[1]) == sum(rank <= 5 for rank in ranks)
     assert int(found[3]) > 1800  # the emoji concepts
     assert len(ranks) == 4 and all(1 <= r <= int(found[3]) for r in ranks)
+    # "named 1/8 held-out drawings, answered 6/8 easy-VQA questions;
+    # chelsea: 'A lighthouse.'; ...": the entry's card gives 18% and 73%
+    # on 200 of each.
+    chat = re.fullmatch(
+        r"named (\d)/8 held-out drawings, answered (\d)/8 easy-VQA "
+        r"questions; chelsea: '(.+)'; coffee: '(.+)'; astronaut: '(.+)'; "
+        r"rocket: '(.+)'",
+        results["Chat about pictures (SmolLM2 + EfficientNet-Lite0)"],
+    )
+    assert int(chat[1]) >= 1 and int(chat[2]) >= 5
+    assert all(answer.strip() for answer in chat.groups()[2:])
     vqa = results["Answer questions (co-attention VQA)"]
     assert float(vqa.split()[1]) >= 0.95  # "accuracy 0.984 on 64 ..."
     assert results["Classify image + text (gated fusion)"].startswith(
