@@ -262,12 +262,12 @@ def _dual_encoder_heads(model):
 
 
 def vision_language(files, manifest, load_weights=True):
-    """A `VisionLanguageModel` on the frozen entries it `requires` (the
-    language model, then the image encoder), built by
-    `vision_language_smollm2` with the manifest's `architecture`; this
-    entry's `connector.npz` holds the weights that trained (the projector,
-    or the resampler and the gated blocks), in `trainable_weights`
-    order."""
+    """A `VisionLanguageModel` built by `vision_language_smollm2` with the
+    manifest's `architecture`, on the frozen entries that builder loads
+    and the manifest `requires` (`smollm2_135m.instruct`,
+    `efficientnet_lite0.imagenet`); this entry's `connector.npz` holds
+    the weights that trained (the projector, or the resampler and the
+    gated blocks), in `trainable_weights` order."""
     model = vision_language_builders.vision_language_smollm2(
         **manifest["architecture"], load_weights=load_weights
     )
