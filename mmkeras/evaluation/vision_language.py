@@ -58,28 +58,10 @@ _READ_BATCH = 64
 
 
 @register_evaluator("vision_language")
-def vision_language(
-    model,
-    config,
-    max_examples=200,
-    max_new_tokens=16,
-    batch_size=16,
-    photos=PHOTOS,
-    text_characters=None,
-    language_answers=True,
-):
-    """`score`'s numbers (the answers themselves are left out: metrics
-    are numbers)."""
-    results = score(
-        model,
-        config,
-        max_examples,
-        max_new_tokens,
-        batch_size,
-        photos,
-        text_characters,
-        language_answers,
-    )
+def vision_language(model, config, **options):
+    """`score(model, config, **options)`'s numbers (the answers themselves
+    are left out: metrics are numbers); `score` documents the options."""
+    results = score(model, config, **options)
     return {
         key: value
         for key, value in results.items()

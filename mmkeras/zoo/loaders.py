@@ -273,8 +273,7 @@ def vision_language(files, manifest, load_weights=True):
     )
     if load_weights:
         path = files[CONNECTOR_FILE]
-        with np.load(path) as data:
-            arrays = [data[f"w{i}"] for i in range(len(data.files))]
+        arrays = _read_ordered(path)
         expected = [tuple(w.shape) for w in model.trainable_weights]
         if [a.shape for a in arrays] != expected:
             raise ValueError(
@@ -296,7 +295,7 @@ def write_vision_language(model, directory):
     trained weights alone) and the manifest's `architecture`; the frozen
     language model and image encoder are the entries it `requires`."""
     path = os.path.join(directory, CONNECTOR_FILE)
-    arrays = {f"w{i}": w.numpy() for i, w in enumerate(model.trainable_weights)}
+    arrays = _ordered([w.numpy() for w in model.trainable_weights])
     with _files.atomic_path(path, suffix=".npz") as partial:
         _write_arrays(arrays, partial)
     preprocessor = model.preprocessor
@@ -321,8 +320,18 @@ def save_layer_weights(layer, path):
 
 
 def _write_layer_weights(layer, path):
-    arrays = {f"w{i}": w for i, w in enumerate(layer.get_weights())}
-    _write_arrays(arrays, path)
+    _write_arrays(_ordered(layer.get_weights()), path)
+
+
+def _ordered(arrays):
+    """A list of arrays as `.npz` entries that keep their order."""
+    return {f"w{i}": array for i, array in enumerate(arrays)}
+
+
+def _read_ordered(path):
+    """The arrays `_ordered` wrote to `path`, in order."""
+    with np.load(path) as data:
+        return [data[f"w{i}"] for i in range(len(data.files))]
 
 
 def _write_arrays(arrays, path):
@@ -333,5 +342,4 @@ def _write_arrays(arrays, path):
 
 def load_layer_weights(layer, path):
     """Weights saved by `save_layer_weights` into a built layer."""
-    with np.load(path) as data:
-        layer.set_weights([data[f"w{i}"] for i in range(len(data.files))])
+    layer.set_weights(_read_ordered(path))
